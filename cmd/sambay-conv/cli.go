@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/term"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// errUsage marks a usage error (exit code 2).
+var errUsage = errors.New("usage")
+
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return errUsage }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// exitCode decides the process exit code from a command's error.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// run executes the CLI with args (args[0] is the program name) and returns
+// the exit code. Tests call it in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	jsonOut := false
+	for _, a := range args[1:] {
+		if a == "--json" || a == "-json" {
+			jsonOut = true
+		}
+	}
+	root := newApp(stdout, stderr)
+	err := root.Run(ctx, args)
+	if err != nil {
+		if jsonOut {
+			b, _ := json.Marshal(map[string]any{"error": err.Error(), "exit_code": exitCode(err)})
+			fmt.Fprintln(stderr, string(b))
+		} else {
+			fmt.Fprintf(stderr, "sambay-conv: %v\n", err)
+		}
+	}
+	return exitCode(err)
+}
+
+func newApp(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "sambay-conv",
+		Usage:     "import, inspect and convert SambaY models (Phi-4-mini-flash, ArchScale SambaY)",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// Errors are printed and mapped to exit codes by run, never by os.Exit inside the library.
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
+		OnUsageError: func(_ context.Context, _ *cli.Command, err error, _ bool) error {
+			return usageError{err}
+		},
+		Commands: []*cli.Command{importCommand(), inspectCommand(), pipelineCommand()},
+		Action: func(ctx context.Context, c *cli.Command) error {
+			if c.Args().Len() > 0 {
+				return usagef("unknown command %q (see --help)", c.Args().First())
+			}
+			return cli.ShowRootCommandHelp(c)
+		},
+	}
+}
+
+// withUsage makes flag errors of a subcommand usage errors.
+func withUsage(c *cli.Command) *cli.Command {
+	c.OnUsageError = func(_ context.Context, _ *cli.Command, err error, _ bool) error { return usageError{err} }
+	return c
+}
+
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print one JSON object on stdout (errors as JSON on stderr)"}
+}
+
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}
+
+// parseSize parses "5GB", "500MB", "2GiB", "1024" (bytes).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(strings.ToUpper(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"TIB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suf) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suf)), u.m
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("bad size %q (e.g. 5GB, 500MB, 2GiB)", s)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+// isTerminal reports whether w is a terminal (progress bars only then).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,126 @@
+package convert
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/reference"
+)
+
+// InspectReport describes a checkpoint without converting it.
+type InspectReport struct {
+	Path        string            `json:"path"`
+	Format      string            `json:"format"`
+	Layout      string            `json:"layout"`
+	Tensors     int               `json:"tensors"`
+	Params      int64             `json:"parameters"`
+	Bytes       int64             `json:"bytes"`
+	DTypes      map[string]DTStat `json:"dtypes"`
+	Config      *reference.Config `json:"config,omitempty"`
+	ConfigFrom  string            `json:"config_from,omitempty"`
+	ConfigError string            `json:"config_error,omitempty"`
+	HFCompat    *bool             `json:"hf_compatible,omitempty"`
+	Layers      []LayerInfo       `json:"layers,omitempty"`
+	Hparams     map[string]any    `json:"hparams,omitempty"`
+	IterNum     *int64            `json:"iter_num,omitempty"`
+	Warnings    []string          `json:"warnings,omitempty"`
+}
+
+// DTStat counts the tensors, elements and bytes of one dtype.
+type DTStat struct {
+	Tensors  int   `json:"tensors"`
+	Elements int64 `json:"elements"`
+	Bytes    int64 `json:"bytes"`
+}
+
+// LayerInfo is one row of the layer table.
+type LayerInfo struct {
+	Index  int    `json:"index"`
+	Kind   string `json:"kind"` // mamba, swa, full-kv, gmu, cross
+	Memory bool   `json:"memory_source,omitempty"`
+	KV     bool   `json:"kv_source,omitempty"`
+	Params int64  `json:"parameters"`
+}
+
+// KindName returns the layer-table name of a role: mamba, swa, full-kv, gmu
+// or cross (the memory Mamba is "mamba", marked as the memory source).
+func KindName(r reference.Role) string {
+	switch r {
+	case reference.RoleMamba, reference.RoleMambaMemory:
+		return "mamba"
+	case reference.RoleSWA:
+		return "swa"
+	case reference.RoleFullKV:
+		return "full-kv"
+	case reference.RoleGMU:
+		return "gmu"
+	}
+	return "cross"
+}
+
+// Inspect opens a checkpoint and reports its format, dtypes, sizes and —
+// when the configuration can be decided and matches the tensors — the
+// layer table. A configuration that cannot be decided is reported, not
+// fatal.
+func Inspect(path string, co ConfigOptions, so SourceOptions) (*InspectReport, error) {
+	src, err := OpenSource(path, so)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	r := &InspectReport{Path: path, Format: src.Format, Layout: src.Layout, Tensors: len(src.Names),
+		DTypes: map[string]DTStat{}, Hparams: src.Hparams, IterNum: src.IterNum, Warnings: src.Warnings}
+	for _, n := range src.Names {
+		t := src.Tensors[n]
+		s := r.DTypes[t.DType.String()]
+		s.Tensors++
+		s.Elements += t.NumElements()
+		s.Bytes += t.Size()
+		r.DTypes[t.DType.String()] = s
+		r.Params += t.NumElements()
+		r.Bytes += t.Size()
+	}
+	rc, err := ResolveConfig(src, co)
+	if err != nil {
+		r.ConfigError = err.Error()
+		return r, nil
+	}
+	cfg := rc.Config
+	if _, _, _, err := Canonicalize(&cfg, src); err != nil {
+		r.ConfigError = err.Error()
+	}
+	r.Config, r.ConfigFrom = &cfg, rc.From
+	compat := cfg.HFCompatible()
+	r.HFCompat = &compat
+	perLayer := map[int]int64{}
+	for _, s := range cfg.Tensors() {
+		if s.Layer >= 0 {
+			n, _ := formats.NumElements(s.Shape)
+			perLayer[s.Layer] += n
+		}
+	}
+	for i := 0; i < cfg.NLayer; i++ {
+		role := cfg.Role(i)
+		r.Layers = append(r.Layers, LayerInfo{Index: i, Kind: KindName(role), Memory: i == cfg.MemoryLayer(),
+			KV: i == cfg.KVLayer(), Params: perLayer[i]})
+	}
+	return r, nil
+}
+
+// SortedDTypes returns the dtype names of a report in a stable order.
+func (r *InspectReport) SortedDTypes() []string {
+	out := make([]string, 0, len(r.DTypes))
+	for k := range r.DTypes {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Summary is a one-line description of a config.
+func Summary(c *reference.Config) string {
+	return fmt.Sprintf("L=%d E=%d H=%d G=%d hd=%d I=%d V=%d W=%d norm=%s diff_attn=%v tied=%v biases(qkv=%v out=%v mlp=%v) residual×%.4g logit×%.4g attn_scale=%.4g",
+		c.NLayer, c.NEmbd, c.NHead, c.NKVHead, c.HeadDim, c.Intermediate, c.VocabSize, c.Window, c.Norm, c.DiffAttn, c.Tied,
+		c.QKVBias, c.AttnOutBias, c.MLPBias, c.ResidualScale(), c.LogitScale, c.AttnScale)
+}

@@ -1,0 +1,208 @@
+package convert
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/formats/torchpth"
+)
+
+// Source formats and layouts.
+const (
+	FormatSafetensors = "hf-safetensors"
+	FormatPth         = "archscale-pth"
+	FormatStateDict   = "torch-state-dict"
+
+	LayoutHF        = "hf"
+	LayoutSeparate  = "archscale-separate" // ArchScale HEAD: q_proj / k_proj / v_proj
+	LayoutFused     = "archscale-fused"    // ArchScale paper era (or HEAD separate_qkv=False): attn.attn
+	LayoutArchScale = "archscale"          // ArchScale names without attention layers to tell
+)
+
+// A Source is an opened checkpoint: its tensors by source name (lazy), what
+// it says about itself, and the files it was read from.
+type Source struct {
+	Path    string
+	Format  string
+	Layout  string
+	Tensors map[string]formats.Tensor
+	Names   []string // sorted
+	Files   []string // files holding tensors or config
+	// Hparams, IterNum, StepCount come from an ArchScale state.
+	Hparams            map[string]any
+	IterNum, StepCount *int64
+	// HFConfig and GenConfig are config.json / generation_config.json found
+	// beside a Hugging Face layout checkpoint, or nil.
+	HFConfig, GenConfig []byte
+	Warnings            []string
+	Skipped             []string // state-dict entries ignored on purpose
+
+	pth *torchpth.File
+	st  *safetensors.Model
+}
+
+// SourceOptions control OpenSource.
+type SourceOptions struct {
+	PickleAllowUnknown bool // torchpth.Options.AllowUnknownGlobals
+	VerifyCRC          bool
+}
+
+// Close releases the source's files.
+func (s *Source) Close() error {
+	if s.pth != nil {
+		return s.pth.Close()
+	}
+	if s.st != nil {
+		return s.st.Close()
+	}
+	return nil
+}
+
+// SameStorage reports whether two tensors of a .pth are one storage view.
+func (s *Source) SameStorage(a, b string) bool { return s.pth != nil && s.pth.SameView(a, b) }
+
+// OpenSource opens a checkpoint: a folder with safetensors (sharded or not)
+// or with pytorch_model.bin, a .safetensors or index file, or a torch.save
+// file (.pth, .pt, .bin, .ckpt, or anything starting with a zip header).
+func OpenSource(path string, o SourceOptions) (*Source, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	dir := path
+	if fi.IsDir() {
+		if has(filepath.Join(path, safetensors.IndexName)) || globAny(path, "*.safetensors") {
+			return openSafetensors(path, path)
+		}
+		if p := filepath.Join(path, "pytorch_model.bin"); has(p) {
+			return openPth(p, path, o)
+		}
+		return nil, fmt.Errorf("%s: no safetensors checkpoint and no pytorch_model.bin in this folder", path)
+	}
+	dir = filepath.Dir(path)
+	if strings.HasSuffix(path, ".safetensors") || strings.HasSuffix(path, ".json") {
+		return openSafetensors(path, dir)
+	}
+	return openPth(path, dir, o)
+}
+
+func has(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func globAny(dir, pat string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, pat))
+	return len(m) > 0
+}
+
+func readSide(s *Source, dir string) {
+	if b, err := os.ReadFile(filepath.Join(dir, "config.json")); err == nil {
+		s.HFConfig = b
+		s.Files = append(s.Files, filepath.Join(dir, "config.json"))
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "generation_config.json")); err == nil {
+		s.GenConfig = b
+	}
+}
+
+func openSafetensors(path, dir string) (*Source, error) {
+	m, err := safetensors.OpenModel(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{Path: path, Format: FormatSafetensors, st: m, Tensors: map[string]formats.Tensor{}, Warnings: m.Warnings}
+	for _, f := range m.Files {
+		s.Files = append(s.Files, f.Name)
+	}
+	if strings.HasSuffix(m.Path, ".json") {
+		s.Files = append(s.Files, m.Path)
+	}
+	for _, t := range m.Tensors {
+		s.Tensors[t.Name] = t
+	}
+	readSide(s, dir)
+	s.finish()
+	return s, nil
+}
+
+func openPth(path, dir string, o SourceOptions) (*Source, error) {
+	f, err := torchpth.Open(path, torchpth.Options{AllowUnknownGlobals: o.PickleAllowUnknown, VerifyCRC: o.VerifyCRC})
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{Path: path, Format: FormatPth, pth: f, Tensors: map[string]formats.Tensor{}, Files: []string{path},
+		Hparams: f.Hparams, IterNum: f.IterNum, StepCount: f.StepCount, Skipped: f.Skipped}
+	if f.StateKey == "" {
+		s.Format = FormatStateDict
+	}
+	for _, t := range f.Tensors {
+		s.Tensors[t.Name] = t
+	}
+	s.finish()
+	if s.Layout == LayoutHF {
+		readSide(s, dir)
+	}
+	return s, nil
+}
+
+func (s *Source) finish() {
+	for n := range s.Tensors {
+		s.Names = append(s.Names, n)
+	}
+	sort.Strings(s.Names)
+	s.Layout = detectLayout(s.Names)
+}
+
+// detectLayout tells the naming from the keys: HF names start with
+// "model."; ArchScale names with "transformer."; among ArchScale files,
+// attn.attn.weight marks the fused projection and attn.q_proj.weight the
+// separate one (spec model.md §5.3).
+func detectLayout(names []string) string {
+	var hf, as, fused, sep bool
+	for _, n := range names {
+		switch {
+		case strings.HasPrefix(n, "model."):
+			hf = true
+		case strings.HasPrefix(n, "transformer."):
+			as = true
+		}
+		if strings.HasSuffix(n, ".attn.attn.weight") {
+			fused = true
+		}
+		if strings.HasSuffix(n, ".attn.q_proj.weight") {
+			sep = true
+		}
+	}
+	switch {
+	case hf && !as:
+		return LayoutHF
+	case as && !hf && fused && !sep:
+		return LayoutFused
+	case as && !hf && sep && !fused:
+		return LayoutSeparate
+	case as && !hf && !sep && !fused:
+		return LayoutArchScale
+	case as && fused && sep:
+		return "mixed"
+	}
+	return "unknown"
+}
+
+// layerIndex returns the block index of an HF or ArchScale name, or -1.
+func layerIndex(name string) int {
+	for _, p := range []string{"model.layers.", "transformer.h."} {
+		if strings.HasPrefix(name, p) {
+			rest := name[len(p):]
+			if i := strings.IndexByte(rest, '.'); i > 0 {
+				if n, err := strconv.Atoi(rest[:i]); err == nil {
+					return n
+				}
+			}
+		}
+	}
+	return -1
+}

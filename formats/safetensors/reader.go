@@ -1,0 +1,353 @@
+package safetensors
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/internal/mmap"
+)
+
+// MaxHeaderSize is the largest header accepted, as in the Rust reader
+// (MAX_HEADER_SIZE, tensor.rs 10): a length read from the file never sizes
+// an allocation beyond it.
+const MaxHeaderSize = 100_000_000
+
+// A File is one parsed safetensors file.
+type File struct {
+	Name       string            // path as given
+	Metadata   map[string]string // __metadata__, or nil
+	Tensors    []formats.Tensor  // in data-offset order
+	HeaderSize int64             // the N of the 8-byte prefix
+	DataOffset int64             // 8 + N
+
+	byName map[string]int
+	m      *mmap.Map
+}
+
+// Open maps and parses the named file. It closes the file if parsing fails.
+func Open(name string) (*File, error) {
+	m, err := mmap.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parse(name, m.Data, bytesAt(m.Data), int64(len(m.Data)))
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	f.m = m
+	return f, nil
+}
+
+// NewFile parses a safetensors file of the given size read through r.
+// Tensors read their bytes from r.
+func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
+	return parse(name, nil, r, size)
+}
+
+// Close releases the mapping, if any. Tensors of f must not be read after.
+func (f *File) Close() error {
+	if f.m == nil {
+		return nil
+	}
+	err := f.m.Close()
+	f.m = nil
+	return err
+}
+
+// Tensor returns the tensor of the given name.
+func (f *File) Tensor(name string) (formats.Tensor, bool) {
+	i, ok := f.byName[name]
+	if !ok {
+		return formats.Tensor{}, false
+	}
+	return f.Tensors[i], true
+}
+
+type bytesAt []byte
+
+func (b bytesAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off > int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func parse(name string, mem []byte, r io.ReaderAt, size int64) (*File, error) {
+	ferr := func(tensor string, off int64, format string, args ...any) error {
+		return formats.Errorf(formats.ErrFormat, name, tensor, off, format, args...)
+	}
+	if size < 8 {
+		return nil, ferr("", 0, "file of %d bytes is shorter than the 8-byte header length", size)
+	}
+	var pre [8]byte
+	if _, err := r.ReadAt(pre[:], 0); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	n := binary.LittleEndian.Uint64(pre[:])
+	if n > MaxHeaderSize {
+		return nil, ferr("", 0, "header length %d exceeds the limit %d", n, MaxHeaderSize)
+	}
+	if int64(n) > size-8 {
+		return nil, ferr("", 0, "header length %d runs past the end of the %d-byte file", n, size)
+	}
+	var hdr []byte
+	if mem != nil {
+		hdr = mem[8 : 8+n]
+	} else {
+		hdr = make([]byte, n)
+		if _, err := r.ReadAt(hdr, 8); err != nil && !(err == io.EOF) {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	h, err := ParseHeader(hdr)
+	if err != nil {
+		var he *HeaderError
+		if errors.As(err, &he) {
+			return nil, ferr(he.Tensor, 8+he.Offset, "%s", he.Msg)
+		}
+		return nil, ferr("", 8, "%v", err)
+	}
+	dataStart := 8 + int64(n)
+	dataSize := size - dataStart
+	if h.DataSize != dataSize {
+		return nil, ferr("", dataStart, "tensors cover %d bytes of data but the file holds %d", h.DataSize, dataSize)
+	}
+	f := &File{Name: name, Metadata: h.Metadata, HeaderSize: int64(n), DataOffset: dataStart, byName: make(map[string]int, len(h.Entries))}
+	for i, e := range h.Entries {
+		var t formats.Tensor
+		if mem != nil {
+			t = formats.NewTensorBytes(e.Name, e.DType, e.Shape, name, mem[dataStart+e.Begin:dataStart+e.End])
+		} else {
+			t = formats.NewTensor(e.Name, e.DType, e.Shape, name, io.NewSectionReader(r, dataStart+e.Begin, e.End-e.Begin))
+		}
+		f.Tensors = append(f.Tensors, t)
+		f.byName[e.Name] = i
+	}
+	return f, nil
+}
+
+// A Header is a parsed and validated safetensors header.
+type Header struct {
+	Metadata map[string]string
+	Entries  []Entry // sorted by Begin
+	DataSize int64   // bytes indexed by the entries
+}
+
+// An Entry is one tensor of a header; offsets are relative to the data buffer.
+type Entry struct {
+	Name       string
+	DType      formats.DType
+	Shape      []int64
+	Begin, End int64
+}
+
+// A HeaderError locates a problem inside a header (Offset is relative to the
+// header's first byte).
+type HeaderError struct {
+	Tensor string
+	Offset int64
+	Msg    string
+}
+
+func (e *HeaderError) Error() string {
+	if e.Tensor != "" {
+		return fmt.Sprintf("safetensors: header offset %d: tensor %s: %s", e.Offset, e.Tensor, e.Msg)
+	}
+	return fmt.Sprintf("safetensors: header offset %d: %s", e.Offset, e.Msg)
+}
+
+// ParseHeader parses and validates the JSON header hdr (without the 8-byte
+// length prefix) by the rules of the format: a JSON object starting with
+// '{', optionally right-padded with spaces; no duplicate names; tensor
+// entries with exactly dtype, shape and data_offsets; __metadata__ of string
+// values; offsets that tile [0, DataSize) without holes or overlaps and
+// match each tensor's byte size.
+func ParseHeader(hdr []byte) (*Header, error) {
+	herr := func(tensor string, off int64, format string, args ...any) error {
+		return &HeaderError{Tensor: tensor, Offset: off, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(hdr) == 0 || hdr[0] != '{' {
+		return nil, herr("", 0, "header does not start with '{'")
+	}
+	if !utf8.Valid(hdr) {
+		return nil, herr("", 0, "header is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(hdr))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil {
+		return nil, herr("", 0, "invalid JSON: %v", err)
+	}
+	h := &Header{}
+	seen := make(map[string]bool)
+	for dec.More() {
+		off := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, herr("", off, "invalid JSON: %v", err)
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, herr("", off, "invalid JSON object key")
+		}
+		if seen[key] {
+			return nil, herr(key, off, "duplicate name in header")
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		voff := dec.InputOffset()
+		if err := dec.Decode(&raw); err != nil {
+			return nil, herr(key, voff, "invalid JSON: %v", err)
+		}
+		if key == "__metadata__" {
+			md, err := parseMetadata(raw)
+			if err != nil {
+				return nil, herr("", voff, "__metadata__: %v", err)
+			}
+			h.Metadata = md
+			continue
+		}
+		e, err := parseEntry(key, raw)
+		if err != nil {
+			return nil, herr(key, voff, "%v", err)
+		}
+		h.Entries = append(h.Entries, e)
+	}
+	end := dec.InputOffset()
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return nil, herr("", end, "invalid JSON: %v", err)
+	}
+	for i := dec.InputOffset(); i < int64(len(hdr)); i++ {
+		if hdr[i] != ' ' {
+			return nil, herr("", i, "unexpected byte %q after the header object (only space padding is allowed)", hdr[i])
+		}
+	}
+	sort.SliceStable(h.Entries, func(i, j int) bool {
+		if h.Entries[i].Begin != h.Entries[j].Begin {
+			return h.Entries[i].Begin < h.Entries[j].Begin
+		}
+		return h.Entries[i].End < h.Entries[j].End
+	})
+	var next int64
+	for _, e := range h.Entries {
+		if e.Begin != next {
+			if e.Begin < next {
+				return nil, herr(e.Name, 0, "data_offsets [%d, %d) overlap the previous tensor, which ends at %d", e.Begin, e.End, next)
+			}
+			return nil, herr(e.Name, 0, "data_offsets begin %d leaves a hole after offset %d", e.Begin, next)
+		}
+		next = e.End
+	}
+	h.DataSize = next
+	return h, nil
+}
+
+func parseMetadata(raw json.RawMessage) (map[string]string, error) {
+	var md map[string]any
+	if err := json.Unmarshal(raw, &md); err != nil || md == nil {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	out := make(map[string]string, len(md))
+	for k, v := range md {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("value of %q is not a string", k)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+func parseEntry(name string, raw json.RawMessage) (Entry, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		return Entry{}, fmt.Errorf("entry is not a JSON object")
+	}
+	for k := range fields {
+		if k != "dtype" && k != "shape" && k != "data_offsets" {
+			return Entry{}, fmt.Errorf("unknown key %q (want dtype, shape, data_offsets)", k)
+		}
+	}
+	e := Entry{Name: name}
+	var dts string
+	if r, ok := fields["dtype"]; !ok || json.Unmarshal(r, &dts) != nil {
+		return Entry{}, fmt.Errorf("missing or non-string dtype")
+	}
+	dt, err := formats.ParseDType(dts)
+	if err != nil {
+		return Entry{}, fmt.Errorf("unknown dtype %q", dts)
+	}
+	e.DType = dt
+	r, ok := fields["shape"]
+	if !ok {
+		return Entry{}, fmt.Errorf("missing shape")
+	}
+	if e.Shape, err = parseUints(r, -1); err != nil {
+		return Entry{}, fmt.Errorf("shape: %v", err)
+	}
+	if e.Shape == nil {
+		e.Shape = []int64{}
+	}
+	r, ok = fields["data_offsets"]
+	if !ok {
+		return Entry{}, fmt.Errorf("missing data_offsets")
+	}
+	offs, err := parseUints(r, 2)
+	if err != nil {
+		return Entry{}, fmt.Errorf("data_offsets: %v", err)
+	}
+	e.Begin, e.End = offs[0], offs[1]
+	if e.End < e.Begin {
+		return Entry{}, fmt.Errorf("data_offsets end %d < begin %d", e.End, e.Begin)
+	}
+	n, err := formats.NumElements(e.Shape)
+	if err != nil {
+		return Entry{}, err
+	}
+	size, err := formats.ByteSize(dt, n)
+	if err != nil {
+		return Entry{}, err
+	}
+	if e.End-e.Begin != size {
+		return Entry{}, fmt.Errorf("data_offsets [%d, %d) hold %d bytes, but %v %s needs %d", e.Begin, e.End, e.End-e.Begin, dt, formats.ShapeString(e.Shape), size)
+	}
+	return e, nil
+}
+
+// parseUints decodes a JSON array of non-negative integers that fit int64;
+// want >= 0 requires that many elements.
+func parseUints(raw json.RawMessage, want int) ([]int64, error) {
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return nil, fmt.Errorf("null instead of an array")
+	}
+	var nums []json.Number
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&nums); err != nil {
+		return nil, fmt.Errorf("not an array of integers")
+	}
+	if want >= 0 && len(nums) != want {
+		return nil, fmt.Errorf("%d values, want %d", len(nums), want)
+	}
+	out := make([]int64, len(nums))
+	for i, s := range nums {
+		v, err := strconv.ParseInt(string(s), 10, 64)
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("%s is not a non-negative integer", s)
+		}
+		out[i] = v
+	}
+	return out, nil
+}

@@ -1,0 +1,274 @@
+package safetensors
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/sambay-conv/sambay-conv/formats"
+)
+
+// DefaultMaxShardSize is the shard size cap used by Hugging Face's
+// save_pretrained ("5GB", decimal).
+const DefaultMaxShardSize = 5_000_000_000
+
+// WriteOptions control WriteModel.
+type WriteOptions struct {
+	MaxShardSize int64             // bytes of tensor data per shard; 0 means DefaultMaxShardSize
+	Metadata     map[string]string // __metadata__ of every shard, e.g. {"format": "pt"}
+	// RejectNonFinite makes the writer fail on the first NaN or infinity of
+	// a float tensor, naming the tensor and the element index.
+	RejectNonFinite bool
+	// Progress, when set, is called with the number of tensor bytes just written.
+	Progress func(n int64)
+	// Ctx, when set, is checked between chunks; a cancelled write returns its error.
+	Ctx context.Context
+}
+
+// A WrittenFile describes one file written by WriteModel.
+type WrittenFile struct {
+	Name   string // base name
+	Size   int64
+	SHA256 string
+}
+
+// A WrittenTensor describes one tensor written by WriteModel.
+type WrittenTensor struct {
+	Name   string
+	DType  formats.DType
+	Shape  []int64
+	File   string // base name of its shard
+	SHA256 string // of its bytes
+}
+
+// A WriteResult lists what WriteModel wrote.
+type WriteResult struct {
+	Files     []WrittenFile // shards, then the index if any
+	Tensors   []WrittenTensor
+	TotalSize int64
+}
+
+// less orders tensors as the Rust writer does: descending dtype (its enum is
+// in increasing alignment order), then name (tensor.rs 227–231).
+func less(a, b formats.Tensor) bool {
+	if a.DType.Size() != b.DType.Size() {
+		return a.DType.Size() > b.DType.Size()
+	}
+	if a.DType != b.DType {
+		return a.DType > b.DType
+	}
+	return a.Name < b.Name
+}
+
+// WriteModel writes tensors into dir as model.safetensors when they fit in
+// one shard, else as model-0000i-of-0000n.safetensors plus
+// model.safetensors.index.json. Tensors are assigned to shards in name
+// order, a new shard starting when the next tensor would pass the cap (a
+// tensor larger than the cap gets a shard of its own). The caller owns dir
+// and its cleanup on error (write into a temporary folder).
+func WriteModel(dir string, tensors []formats.Tensor, opts WriteOptions) (*WriteResult, error) {
+	maxShard := opts.MaxShardSize
+	if maxShard <= 0 {
+		maxShard = DefaultMaxShardSize
+	}
+	sorted := append([]formats.Tensor(nil), tensors...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i].Name == sorted[i-1].Name {
+			return nil, fmt.Errorf("safetensors: tensor %s given twice", sorted[i].Name)
+		}
+	}
+	var shards [][]formats.Tensor
+	var cur []formats.Tensor
+	var curSize int64
+	for _, t := range sorted {
+		if len(cur) > 0 && curSize+t.Size() > maxShard {
+			shards = append(shards, cur)
+			cur, curSize = nil, 0
+		}
+		cur = append(cur, t)
+		curSize += t.Size()
+	}
+	if len(cur) > 0 || len(shards) == 0 {
+		shards = append(shards, cur)
+	}
+	res := &WriteResult{}
+	weightMap := map[string]string{}
+	for i, shard := range shards {
+		name := "model.safetensors"
+		if len(shards) > 1 {
+			name = fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(shards))
+		}
+		wf, wts, err := writeFile(filepath.Join(dir, name), shard, opts)
+		if err != nil {
+			return nil, err
+		}
+		res.Files = append(res.Files, wf)
+		res.Tensors = append(res.Tensors, wts...)
+		for _, t := range shard {
+			weightMap[t.Name] = name
+			res.TotalSize += t.Size()
+		}
+	}
+	if len(shards) > 1 {
+		idx, err := json.MarshalIndent(struct {
+			Metadata  map[string]int64  `json:"metadata"`
+			WeightMap map[string]string `json:"weight_map"`
+		}{map[string]int64{"total_size": res.TotalSize}, weightMap}, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		idx = append(idx, '\n')
+		p := filepath.Join(dir, IndexName)
+		if err := os.WriteFile(p, idx, 0o644); err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(idx)
+		res.Files = append(res.Files, WrittenFile{Name: IndexName, Size: int64(len(idx)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	sort.Slice(res.Tensors, func(i, j int) bool { return res.Tensors[i].Name < res.Tensors[j].Name })
+	return res, nil
+}
+
+// WriteFile writes tensors into one safetensors file at path.
+func WriteFile(path string, tensors []formats.Tensor, opts WriteOptions) (WrittenFile, []WrittenTensor, error) {
+	return writeFile(path, tensors, opts)
+}
+
+// EncodeHeader returns the 8-byte length prefix and header for tensors in
+// the order given, padded with spaces to a multiple of 8 bytes.
+func EncodeHeader(tensors []formats.Tensor, metadata map[string]string) []byte {
+	var sb strings.Builder
+	sb.WriteByte('{')
+	first := true
+	if len(metadata) > 0 {
+		keys := make([]string, 0, len(metadata))
+		for k := range metadata {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		sb.WriteString(`"__metadata__":{`)
+		for i, k := range keys {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			kb, _ := json.Marshal(k)
+			vb, _ := json.Marshal(metadata[k])
+			sb.Write(kb)
+			sb.WriteByte(':')
+			sb.Write(vb)
+		}
+		sb.WriteByte('}')
+		first = false
+	}
+	var off int64
+	for _, t := range tensors {
+		if !first {
+			sb.WriteByte(',')
+		}
+		first = false
+		nb, _ := json.Marshal(t.Name)
+		sb.Write(nb)
+		sb.WriteString(`:{"dtype":"`)
+		sb.WriteString(t.DType.String())
+		sb.WriteString(`","shape":[`)
+		for i, d := range t.Shape {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(strconv.FormatInt(d, 10))
+		}
+		end := off + t.Size()
+		fmt.Fprintf(&sb, `],"data_offsets":[%d,%d]}`, off, end)
+		off = end
+	}
+	sb.WriteByte('}')
+	for (sb.Len())%8 != 0 {
+		sb.WriteByte(' ')
+	}
+	out := make([]byte, 8, 8+sb.Len())
+	binary.LittleEndian.PutUint64(out, uint64(sb.Len()))
+	return append(out, sb.String()...)
+}
+
+func writeFile(path string, tensors []formats.Tensor, opts WriteOptions) (WrittenFile, []WrittenTensor, error) {
+	ordered := append([]formats.Tensor(nil), tensors...)
+	sort.Slice(ordered, func(i, j int) bool { return less(ordered[i], ordered[j]) })
+	hdr := EncodeHeader(ordered, opts.Metadata)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return WrittenFile{}, nil, err
+	}
+	defer f.Close()
+	fileHash := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, fileHash), 1<<20)
+	if _, err := bw.Write(hdr); err != nil {
+		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	size := int64(len(hdr))
+	var wts []WrittenTensor
+	buf := make([]byte, 1<<20)
+	th := sha256.New()
+	for _, t := range ordered {
+		th.Reset()
+		n, err := copyTensor(bw, th, t, buf, opts)
+		if err != nil {
+			return WrittenFile{}, nil, err
+		}
+		size += n
+		wts = append(wts, WrittenTensor{Name: t.Name, DType: t.DType, Shape: t.Shape, File: filepath.Base(path), SHA256: hex.EncodeToString(th.Sum(nil))})
+	}
+	if err := bw.Flush(); err != nil {
+		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return WrittenFile{Name: filepath.Base(path), Size: size, SHA256: hex.EncodeToString(fileHash.Sum(nil))}, wts, nil
+}
+
+func copyTensor(w io.Writer, h hash.Hash, t formats.Tensor, buf []byte, opts WriteOptions) (int64, error) {
+	size := t.Size()
+	es := int64(t.DType.Size())
+	var off int64
+	for off < size {
+		if opts.Ctx != nil {
+			if err := opts.Ctx.Err(); err != nil {
+				return off, err
+			}
+		}
+		m := min(int64(len(buf)), size-off)
+		chunk := buf[:m]
+		if _, err := t.ReadAt(chunk, off); err != nil && err != io.EOF {
+			return off, err
+		}
+		if opts.RejectNonFinite && es > 0 {
+			if i := formats.FirstNonFinite(chunk, t.DType, int(m/es)); i >= 0 {
+				return off, formats.Errorf(formats.ErrFormat, t.File, t.Name, -1, "element %d is not finite", off/es+int64(i))
+			}
+		}
+		if _, err := w.Write(chunk); err != nil {
+			return off, err
+		}
+		h.Write(chunk)
+		if opts.Progress != nil {
+			opts.Progress(m)
+		}
+		off += m
+	}
+	return size, nil
+}
