@@ -64,7 +64,7 @@ type pickleError struct {
 	msg    string
 }
 
-func (e *pickleError) Error() string { return fmt.Sprintf("data.pkl offset %d: %s", e.offset, e.msg) }
+func (e *pickleError) Error() string { return fmt.Sprintf("%s at data.pkl offset %d", e.msg, e.offset) }
 func (e *pickleError) Unwrap() error { return e.kind }
 
 func perr(kind error, off int, format string, args ...any) error {
