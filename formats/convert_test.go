@@ -2,11 +2,11 @@ package formats
 
 import (
 	"crypto/sha256"
-	"time"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"testing"
+	"time"
 )
 
 // slowBF16 rounds x to bfloat16 by comparing the two neighbouring bf16

@@ -11,16 +11,16 @@ const maxMemo = 10_000_000
 
 // operand kinds of the accepted opcodes (CPython Lib/pickletools.py).
 const (
-	argNone    = iota
-	arg1          // fixed 1 byte
-	arg2          // fixed 2 bytes
-	arg4          // fixed 4 bytes
-	arg8          // fixed 8 bytes
-	argLen1       // u8 length + bytes
-	argLen4       // u32 length + bytes
-	argLenI4      // i32 length + bytes
-	argLen8       // u64 length + bytes
-	argTwoLines   // GLOBAL: module\nname\n
+	argNone     = iota
+	arg1        // fixed 1 byte
+	arg2        // fixed 2 bytes
+	arg4        // fixed 4 bytes
+	arg8        // fixed 8 bytes
+	argLen1     // u8 length + bytes
+	argLen4     // u32 length + bytes
+	argLenI4    // i32 length + bytes
+	argLen8     // u64 length + bytes
+	argTwoLines // GLOBAL: module\nname\n
 	argStop
 )
 
