@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
@@ -97,14 +98,17 @@ type ManifestTensor struct {
 	Note   string   `json:"note,omitempty"`
 }
 
-// ManifestFile is one file with its size and digest. For a torch.save
-// source, SHA256 covers data.pkl and the storages the model uses, not the
-// optimizer state the import never reads (ContentOnly is then true).
+// ManifestFile is one file with its size and digest. Digest says what
+// SHA256 covers: "" the file's bytes; "safetensors-content" the
+// safetensors.ContentDigest (header, then each tensor's sha256), which
+// needs no second pass over the data; "state-dict-content" the names and
+// tensor digests of a torch.save state dict (the optimizer state is never
+// read).
 type ManifestFile struct {
-	Name        string `json:"name"`
-	Size        int64  `json:"size"`
-	SHA256      string `json:"sha256"`
-	ContentOnly bool   `json:"sha256_model_content_only,omitempty"`
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	Digest string `json:"digest,omitempty"`
 }
 
 // Import reads the checkpoint at srcPath, resolves its configuration,
@@ -165,11 +169,7 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 	bySource := map[string]Mapped{}
 	var total int64
 	for _, m := range mapped {
-		dt := opts.DType
-		if m.Spec.KeepF32 {
-			dt = formats.F32
-		}
-		t := formats.Converted(m.T, dt)
+		t := formats.Converted(m.T, outDType(m, opts.DType))
 		t.Name = m.Spec.Name
 		out = append(out, t)
 		bySource[m.Spec.Name] = m
@@ -180,25 +180,39 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 		return nil, err
 	}
 	defer pd.Cleanup()
-	// Source digests run beside the write, on another core.
+	// Source digests: a source tensor copied unchanged has the digest of
+	// its output tensor; the others are hashed beside the write.
+	reuse := map[string]string{} // source name → output name with identical bytes
+	for _, m := range mapped {
+		if len(m.From) == 1 && m.Note == "" {
+			if st, ok := src.Tensors[m.From[0]]; ok && st.DType == outDType(m, opts.DType) {
+				reuse[m.From[0]] = m.Spec.Name
+			}
+		}
+	}
 	type hashed struct {
-		files []ManifestFile
-		err   error
+		digests map[string][]byte
+		err     error
 	}
 	hashc := make(chan hashed, 1)
 	go func() {
-		f, err := hashSources(src)
-		hashc <- hashed{f, err}
+		d, err := hashTensors(ctx, src, reuse)
+		hashc <- hashed{d, err}
 	}()
-	defer func() { <-hashc }()
-	var done int64
+	defer func() {
+		select {
+		case <-hashc:
+		default:
+		}
+	}()
+	var done atomic.Int64
 	wopts := safetensors.WriteOptions{
 		MaxShardSize: opts.MaxShardSize, Metadata: map[string]string{"format": "pt"},
 		RejectNonFinite: true, Ctx: ctx,
 		Progress: func(n int64) {
-			done += n
+			d := done.Add(n)
 			if opts.Progress != nil {
-				opts.Progress(done, total)
+				opts.Progress(d, total)
 			}
 		},
 	}
@@ -255,14 +269,25 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 	if h.err != nil {
 		return nil, h.err
 	}
-	man.Source.Files = h.files
+	outDigests := map[string]string{}
+	for _, wt := range wr.Tensors {
+		outDigests[wt.Name] = wt.SHA256
+	}
+	man.Source.Files, err = sourceDigests(src, reuse, outDigests, h.digests)
+	if err != nil {
+		return nil, err
+	}
 	for _, wt := range wr.Tensors {
 		m := bySource[wt.Name]
 		man.Tensors = append(man.Tensors, ManifestTensor{Name: wt.Name, Source: m.From, DType: wt.DType.String(),
 			Shape: wt.Shape, File: wt.File, SHA256: wt.SHA256, Note: m.Note})
 	}
 	for _, f := range files {
-		man.Files = append(man.Files, ManifestFile{Name: f.Name, Size: f.Size, SHA256: f.SHA256})
+		mf := ManifestFile{Name: f.Name, Size: f.Size, SHA256: f.SHA256}
+		if strings.HasSuffix(f.Name, ".safetensors") {
+			mf.Digest = "safetensors-content"
+		}
+		man.Files = append(man.Files, mf)
 	}
 	mj, err := json.MarshalIndent(man, "", "  ")
 	if err != nil {
@@ -302,37 +327,84 @@ func extraHint(extra []string) string {
 	return " (pass --allow-extra to drop them)"
 }
 
-// hashSources digests the source files. Safetensors files are hashed whole;
-// a torch.save file is digested over the tensors the model uses (in
-// canonical order), so its optimizer state is never read.
-func hashSources(src *Source) ([]ManifestFile, error) {
+// outDType is the output dtype of a mapped tensor: A_log and λ stay F32
+// like the release (spec model.md §6.1).
+func outDType(m Mapped, dt formats.DType) formats.DType {
+	if m.Spec.KeepF32 {
+		return formats.F32
+	}
+	return dt
+}
+
+// hashTensors computes the sha256 of every source tensor whose digest cannot
+// be taken from an identical output tensor.
+func hashTensors(ctx context.Context, src *Source, reuse map[string]string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	buf := make([]byte, 1<<20)
+	for _, n := range src.Names {
+		if _, ok := reuse[n]; ok {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		h := sha256.New()
+		if _, err := io.CopyBuffer(h, src.Tensors[n].Reader(), buf); err != nil {
+			return nil, err
+		}
+		out[n] = h.Sum(nil)
+	}
+	return out, nil
+}
+
+// sourceDigests describes the source files for the manifest. A safetensors
+// file gets its safetensors.ContentDigest (header, then per-tensor sha256 in
+// file order); a torch.save file gets the sha256 of its state dict's tensor
+// names and per-tensor digests in name order (its optimizer state is never
+// read); other files (config.json) a plain sha256.
+func sourceDigests(src *Source, reuse map[string]string, outDigests map[string]string, own map[string][]byte) ([]ManifestFile, error) {
+	digest := func(name string) []byte {
+		if o, ok := reuse[name]; ok {
+			d, _ := hex.DecodeString(outDigests[o])
+			return d
+		}
+		return own[name]
+	}
 	var out []ManifestFile
+	done := map[string]bool{}
+	if src.st != nil {
+		for _, f := range src.st.Files {
+			var ds [][]byte
+			for _, t := range f.Tensors {
+				ds = append(ds, digest(t.Name))
+			}
+			fi, err := os.Stat(f.Name)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ManifestFile{Name: f.Name, Size: fi.Size(), SHA256: safetensors.ContentDigest(f.RawHeader(), ds), Digest: "safetensors-content"})
+			done[f.Name] = true
+		}
+	}
 	if src.pth != nil {
 		h := sha256.New()
 		names := append([]string{}, src.Names...)
 		sort.Strings(names)
 		for _, n := range names {
-			t := src.Tensors[n]
 			io.WriteString(h, n)
-			if _, err := io.Copy(h, t.Reader()); err != nil {
-				return nil, err
-			}
+			h.Write(digest(n))
 		}
 		fi, err := os.Stat(src.Path)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ManifestFile{Name: src.Path, Size: fi.Size(), SHA256: hex.EncodeToString(h.Sum(nil)), ContentOnly: true})
-		for _, f := range src.Files[1:] {
-			mf, err := hashFile(f)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, mf)
-		}
-		return out, nil
+		out = append(out, ManifestFile{Name: src.Path, Size: fi.Size(), SHA256: hex.EncodeToString(h.Sum(nil)), Digest: "state-dict-content"})
+		done[src.Path] = true
 	}
 	for _, f := range src.Files {
+		if done[f] {
+			continue
+		}
 		mf, err := hashFile(f)
 		if err != nil {
 			return nil, err

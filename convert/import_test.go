@@ -3,6 +3,8 @@ package convert
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"math"
@@ -137,14 +139,27 @@ func TestImportOutputFolder(t *testing.T) {
 	}
 	for _, f := range man.Files {
 		got, err := hashFile(filepath.Join(out, f.Name))
+		if f.Digest == "safetensors-content" {
+			got.SHA256 = recomputeContentDigest(t, filepath.Join(out, f.Name))
+		}
 		if err != nil || got.SHA256 != f.SHA256 || got.Size != f.Size {
 			t.Errorf("%s: manifest %s/%d, file %s/%d", f.Name, f.SHA256, f.Size, got.SHA256, got.Size)
+		}
+	}
+	// The tensor digests are sha256 of the bytes in the files.
+	m, _ := safetensors.OpenModel(out)
+	defer m.Close()
+	for _, mt := range man.Tensors {
+		tn, _ := m.Tensor(mt.Name)
+		b, _ := tn.Bytes()
+		if d := sha256.Sum256(b); hex.EncodeToString(d[:]) != mt.SHA256 {
+			t.Errorf("%s: manifest digest %s", mt.Name, mt.SHA256)
 		}
 	}
 	if len(man.Tensors) != len(res.Config.Tensors()) || man.Params != res.Config.NumParams() {
 		t.Errorf("manifest lists %d tensors / %d params", len(man.Tensors), man.Params)
 	}
-	if !man.Source.Files[0].ContentOnly || man.Provenance["iter_num"] != float64(1000) {
+	if man.Source.Files[0].Digest != "state-dict-content" || man.Provenance["iter_num"] != float64(1000) {
 		t.Errorf("manifest source %+v provenance %v", man.Source.Files, man.Provenance)
 	}
 	// A second import into the same folder needs --force and then replaces it.
@@ -440,3 +455,33 @@ func TestArchScaleConfigResolution(t *testing.T) {
 }
 
 var _ = reference.RoleMamba
+
+// recomputeContentDigest hashes a safetensors file tensor by tensor, as
+// safetensors.ContentDigest defines it.
+func recomputeContentDigest(t *testing.T, path string) string {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var ds [][]byte
+	for _, tn := range f.Tensors {
+		b, _ := tn.Bytes()
+		d := sha256.Sum256(b)
+		ds = append(ds, d[:])
+	}
+	return safetensors.ContentDigest(f.RawHeader(), ds)
+}
+
+// TestSourceDigestsDoNotDependOnReuse checks that the source digests taken
+// from identical output tensors equal digests computed from the source.
+func TestSourceDigestsMatchRecomputation(t *testing.T) {
+	res, _ := mustImport(t, filepath.Join(td, "phi4flash-tiny", "hf-sharded"), ImportOptions{})
+	for _, f := range res.Manifest.Source.Files {
+		if f.Digest == "safetensors-content" {
+			if got := recomputeContentDigest(t, f.Name); got != f.SHA256 {
+				t.Errorf("%s: manifest %s, recomputed %s", f.Name, f.SHA256, got)
+			}
+		}
+	}
+}

@@ -110,7 +110,7 @@ func readSide(s *Source, dir string) {
 }
 
 func openSafetensors(path, dir string) (*Source, error) {
-	m, err := safetensors.OpenModel(path)
+	m, err := safetensors.OpenModelWith(path, safetensors.OpenOptions{NoMmap: true})
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func openSafetensors(path, dir string) (*Source, error) {
 }
 
 func openPth(path, dir string, o SourceOptions) (*Source, error) {
-	f, err := torchpth.Open(path, torchpth.Options{AllowUnknownGlobals: o.PickleAllowUnknown, VerifyCRC: o.VerifyCRC})
+	f, err := torchpth.Open(path, torchpth.Options{AllowUnknownGlobals: o.PickleAllowUnknown, VerifyCRC: o.VerifyCRC, NoMmap: true})
 	if err != nil {
 		return nil, err
 	}

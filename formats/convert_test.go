@@ -193,6 +193,56 @@ func TestFirstNonFinite(t *testing.T) {
 	}
 }
 
+// slowFirstNonFinite is the plain twin of FirstNonFinite.
+func slowFirstNonFinite(b []byte, dt DType, n int) int {
+	x := make([]float32, n)
+	DecodeFloat32(x, b, dt)
+	for i, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestFirstNonFiniteMatchesSlow(t *testing.T) {
+	r := uint32(7)
+	for _, dt := range []DType{BF16, F16, F32} {
+		for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 100} {
+			for pos := -1; pos < n; pos++ {
+				b := make([]byte, n*dt.Size())
+				for i := 0; i < len(b); i++ {
+					r = r*1103515245 + 12345
+					b[i] = byte(r >> 16)
+				}
+				// Clear every exponent's top bit so only pos is non-finite.
+				for i := 0; i < n; i++ {
+					b[(i+1)*dt.Size()-1] &= 0xbf
+				}
+				if pos >= 0 {
+					b[(pos+1)*dt.Size()-1] |= 0x7f
+					b[(pos+1)*dt.Size()-2] |= 0xff
+				}
+				if got, want := FirstNonFinite(b, dt, n), slowFirstNonFinite(b, dt, n); got != want || want != pos {
+					t.Fatalf("%v n=%d pos=%d: got %d, slow %d", dt, n, pos, got, want)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkFirstNonFinite(b *testing.B) {
+	const n = 1 << 16
+	src := make([]byte, 2*n)
+	EncodeFloat32(src, bulkInput(n), BF16)
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		if FirstNonFinite(src, BF16, n) != -1 {
+			b.Fatal("finite input reported")
+		}
+	}
+}
+
 func BenchmarkConvert(b *testing.B) {
 	const n = 1 << 16
 	x := bulkInput(n)

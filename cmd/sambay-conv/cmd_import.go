@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v3"
@@ -125,13 +126,21 @@ func runImport(ctx context.Context, c *cli.Command, src string, opts convert.Imp
 	if !c.Bool("json") {
 		opts.Log = func(s string) { fmt.Fprintln(stderr, s) }
 	}
-	var bar *progressbar.ProgressBar
+	var (
+		mu  sync.Mutex // Progress is called from the writer's workers
+		bar *progressbar.ProgressBar
+	)
 	if isTerminal(stderr) {
 		opts.Progress = func(done, total int64) {
+			mu.Lock()
+			defer mu.Unlock()
 			if bar == nil {
-				bar = progressbar.DefaultBytes(total, "writing")
+				bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(stderr), progressbar.OptionShowBytes(true),
+					progressbar.OptionSetDescription("writing"), progressbar.OptionClearOnFinish())
 			}
-			bar.Set64(done)
+			if done > bar.State().CurrentNum {
+				bar.Set64(done)
+			}
 		}
 	}
 	res, err := convert.Import(ctx, src, opts)

@@ -58,16 +58,19 @@ func (m *Model) Close() error {
 // model.safetensors. Every shard named by the index is opened and checked
 // against it: each listed tensor must be in its shard, every tensor of every
 // shard must be listed for that shard, and no name may appear twice.
-func OpenModel(path string) (*Model, error) {
+func OpenModel(path string) (*Model, error) { return OpenModelWith(path, OpenOptions{}) }
+
+// OpenModelWith is OpenModel with open options for every shard.
+func OpenModelWith(path string, opts OpenOptions) (*Model, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.IsDir() {
 		if strings.HasSuffix(path, ".json") {
-			return openIndexed(path)
+			return openIndexed(path, opts)
 		}
-		f, err := Open(path)
+		f, err := OpenWith(path, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -75,18 +78,18 @@ func OpenModel(path string) (*Model, error) {
 	}
 	idx := filepath.Join(path, IndexName)
 	if _, err := os.Stat(idx); err == nil {
-		return openIndexed(idx)
+		return openIndexed(idx, opts)
 	}
 	single := filepath.Join(path, "model.safetensors")
 	if _, err := os.Stat(single); err == nil {
-		return OpenModel(single)
+		return OpenModelWith(single, opts)
 	}
 	matches, _ := filepath.Glob(filepath.Join(path, "*.safetensors"))
 	switch len(matches) {
 	case 0:
 		return nil, fmt.Errorf("%s: no %s and no .safetensors file", path, IndexName)
 	case 1:
-		return OpenModel(matches[0])
+		return OpenModelWith(matches[0], opts)
 	}
 	return nil, fmt.Errorf("%s: %d .safetensors files but no %s: which tensors belong together is ambiguous", path, len(matches), IndexName)
 }
@@ -154,7 +157,7 @@ func ParseIndex(data []byte) (total *int64, weightMap map[string]string, err err
 	return total, weightMap, nil
 }
 
-func openIndexed(indexPath string) (*Model, error) {
+func openIndexed(indexPath string, opts OpenOptions) (*Model, error) {
 	ierr := func(format string, args ...any) error {
 		return formats.Errorf(formats.ErrFormat, indexPath, "", -1, format, args...)
 	}
@@ -195,7 +198,7 @@ func openIndexed(indexPath string) (*Model, error) {
 	}
 	for _, shard := range order {
 		p := filepath.Join(dir, shard)
-		f, err := Open(p)
+		f, err := OpenWith(p, opts)
 		if err != nil {
 			closeAll()
 			if errors.Is(err, fs.ErrNotExist) {

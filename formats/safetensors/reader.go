@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -29,7 +30,45 @@ type File struct {
 	DataOffset int64             // 8 + N
 
 	byName map[string]int
+	header []byte // the 8-byte length and the JSON header, as stored
 	m      *mmap.Map
+	f      *os.File
+}
+
+// RawHeader returns the file's 8-byte length prefix and JSON header as
+// stored (the input of ContentDigest).
+func (f *File) RawHeader() []byte { return f.header }
+
+// OpenOptions control how files are opened.
+type OpenOptions struct {
+	// NoMmap reads tensors with pread instead of mapping the file. Streaming
+	// jobs (import, quantize) use it so their resident memory stays bounded
+	// by the chunks in flight instead of growing with the mapped pages they
+	// touch; random-access readers (the forward pass) map.
+	NoMmap bool
+}
+
+// OpenWith opens and parses the named file as opts say.
+func OpenWith(name string, opts OpenOptions) (*File, error) {
+	if !opts.NoMmap {
+		return Open(name)
+	}
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	f, err := parse(name, nil, fh, fi.Size())
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	f.f = fh
+	return f, nil
 }
 
 // Open maps and parses the named file. It closes the file if parsing fails.
@@ -55,11 +94,15 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 
 // Close releases the mapping, if any. Tensors of f must not be read after.
 func (f *File) Close() error {
-	if f.m == nil {
-		return nil
+	var err error
+	if f.m != nil {
+		err = f.m.Close()
+		f.m = nil
 	}
-	err := f.m.Close()
-	f.m = nil
+	if f.f != nil {
+		err = f.f.Close()
+		f.f = nil
+	}
 	return err
 }
 
@@ -125,7 +168,8 @@ func parse(name string, mem []byte, r io.ReaderAt, size int64) (*File, error) {
 	if h.DataSize != dataSize {
 		return nil, ferr("", dataStart, "tensors cover %d bytes of data but the file holds %d", h.DataSize, dataSize)
 	}
-	f := &File{Name: name, Metadata: h.Metadata, HeaderSize: int64(n), DataOffset: dataStart, byName: make(map[string]int, len(h.Entries))}
+	f := &File{Name: name, Metadata: h.Metadata, HeaderSize: int64(n), DataOffset: dataStart, byName: make(map[string]int, len(h.Entries)),
+		header: append(append(make([]byte, 0, 8+len(hdr)), pre[:]...), hdr...)}
 	for i, e := range h.Entries {
 		var t formats.Tensor
 		if mem != nil {

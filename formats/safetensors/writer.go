@@ -1,20 +1,23 @@
 package safetensors
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sambay-conv/sambay-conv/formats"
 )
@@ -30,7 +33,8 @@ type WriteOptions struct {
 	// RejectNonFinite makes the writer fail on the first NaN or infinity of
 	// a float tensor, naming the tensor and the element index.
 	RejectNonFinite bool
-	// Progress, when set, is called with the number of tensor bytes just written.
+	// Progress, when set, is called with the number of tensor bytes just
+	// written, possibly from several goroutines at once.
 	Progress func(n int64)
 	// Ctx, when set, is checked between chunks; a cancelled write returns its error.
 	Ctx context.Context
@@ -40,7 +44,7 @@ type WriteOptions struct {
 type WrittenFile struct {
 	Name   string // base name
 	Size   int64
-	SHA256 string
+	SHA256 string // ContentDigest for a safetensors file, plain sha256 for the index
 }
 
 // A WrittenTensor describes one tensor written by WriteModel.
@@ -202,6 +206,23 @@ func EncodeHeader(tensors []formats.Tensor, metadata map[string]string) []byte {
 	return append(out, sb.String()...)
 }
 
+// ContentDigest is the digest the writer records for a safetensors file:
+// sha256 of the file's header (8-byte length and JSON, as stored) followed by
+// the raw 32-byte sha256 of each tensor's bytes in file order. It identifies
+// the file's content as a whole-file sha256 would, but needs no second pass
+// over the data: the per-tensor digests are computed anyway.
+func ContentDigest(header []byte, tensorDigests [][]byte) string {
+	h := sha256.New()
+	h.Write(header)
+	for _, d := range tensorDigests {
+		h.Write(d)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// chunkBytes is the size of one read-check-write-hash step.
+const chunkBytes = 1 << 20
+
 func writeFile(path string, tensors []formats.Tensor, opts WriteOptions) (WrittenFile, []WrittenTensor, error) {
 	ordered := append([]formats.Tensor(nil), tensors...)
 	sort.Slice(ordered, func(i, j int) bool { return less(ordered[i], ordered[j]) })
@@ -211,26 +232,67 @@ func writeFile(path string, tensors []formats.Tensor, opts WriteOptions) (Writte
 		return WrittenFile{}, nil, err
 	}
 	defer f.Close()
-	fileHash := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, fileHash), 1<<20)
-	if _, err := bw.Write(hdr); err != nil {
+	if _, err := f.Write(hdr); err != nil {
 		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
+	// The header fixes every tensor's offset, so tensors are independent:
+	// a small pool of workers each reads, checks, writes (at its offset)
+	// and hashes whole tensors, one chunk at a time. Memory is one chunk
+	// per worker; the output does not depend on the number of workers.
+	offsets := make([]int64, len(ordered))
 	size := int64(len(hdr))
-	var wts []WrittenTensor
-	buf := make([]byte, 1<<20)
-	th := sha256.New()
-	for _, t := range ordered {
-		th.Reset()
-		n, err := copyTensor(bw, th, t, buf, opts)
-		if err != nil {
-			return WrittenFile{}, nil, err
-		}
-		size += n
-		wts = append(wts, WrittenTensor{Name: t.Name, DType: t.DType, Shape: t.Shape, File: filepath.Base(path), SHA256: hex.EncodeToString(th.Sum(nil))})
+	for i, t := range ordered {
+		offsets[i] = size
+		size += t.Size()
 	}
-	if err := bw.Flush(); err != nil {
-		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
+	digests := make([][]byte, len(ordered))
+	var (
+		mu       sync.Mutex
+		firstErr error
+		failed   atomic.Bool
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+		failed.Store(true)
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	workers := min(runtime.GOMAXPROCS(0), 4, max(1, len(ordered)))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, chunkBytes)
+			h := sha256.New()
+			for i := range next {
+				if failed.Load() {
+					continue
+				}
+				d, err := writeTensor(f, offsets[i], ordered[i], buf, h, opts, failed.Load)
+				if err != nil {
+					if err != errStopped {
+						fail(err)
+					}
+					continue
+				}
+				digests[i] = d
+			}
+		}()
+	}
+	for i := range ordered {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		if pe, ok := firstErr.(*os.PathError); ok {
+			return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, pe.Err)
+		}
+		return WrittenFile{}, nil, firstErr
 	}
 	if err := f.Sync(); err != nil {
 		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
@@ -238,37 +300,48 @@ func writeFile(path string, tensors []formats.Tensor, opts WriteOptions) (Writte
 	if err := f.Close(); err != nil {
 		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return WrittenFile{Name: filepath.Base(path), Size: size, SHA256: hex.EncodeToString(fileHash.Sum(nil))}, wts, nil
+	var wts []WrittenTensor
+	for i, t := range ordered {
+		wts = append(wts, WrittenTensor{Name: t.Name, DType: t.DType, Shape: t.Shape, File: filepath.Base(path), SHA256: hex.EncodeToString(digests[i])})
+	}
+	return WrittenFile{Name: filepath.Base(path), Size: size, SHA256: ContentDigest(hdr, digests)}, wts, nil
 }
 
-func copyTensor(w io.Writer, h hash.Hash, t formats.Tensor, buf []byte, opts WriteOptions) (int64, error) {
+var errStopped = errors.New("stopped")
+
+// writeTensor copies t to f at offset base, chunk by chunk: read, check
+// finiteness, write, hash. It returns the sha256 of the tensor's bytes.
+func writeTensor(f *os.File, base int64, t formats.Tensor, buf []byte, h hash.Hash, opts WriteOptions, stopped func() bool) ([]byte, error) {
+	h.Reset()
 	size := t.Size()
 	es := int64(t.DType.Size())
-	var off int64
-	for off < size {
+	for off := int64(0); off < size; {
+		if stopped() {
+			return nil, errStopped
+		}
 		if opts.Ctx != nil {
 			if err := opts.Ctx.Err(); err != nil {
-				return off, err
+				return nil, err
 			}
 		}
 		m := min(int64(len(buf)), size-off)
-		chunk := buf[:m]
-		if _, err := t.ReadAt(chunk, off); err != nil && err != io.EOF {
-			return off, err
+		c := buf[:m]
+		if _, err := t.ReadAt(c, off); err != nil && err != io.EOF {
+			return nil, err
 		}
 		if opts.RejectNonFinite && es > 0 {
-			if i := formats.FirstNonFinite(chunk, t.DType, int(m/es)); i >= 0 {
-				return off, formats.Errorf(formats.ErrFormat, t.File, t.Name, -1, "element %d is not finite", off/es+int64(i))
+			if i := formats.FirstNonFinite(c, t.DType, int(m/es)); i >= 0 {
+				return nil, formats.Errorf(formats.ErrFormat, t.File, t.Name, -1, "element %d is not finite", off/es+int64(i))
 			}
 		}
-		if _, err := w.Write(chunk); err != nil {
-			return off, err
+		if _, err := f.WriteAt(c, base+off); err != nil {
+			return nil, err
 		}
-		h.Write(chunk)
+		h.Write(c)
 		if opts.Progress != nil {
 			opts.Progress(m)
 		}
 		off += m
 	}
-	return size, nil
+	return h.Sum(nil), nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"sort"
 	"strings"
 
@@ -26,6 +27,9 @@ type Options struct {
 	AllowUnknownGlobals bool
 	// VerifyCRC reads each used storage record once and checks its CRC-32.
 	VerifyCRC bool
+	// NoMmap makes Open read with pread instead of mapping the file, so the
+	// resident memory of a streaming job does not grow with the pages read.
+	NoMmap bool
 }
 
 // A File is a loaded torch.save checkpoint: the tensors of its state dict
@@ -53,10 +57,29 @@ type File struct {
 
 	refs map[string]*tensorRef
 	m    *mmap.Map
+	fh   *os.File
 }
 
-// Open maps and loads the named file.
+// Open maps (or, with opts.NoMmap, opens) and loads the named file.
 func Open(name string, opts Options) (*File, error) {
+	if opts.NoMmap {
+		fh, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := fh.Stat()
+		if err != nil {
+			fh.Close()
+			return nil, err
+		}
+		f, err := load(name, fh, fi.Size(), opts, nil)
+		if err != nil {
+			fh.Close()
+			return nil, err
+		}
+		f.fh = fh
+		return f, nil
+	}
 	m, err := mmap.Open(name)
 	if err != nil {
 		return nil, err
@@ -77,11 +100,15 @@ func NewFile(r io.ReaderAt, size int64, name string, opts Options) (*File, error
 
 // Close releases the mapping, if any.
 func (f *File) Close() error {
-	if f.m == nil {
-		return nil
+	var err error
+	if f.m != nil {
+		err = f.m.Close()
+		f.m = nil
 	}
-	err := f.m.Close()
-	f.m = nil
+	if f.fh != nil {
+		err = f.fh.Close()
+		f.fh = nil
+	}
 	return err
 }
 

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"sambay-conv"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+const td = "../../testdata"
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for _, cmd := range [][]string{{"--help"}, {"import", "--help"}, {"inspect", "--help"}, {"pipeline", "--help"}} {
+		code, out, _ := runCLI(t, cmd...)
+		if code != 0 || !strings.Contains(out, "USAGE") {
+			t.Errorf("%v: exit %d, output %q", cmd, code, out)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"nosuchcommand"}, exitUsage},
+		{[]string{"import"}, exitUsage},
+		{[]string{"import", filepath.Join(td, "phi4flash-tiny", "hf")}, exitUsage}, // no -o
+		{[]string{"import", "--no-such-flag", "x"}, exitUsage},
+		{[]string{"import", "-o", "x", "--dtype", "int4", "y"}, exitUsage},
+		{[]string{"inspect", filepath.Join(td, "does-not-exist")}, exitFailure},
+	} {
+		if code, _, stderr := runCLI(t, c.args...); code != c.code {
+			t.Errorf("%v: exit %d, want %d (%s)", c.args, code, c.code, stderr)
+		}
+	}
+}
+
+func TestImportFlagsAfterArguments(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "o")
+	src := filepath.Join(td, "sambay-tiny", "archscale-fused.pth")
+	code, stdout, stderr := runCLI(t, "import", src, "-o", out, "--config", filepath.Join(td, "sambay-tiny", "litgpt-config.json"), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, stdout)
+	}
+	if res["tensors"] != float64(98) || res["hf_compatible"] != false {
+		t.Errorf("json: tensors %v hf_compatible %v", res["tensors"], res["hf_compatible"])
+	}
+	// Errors with --json are JSON on stderr, exit 1.
+	code, _, stderr = runCLI(t, "import", src, "-o", filepath.Join(t.TempDir(), "p"), "--json")
+	var e map[string]any
+	if code != exitFailure || json.Unmarshal([]byte(stderr), &e) != nil || !strings.Contains(e["error"].(string), "n_embd") {
+		t.Errorf("json error: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestInspect(t *testing.T) {
+	code, out, stderr := runCLI(t, "inspect", filepath.Join(td, "phi4flash-tiny", "hf-sharded"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"hf-safetensors", "100000 parameters", "memory source", "KV source", "full-kv", "gmu", "cross", "BF16"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = runCLI(t, "inspect", "--json", filepath.Join(td, "sambay-tiny", "archscale-head.pth"))
+	var r map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
+		t.Fatalf("inspect --json: exit %d %s", code, out)
+	}
+	if r["config_error"] == nil || r["iter_num"] != float64(1000) {
+		t.Errorf("undecidable config should be reported, not fatal: %v", r["config_error"])
+	}
+}
+
+func TestPipelineOnBundledExample(t *testing.T) {
+	dir := t.TempDir()
+	code, out, stderr := runCLI(t, "pipeline", "-o", filepath.Join(dir, "out"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "116 tensors") || !strings.Contains(out, "Phi4Flash-compatible: true") {
+		t.Errorf("pipeline output:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "canonical", "manifest.json")); err != nil {
+		t.Error(err)
+	}
+	// Running twice replaces its own output.
+	if code, _, stderr := runCLI(t, "pipeline", "-o", filepath.Join(dir, "out")); code != 0 {
+		t.Errorf("second run: exit %d %s", code, stderr)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"5GB": 5e9, "500MB": 5e8, "2GiB": 2 << 30, "1024": 1024, "1.5kb": 1500} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "x", "-1GB", "0"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) accepted", bad)
+		}
+	}
+}
