@@ -11,6 +11,9 @@ import (
 	"github.com/sambay-conv/sambay-conv/reference"
 )
 
+// maxListed bounds the problems listed in one error; the rest are counted.
+const maxListed = 6
+
 // A Mapped tensor is one canonical tensor and where it comes from.
 type Mapped struct {
 	Spec reference.TensorSpec
@@ -38,12 +41,18 @@ func (m *mapper) fail(format string, args ...any) {
 func (m *mapper) get(name string, shape []int64, what string) (formats.Tensor, bool) {
 	t, ok := m.src.Tensors[name]
 	if !ok {
-		m.fail("%s: tensor %s is missing (expected %s %s)", m.src.Path, name, what, formats.ShapeString(shape))
+		if what != "" {
+			what += " "
+		}
+		m.fail("%s: tensor %s is missing (expected %s%s)", m.src.Path, name, what, formats.ShapeString(shape))
 		return formats.Tensor{}, false
 	}
 	m.used[name] = true
 	if !formats.EqualShape(t.Shape, shape) {
-		m.fail("%s: tensor %s has shape %s, the config expects %s (%s)", t.File, name, formats.ShapeString(t.Shape), formats.ShapeString(shape), what)
+		if what != "" {
+			what = " (" + what + ")"
+		}
+		m.fail("%s: tensor %s has shape %s, the config expects %s%s", t.File, name, formats.ShapeString(t.Shape), formats.ShapeString(shape), what)
 		return formats.Tensor{}, false
 	}
 	if !t.DType.IsFloat() {
@@ -108,10 +117,14 @@ func Canonicalize(cfg *reference.Config, src *Source) ([]Mapped, []string, []str
 		}
 	}
 	if len(m.errs) > 0 {
-		if hint := m.shapeHint(); hint != "" {
-			m.errs = append(m.errs, fmt.Errorf("%s", hint))
+		errs := m.errs
+		if len(errs) > maxListed {
+			errs = append(errs[:maxListed:maxListed], fmt.Errorf("… and %d more problems", len(m.errs)-maxListed))
 		}
-		return nil, m.notes, extra, fmt.Errorf("%w: %v", ErrValidation, joinErrs(m.errs))
+		if hint := m.shapeHint(); hint != "" {
+			errs = append([]error{fmt.Errorf("%s", hint)}, errs...)
+		}
+		return nil, m.notes, extra, fmt.Errorf("%w: %v", ErrValidation, joinErrs(errs))
 	}
 	return m.out, m.notes, extra, nil
 }

@@ -30,7 +30,7 @@ func NewTensor(name string, dt DType, shape []int64, file string, r io.ReaderAt)
 
 // NewTensorBytes returns a Tensor over b, which must hold exactly Size() bytes.
 func NewTensorBytes(name string, dt DType, shape []int64, file string, b []byte) Tensor {
-	return Tensor{Name: name, DType: dt, Shape: shape, File: file, r: bytesReaderAt(b), mem: b}
+	return Tensor{Name: name, DType: dt, Shape: shape, File: file, r: BytesReaderAt(b), mem: b}
 }
 
 // NumElements returns the product of shape, or an error when a dimension is
@@ -164,9 +164,11 @@ func EqualShape(a, b []int64) bool {
 	return true
 }
 
-type bytesReaderAt []byte
+// BytesReaderAt reads from a byte slice (io.ReaderAt).
+type BytesReaderAt []byte
 
-func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
+// ReadAt implements io.ReaderAt.
+func (b BytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 || off > int64(len(b)) {
 		return 0, io.EOF
 	}

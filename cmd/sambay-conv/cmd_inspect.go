@@ -59,7 +59,7 @@ func printInspect(w io.Writer, r *convert.InspectReport) {
 	if r.ConfigError != "" {
 		fmt.Fprintf(w, "mismatch:   %s\n", r.ConfigError)
 	}
-	fmt.Fprintf(w, "\n%5s  %-7s  %12s  %s\n", "layer", "kind", "parameters", "")
+	fmt.Fprintf(w, "\n%5s  %-7s  %12s\n", "layer", "kind", "parameters")
 	for _, l := range r.Layers {
 		mark := ""
 		if l.Memory {
@@ -68,6 +68,6 @@ func printInspect(w io.Writer, r *convert.InspectReport) {
 		if l.KV {
 			mark = "KV source (cross layers attend over its keys and values)"
 		}
-		fmt.Fprintf(w, "%5d  %-7s  %12d  %s\n", l.Index, l.Kind, l.Params, mark)
+		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("%5d  %-7s  %12d  %s", l.Index, l.Kind, l.Params, mark), " "))
 	}
 }

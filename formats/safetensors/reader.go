@@ -53,16 +53,11 @@ func OpenWith(name string, opts OpenOptions) (*File, error) {
 	if !opts.NoMmap {
 		return Open(name)
 	}
-	fh, err := os.Open(name)
+	fh, size, err := mmap.OpenFile(name)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := fh.Stat()
-	if err != nil {
-		fh.Close()
-		return nil, err
-	}
-	f, err := parse(name, nil, fh, fi.Size())
+	f, err := parse(name, nil, fh, size)
 	if err != nil {
 		fh.Close()
 		return nil, err
@@ -77,7 +72,7 @@ func Open(name string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := parse(name, m.Data, bytesAt(m.Data), int64(len(m.Data)))
+	f, err := parse(name, m.Data, formats.BytesReaderAt(m.Data), int64(len(m.Data)))
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -113,19 +108,6 @@ func (f *File) Tensor(name string) (formats.Tensor, bool) {
 		return formats.Tensor{}, false
 	}
 	return f.Tensors[i], true
-}
-
-type bytesAt []byte
-
-func (b bytesAt) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 || off > int64(len(b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
 }
 
 func parse(name string, mem []byte, r io.ReaderAt, size int64) (*File, error) {

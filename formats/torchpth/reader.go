@@ -63,16 +63,11 @@ type File struct {
 // Open maps (or, with opts.NoMmap, opens) and loads the named file.
 func Open(name string, opts Options) (*File, error) {
 	if opts.NoMmap {
-		fh, err := os.Open(name)
+		fh, size, err := mmap.OpenFile(name)
 		if err != nil {
 			return nil, err
 		}
-		fi, err := fh.Stat()
-		if err != nil {
-			fh.Close()
-			return nil, err
-		}
-		f, err := load(name, fh, fi.Size(), opts, nil)
+		f, err := load(name, fh, size, opts, nil)
 		if err != nil {
 			fh.Close()
 			return nil, err
@@ -84,7 +79,7 @@ func Open(name string, opts Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := load(name, bytesAt(m.Data), int64(len(m.Data)), opts, m.Data)
+	f, err := load(name, formats.BytesReaderAt(m.Data), int64(len(m.Data)), opts, m.Data)
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -132,19 +127,6 @@ func (f *File) SameView(a, b string) bool {
 	}
 	return ra.storage.key == rb.storage.key && ra.offset == rb.offset && ra.dt == rb.dt &&
 		formats.EqualShape(ra.shape, rb.shape) && formats.EqualShape(ra.stride, rb.stride)
-}
-
-type bytesAt []byte
-
-func (b bytesAt) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 || off > int64(len(b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
 }
 
 // legacyMagic is torch's MAGIC_NUMBER 0x1950a86a20f9469cfc6c pickled as a

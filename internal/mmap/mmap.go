@@ -15,22 +15,30 @@ type Map struct {
 	mapped bool
 }
 
-// Open maps the named file. The file stays open until Close.
-func Open(name string) (*Map, error) {
+// OpenFile opens a regular file for reading and returns it with its size.
+func OpenFile(name string) (*os.File, int64, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file", name)
+		return nil, 0, fmt.Errorf("%s: not a regular file", name)
 	}
-	size := fi.Size()
+	return f, fi.Size(), nil
+}
+
+// Open maps the named file. The file stays open until Close.
+func Open(name string) (*Map, error) {
+	f, size, err := OpenFile(name)
+	if err != nil {
+		return nil, err
+	}
 	if size != int64(int(size)) {
 		f.Close()
 		return nil, fmt.Errorf("%s: file too large to map", name)
