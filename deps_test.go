@@ -17,13 +17,14 @@ const module = "github.com/sambay-conv/sambay-conv"
 // A format package knows bytes, never the model; reference knows the model,
 // never a file layout's names; cmd is wiring only.
 var allowed = map[string][]string{
-	"":                    {},
-	"internal/mmap":       {},
-	"formats":             {"github.com/x448/float16"},
-	"formats/safetensors": {"formats", "internal/mmap"},
-	"formats/torchpth":    {"formats", "internal/mmap", "github.com/nlpodyssey/gopickle"},
-	"reference":           {"formats"},
-	"convert":             {"formats", "formats/safetensors", "formats/torchpth", "reference"},
+	"":                          {},
+	"internal/mmap":             {},
+	"formats":                   {"github.com/x448/float16"},
+	"formats/safetensors":       {"formats", "internal/mmap"},
+	"formats/torchpth":          {"formats", "internal/mmap", "github.com/nlpodyssey/gopickle"},
+	"reference":                 {"formats", "reference/internal/kernel"},
+	"convert":                   {"formats", "formats/safetensors", "formats/torchpth", "reference"},
+	"reference/internal/kernel": {"github.com/x448/float16"},
 	"cmd/sambay-conv": {"", "convert", "formats", "reference", "formats/safetensors", "formats/torchpth",
 		"github.com/urfave/cli/v3", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 }

@@ -1,0 +1,162 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/x448/float16"
+)
+
+// Kind is the storage type of a matrix's rows.
+type Kind uint8
+
+// Row storage kinds.
+const (
+	F32 Kind = iota
+	F16
+	BF16
+)
+
+// A RowDecoder widens one row of a matrix into float32 (for quantized row
+// formats to plug in later).
+type RowDecoder interface {
+	DecodeRow(i int, dst []float32)
+}
+
+// Mat is a row-major [Rows, Cols] matrix whose bytes stay where they are
+// (typically an mmapped file); rows are widened to float32 when used.
+type Mat struct {
+	Rows, Cols int
+	Kind       Kind
+	Data       []byte
+	// RoundBF16 rounds every widened element to bfloat16 (bf16 numerics on a
+	// matrix stored wider than bf16).
+	RoundBF16 bool
+	// Decoder, when set, replaces the built-in row formats.
+	Decoder RowDecoder
+}
+
+// DecodeRow widens row i into dst[:Cols].
+func (m *Mat) DecodeRow(i int, dst []float32) {
+	dst = dst[:m.Cols]
+	if m.Decoder != nil {
+		m.Decoder.DecodeRow(i, dst)
+	} else {
+		switch m.Kind {
+		case BF16:
+			row := m.Data[2*i*m.Cols : 2*(i+1)*m.Cols]
+			for j := range dst {
+				dst[j] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(row[2*j:])) << 16)
+			}
+		case F16:
+			row := m.Data[2*i*m.Cols : 2*(i+1)*m.Cols]
+			for j := range dst {
+				dst[j] = float16.Frombits(binary.LittleEndian.Uint16(row[2*j:])).Float32()
+			}
+		default:
+			row := m.Data[4*i*m.Cols : 4*(i+1)*m.Cols]
+			for j := range dst {
+				dst[j] = math.Float32frombits(binary.LittleEndian.Uint32(row[4*j:]))
+			}
+		}
+	}
+	if m.RoundBF16 {
+		for j, v := range dst {
+			dst[j] = roundBF16(v)
+		}
+	}
+}
+
+func roundBF16(f float32) float32 {
+	u := math.Float32bits(f)
+	if u&0x7fffffff > 0x7f800000 {
+		return math.Float32frombits(0x7fc00000)
+	}
+	u += 0x7fff + (u>>16)&1
+	return math.Float32frombits(u & 0xffff0000)
+}
+
+// Dot returns Σ a[i]·b[i] over len(a) elements with eight accumulators.
+func Dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		s0 += float32(a[i] * b[i])
+		s1 += float32(a[i+1] * b[i+1])
+		s2 += float32(a[i+2] * b[i+2])
+		s3 += float32(a[i+3] * b[i+3])
+		s4 += float32(a[i+4] * b[i+4])
+		s5 += float32(a[i+5] * b[i+5])
+		s6 += float32(a[i+6] * b[i+6])
+		s7 += float32(a[i+7] * b[i+7])
+	}
+	for ; i < len(a); i++ {
+		s0 += float32(a[i] * b[i])
+	}
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+}
+
+// dotRef is the plain twin of Dot: the same order, written out element by element.
+func dotRef(a, b []float32) float32 {
+	var s [8]float32
+	n := len(a) / 8 * 8
+	for i := 0; i < n; i++ {
+		s[i%8] += float32(a[i] * b[i])
+	}
+	for i := n; i < len(a); i++ {
+		s[0] += float32(a[i] * b[i])
+	}
+	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+}
+
+// Threads is the number of goroutines MatMul uses (default GOMAXPROCS).
+var Threads = 0
+
+func threads() int {
+	if Threads > 0 {
+		return Threads
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// MatMul computes Y[t, o] = Σ_k X[t, k]·W[o, k] for t < T (X is [T, W.Cols],
+// Y is [T, W.Rows], both row-major). Output rows of W are split among
+// goroutines; each widens a row of W once and uses it for every t.
+func MatMul(Y, X []float32, T int, W *Mat) {
+	out, in := W.Rows, W.Cols
+	nt := min(threads(), max(1, out/16))
+	chunk := (out + nt - 1) / nt
+	var wg sync.WaitGroup
+	for w := 0; w < nt; w++ {
+		lo, hi := w*chunk, min(out, (w+1)*chunk)
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			row := make([]float32, in)
+			for o := lo; o < hi; o++ {
+				W.DecodeRow(o, row)
+				for t := 0; t < T; t++ {
+					Y[t*out+o] = Dot(X[t*in:(t+1)*in], row)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// MatMulRef is the plain twin of MatMul: one goroutine, dotRef.
+func MatMulRef(Y, X []float32, T int, W *Mat) {
+	row := make([]float32, W.Cols)
+	for o := 0; o < W.Rows; o++ {
+		W.DecodeRow(o, row)
+		for t := 0; t < T; t++ {
+			Y[t*W.Rows+o] = dotRef(X[t*W.Cols:(t+1)*W.Cols], row)
+		}
+	}
+}
