@@ -25,7 +25,8 @@ var allowed = map[string][]string{
 	"reference":                 {"formats", "reference/internal/kernel"},
 	"convert":                   {"formats", "formats/safetensors", "formats/torchpth", "reference"},
 	"reference/internal/kernel": {"github.com/x448/float16"},
-	"cmd/sambay-conv": {"", "convert", "formats", "reference", "formats/safetensors", "formats/torchpth",
+	"verify":                    {"formats", "formats/safetensors", "reference"},
+	"cmd/sambay-conv": {"", "convert", "formats", "reference", "verify", "formats/safetensors", "formats/torchpth",
 		"github.com/urfave/cli/v3", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 }
 

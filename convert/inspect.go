@@ -43,22 +43,6 @@ type LayerInfo struct {
 	Params int64  `json:"parameters"`
 }
 
-// KindName returns the layer-table name of a role: mamba, swa, full-kv, gmu
-// or cross (the memory Mamba is "mamba", marked as the memory source).
-func KindName(r reference.Role) string {
-	switch r {
-	case reference.RoleMamba, reference.RoleMambaMemory:
-		return "mamba"
-	case reference.RoleSWA:
-		return "swa"
-	case reference.RoleFullKV:
-		return "full-kv"
-	case reference.RoleGMU:
-		return "gmu"
-	}
-	return "cross"
-}
-
 // Inspect opens a checkpoint and reports its format, dtypes, sizes and —
 // when the configuration can be decided and matches the tensors — the
 // layer table. A configuration that cannot be decided is reported, not
@@ -102,7 +86,7 @@ func Inspect(path string, co ConfigOptions, so SourceOptions) (*InspectReport, e
 	}
 	for i := 0; i < cfg.NLayer; i++ {
 		role := cfg.Role(i)
-		r.Layers = append(r.Layers, LayerInfo{Index: i, Kind: KindName(role), Memory: i == cfg.MemoryLayer(),
+		r.Layers = append(r.Layers, LayerInfo{Index: i, Kind: role.Kind(), Memory: i == cfg.MemoryLayer(),
 			KV: i == cfg.KVLayer(), Params: perLayer[i]})
 	}
 	return r, nil

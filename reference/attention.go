@@ -43,11 +43,7 @@ func (r *run) attention(i int, ly *layer, u []float32, rows int) []float32 {
 	scores := make([]float32, len(keys)/C)
 	for t := 0; t < rows; t++ {
 		p := r.pos + t
-		lo := base
-		if ly.role == RoleSWA {
-			lo = max(base, p-(c.Window-1))
-		}
-		a, b := lo-base, p-base // key index range, inclusive
+		a, b := keyRange(ly.role, p, base, c.Window)
 		qt := q[t*Q : (t+1)*Q]
 		ot := out[t*Q : (t+1)*Q]
 		if !c.DiffAttn {
@@ -121,8 +117,8 @@ func (r *run) diffHeads(i int, ly *layer, qt, ot, keys, vals []float32, a, b int
 	a21, a22 := make([]float32, hd), make([]float32, hd)
 	x := make([]float32, 2*hd)
 	for j := 0; j < H/2; j++ {
-		g := j / P                   // half-KV index (§4.9 step 2)
-		k1, k2 := 2*g*hd, (2*g+1)*hd // column of KV heads 2g and 2g+1
+		kv1, kv2 := diffKV(j, P)
+		k1, k2 := kv1*hd, kv2*hd
 		q1, q2 := qt[2*j*hd:(2*j+1)*hd], qt[(2*j+1)*hd:(2*j+2)*hd]
 		p1 := r.softmax(q1, keys, C, k1, a, b, scale, scores)
 		r.weighted(a11, p1, vals, C, k1, a)
@@ -168,4 +164,25 @@ func (r *run) lambdaFull(ly *layer, lamInit float64) float32 {
 	l1 := r.R(exp32(dot(ly.lq1, ly.lk1)))
 	l2 := r.R(exp32(dot(ly.lq2, ly.lk2)))
 	return r.R(r.R(l1-l2) + float32(lamInit))
+}
+
+// keyRange returns the inclusive range of key indices (into keys starting at
+// absolute position base) that the query at absolute position p sees:
+// W keys including its own for sliding-window layers, all earlier keys
+// otherwise (spec §4.8, trap 9).
+func keyRange(role Role, p, base, window int) (int, int) {
+	lo := base
+	if role == RoleSWA {
+		lo = max(base, p-(window-1))
+	}
+	return lo - base, p - base
+}
+
+// diffKV returns the original KV heads used by differential-attention pair
+// j (query heads 2j and 2j+1) with P = H/G query heads per KV head: half-query
+// j uses half-KV ⌊j/P⌋, i.e. KV heads 2⌊j/P⌋ and 2⌊j/P⌋+1 (spec §4.9 step 2;
+// not the plain-GQA ⌊2j/P⌋).
+func diffKV(j, P int) (int, int) {
+	g := j / P
+	return 2 * g, 2*g + 1
 }

@@ -257,15 +257,9 @@ func (r *run) mamba(i int, ly *layer, u []float32, rows int) ([]float32, []float
 	for t := 0; t < rows; t++ {
 		copy(win[(K-1+t)*Di:(K+t)*Di], xz[t*2*Di:t*2*Di+Di])
 	}
-	cc := make([]float32, rows*Di)
-	for t := 0; t < rows; t++ {
-		for d := 0; d < Di; d++ {
-			s := ly.convB[d]
-			for k := 0; k < K; k++ {
-				s += float32(ly.convW[d*K+k] * win[(t+k)*Di+d])
-			}
-			cc[t*Di+d] = r.R(s / (1 + exp32(-s)))
-		}
+	cc := causalConv(win, rows, Di, K, ly.convW, ly.convB)
+	for j, s := range cc {
+		cc[j] = r.R(s / (1 + exp32(-s)))
 	}
 	copy(ls.conv, win[rows*Di:])
 	xdbl := r.linear(cc, rows, &ly.xProj, nil)
@@ -319,4 +313,21 @@ func (r *run) mamba(i int, ly *layer, u []float32, rows int) ([]float32, []float
 		}
 	}
 	return r.linear(o, rows, &ly.outProj, nil), mem
+}
+
+// causalConv is the depthwise causal convolution before its SiLU (spec §4.6,
+// trap 5): win holds K−1 earlier inputs and then the rows' inputs, [K−1+rows,
+// Di]; w is [Di, K] with tap K−1 on the current input; b is the bias.
+func causalConv(win []float32, rows, Di, K int, w, b []float32) []float32 {
+	out := make([]float32, rows*Di)
+	for t := 0; t < rows; t++ {
+		for d := 0; d < Di; d++ {
+			s := b[d]
+			for k := 0; k < K; k++ {
+				s += float32(w[d*K+k] * win[(t+k)*Di+d])
+			}
+			out[t*Di+d] = s
+		}
+	}
+	return out
 }

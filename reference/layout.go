@@ -76,3 +76,19 @@ func (c *Config) LambdaInit(i int) float64 {
 	}
 	return lambdaInit(i)
 }
+
+// Kind returns the layer-table name of a role: mamba, swa, full-kv, gmu or
+// cross (the memory Mamba is a mamba layer; tables mark it separately).
+func (r Role) Kind() string {
+	switch r {
+	case RoleMamba, RoleMambaMemory:
+		return "mamba"
+	case RoleSWA:
+		return "swa"
+	case RoleFullKV:
+		return "full-kv"
+	case RoleGMU:
+		return "gmu"
+	}
+	return "cross"
+}

@@ -10,15 +10,18 @@ import (
 
 	sambayconv "github.com/sambay-conv/sambay-conv"
 	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/reference"
+	"github.com/sambay-conv/sambay-conv/verify"
 )
 
 func pipelineCommand() *cli.Command {
 	return withUsage(&cli.Command{
 		Name:      "pipeline",
-		Usage:     "run the whole job on a checkpoint (default: the bundled example): import to the canonical layout and inspect it",
+		Usage:     "run the whole job on a checkpoint (default: the bundled example): import to the canonical layout, inspect it, verify it against a golden",
 		ArgsUsage: "[SRC]",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "sambay-out", Usage: "output folder"},
+			&cli.StringFlag{Name: "golden", Usage: "golden file to verify the imported model against (the example brings its own)"},
 			jsonFlag(),
 		}, configFlags()...),
 		Action: func(ctx context.Context, c *cli.Command) error {
@@ -30,6 +33,7 @@ func pipelineCommand() *cli.Command {
 				return err
 			}
 			src := c.Args().First()
+			golden := c.String("golden")
 			if src == "" {
 				tmp, err := os.MkdirTemp("", "sambay-example-")
 				if err != nil {
@@ -42,6 +46,9 @@ func pipelineCommand() *cli.Command {
 				src = filepath.Join(tmp, sambayconv.ExampleCheckpoint)
 				if co.ConfigFile == "" && co.Arch == "" {
 					co.ConfigFile = filepath.Join(tmp, sambayconv.ExampleConfig)
+				}
+				if golden == "" {
+					golden = filepath.Join(tmp, sambayconv.ExampleGolden)
 				}
 			}
 			out := c.String("output")
@@ -61,15 +68,51 @@ func pipelineCommand() *cli.Command {
 			if rep.ConfigError != "" {
 				return fmt.Errorf("inspect of the imported model: %s", rep.ConfigError)
 			}
+			var vrep *verify.Report
+			if golden != "" {
+				if vrep, err = pipelineVerify(res.Output, golden, filepath.Join(out, "verify.html")); err != nil {
+					return fmt.Errorf("verify: %w", err)
+				}
+			}
 			w := c.Root().Writer
 			if c.Bool("json") {
-				return printJSON(w, map[string]any{"import": importJSON(res), "inspect": rep})
+				if err := printJSON(w, map[string]any{"import": importJSON(res), "inspect": rep, "verify": vrep}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintln(w, "== import")
+				printImport(w, res)
+				fmt.Fprintln(w, "\n== inspect", res.Output)
+				printInspect(w, rep)
+				if vrep != nil {
+					fmt.Fprintln(w, "\n== verify against", golden, "(report:", filepath.Join(out, "verify.html")+")")
+					vrep.WriteText(w)
+				}
 			}
-			fmt.Fprintln(w, "== import")
-			printImport(w, res)
-			fmt.Fprintln(w, "\n== inspect", res.Output)
-			printInspect(w, rep)
+			if vrep != nil {
+				return vrep.Err()
+			}
 			return nil
 		},
 	})
+}
+
+// pipelineVerify runs the imported model in fp32 on the golden's tokens and
+// writes an HTML report.
+func pipelineVerify(model, golden, report string) (*verify.Report, error) {
+	g, err := verify.ReadGolden(golden)
+	if err != nil {
+		return nil, err
+	}
+	m, err := convert.LoadModel(model, reference.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	rep, _, err := verify.AgainstGolden(m.Model, g, verify.TolFP32)
+	if err != nil {
+		return nil, err
+	}
+	rep.Got, rep.Want = model, golden
+	return rep, rep.WriteFile(report)
 }

@@ -94,8 +94,11 @@ func TestPipelineOnBundledExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(out, "116 tensors") || !strings.Contains(out, "Phi4Flash-compatible: true") {
+	if !strings.Contains(out, "116 tensors") || !strings.Contains(out, "Phi4Flash-compatible: true") || !strings.Contains(out, "PASS") {
 		t.Errorf("pipeline output:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "verify.html")); err != nil {
+		t.Error(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out", "canonical", "manifest.json")); err != nil {
 		t.Error(err)
@@ -115,6 +118,45 @@ func TestParseSize(t *testing.T) {
 	for _, bad := range []string{"", "x", "-1GB", "0"} {
 		if _, err := parseSize(bad); err == nil {
 			t.Errorf("parseSize(%q) accepted", bad)
+		}
+	}
+}
+
+func TestVerifyCommand(t *testing.T) {
+	hf := filepath.Join(td, "phi4flash-tiny", "hf")
+	golden := filepath.Join(td, "phi4flash-tiny", "golden-fp32.safetensors")
+	report := filepath.Join(t.TempDir(), "r.md")
+	logits := filepath.Join(t.TempDir(), "go.safetensors")
+	code, out, stderr := runCLI(t, "verify", hf, "--golden", golden, "--json", "--report", report, "--logits-out", logits)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r["pass"] != true {
+		t.Fatalf("json %v: %s", err, out)
+	}
+	for _, p := range []string{report, logits} {
+		if _, err := os.Stat(p); err != nil {
+			t.Error(err)
+		}
+	}
+	// The Go logits written out verify against themselves exactly.
+	if code, _, stderr := runCLI(t, "verify", hf, "--golden", logits, "--tol-logits", "0", "--tol-hidden", "0"); code != 0 {
+		t.Errorf("self-check: exit %d %s", code, stderr)
+	}
+	// A bf16 golden checked in fp32 mode is out of tolerance: exit 1.
+	if code, _, _ := runCLI(t, "verify", hf, "--golden", filepath.Join(td, "phi4flash-tiny", "golden-bf16.safetensors")); code != exitFailure {
+		t.Errorf("fp32 run vs bf16 golden: exit %d, want 1", code)
+	}
+	if code, out, _ := runCLI(t, "verify", hf, "--decode", "--tokens", "1,2,3,4,5,6,7,8"); code != 0 || !strings.Contains(out, "PASS") {
+		t.Errorf("--decode: exit %d %s", code, out)
+	}
+	if code, _, _ := runCLI(t, "verify", hf, "--against", filepath.Join(td, "phi4flash-tiny", "hf-sharded"), "--tokens", "3,4,5"); code != 0 {
+		t.Errorf("--against: exit %d", code)
+	}
+	for _, bad := range [][]string{{"verify", hf}, {"verify", hf, "--decode"}, {"verify", hf, "--golden", golden, "--mode", "fp16"}, {"verify", hf, "--against", hf}} {
+		if code, _, _ := runCLI(t, bad...); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2", bad, code)
 		}
 	}
 }

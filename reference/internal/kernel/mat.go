@@ -99,6 +99,34 @@ func Dot(a, b []float32) float32 {
 	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
 
+// fusedMaxT is the largest row count of X for which MatMul reads bf16
+// weights in place instead of widening each row first.
+const fusedMaxT = 4
+
+// DotBF16 returns Σ a[i]·w[i] where w holds len(a) little-endian bf16
+// values; the same accumulation order as Dot, so the result equals
+// Dot(a, widened w) bit for bit.
+func DotBF16(a []float32, w []byte) float32 {
+	w = w[:2*len(a)]
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		q := w[2*i : 2*i+16]
+		s0 += float32(a[i] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[0:]))<<16))
+		s1 += float32(a[i+1] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[2:]))<<16))
+		s2 += float32(a[i+2] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[4:]))<<16))
+		s3 += float32(a[i+3] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[6:]))<<16))
+		s4 += float32(a[i+4] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[8:]))<<16))
+		s5 += float32(a[i+5] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[10:]))<<16))
+		s6 += float32(a[i+6] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[12:]))<<16))
+		s7 += float32(a[i+7] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[14:]))<<16))
+	}
+	for ; i < len(a); i++ {
+		s0 += float32(a[i] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*i:]))<<16))
+	}
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+}
+
 // dotRef is the plain twin of Dot: the same order, written out element by element.
 func dotRef(a, b []float32) float32 {
 	var s [8]float32
@@ -138,6 +166,16 @@ func MatMul(Y, X []float32, T int, W *Mat) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if T <= fusedMaxT && W.Kind == BF16 && W.Decoder == nil && !W.RoundBF16 {
+				// Few rows of X (decoding): read bf16 weights in place, no widened copy.
+				for o := lo; o < hi; o++ {
+					wrow := W.Data[2*o*in : 2*(o+1)*in]
+					for t := 0; t < T; t++ {
+						Y[t*out+o] = DotBF16(X[t*in:(t+1)*in], wrow)
+					}
+				}
+				return
+			}
 			row := make([]float32, in)
 			for o := lo; o < hi; o++ {
 				W.DecodeRow(o, row)

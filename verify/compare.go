@@ -1,0 +1,165 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// ErrParity reports a comparison out of tolerance.
+var ErrParity = errors.New("out of tolerance")
+
+// Tolerance bounds a comparison. Errors are relative to the reference's
+// largest magnitude: logits to max |logit|, a block to max |hidden| of that block.
+type Tolerance struct {
+	Logits float64 `json:"logits"`
+	Hidden float64 `json:"hidden"`
+}
+
+// Default tolerances, measured on the testdata models against the PyTorch
+// reference (README "verify"): fp32 differs by at most 8e-7 of max |logit|,
+// bf16 (one rounding flipped somewhere) by at most 4e-3.
+var (
+	TolFP32 = Tolerance{Logits: 1e-5, Hidden: 1e-5}
+	TolBF16 = Tolerance{Logits: 2e-2, Hidden: 2e-2}
+)
+
+// LayerResult is one block's comparison.
+type LayerResult struct {
+	Index     int     `json:"index"`
+	Kind      string  `json:"kind"`
+	MaxAbsErr float64 `json:"max_abs_err"`
+	RelErr    float64 `json:"rel_err"`
+	Pass      bool    `json:"pass"`
+}
+
+// Report is the outcome of a comparison.
+type Report struct {
+	Pass          bool          `json:"pass"`
+	Got           string        `json:"got"`
+	Want          string        `json:"want"`
+	Mode          string        `json:"mode"`
+	Tokens        int           `json:"tokens"`
+	Vocab         int           `json:"vocab"`
+	MaxAbsErr     float64       `json:"max_abs_err"`
+	MaxAbsLogit   float64       `json:"max_abs_logit"`
+	RelErr        float64       `json:"rel_err"`
+	NMSE          float64       `json:"nmse"`
+	Top1Agreement float64       `json:"top1_agreement"`
+	KLDMean       float64       `json:"kld_mean"`
+	KLDMax        float64       `json:"kld_max"`
+	Tolerance     Tolerance     `json:"tolerance"`
+	Layers        []LayerResult `json:"layers"`
+	FirstBadLayer int           `json:"first_bad_layer"` // −1 when every block is within tolerance
+	Notes         []string      `json:"notes,omitempty"`
+}
+
+// Err returns nil when the report passes, else an error wrapping ErrParity
+// that names the first block out of tolerance.
+func (r *Report) Err() error {
+	if r.Pass {
+		return nil
+	}
+	where := ""
+	if r.FirstBadLayer >= 0 {
+		l := r.Layers[r.FirstBadLayer]
+		where = fmt.Sprintf("; first block out of tolerance: %d (%s), relative error %.3g > %.3g", l.Index, l.Kind, l.RelErr, r.Tolerance.Hidden)
+	}
+	return fmt.Errorf("%w: logits max abs err %.4g (%.3g of max |logit| %.4g, tolerance %.3g)%s",
+		ErrParity, r.MaxAbsErr, r.RelErr, r.MaxAbsLogit, r.Tolerance.Logits, where)
+}
+
+// Compare compares logits got against want ([T, V] each) and, when both are
+// given, the per-block hidden states; kinds names each block.
+func Compare(got, want []float32, T, V int, gotHidden, wantHidden [][]float32, kinds []string, tol Tolerance) *Report {
+	r := &Report{Tokens: T, Vocab: V, Tolerance: tol, FirstBadLayer: -1}
+	var se, sw float64
+	top1 := 0
+	for t := 0; t < T; t++ {
+		g, w := got[t*V:(t+1)*V], want[t*V:(t+1)*V]
+		for j := range w {
+			d := math.Abs(float64(g[j]) - float64(w[j]))
+			r.MaxAbsErr = math.Max(r.MaxAbsErr, d)
+			r.MaxAbsLogit = math.Max(r.MaxAbsLogit, math.Abs(float64(w[j])))
+			se += d * d
+			sw += float64(w[j]) * float64(w[j])
+		}
+		if argmax(g) == argmax(w) {
+			top1++
+		}
+		k := KL(w, g)
+		r.KLDMean += k / float64(T)
+		r.KLDMax = math.Max(r.KLDMax, k)
+	}
+	if sw > 0 {
+		r.NMSE = se / sw
+	}
+	if r.MaxAbsLogit > 0 {
+		r.RelErr = r.MaxAbsErr / r.MaxAbsLogit
+	}
+	r.Top1Agreement = float64(top1) / float64(T)
+	r.Pass = r.RelErr <= tol.Logits
+	if len(gotHidden) > 0 && len(gotHidden) == len(wantHidden) {
+		for i := range wantHidden {
+			l := LayerResult{Index: i}
+			if i < len(kinds) {
+				l.Kind = kinds[i]
+			}
+			var mx float64
+			for j, w := range wantHidden[i] {
+				l.MaxAbsErr = math.Max(l.MaxAbsErr, math.Abs(float64(gotHidden[i][j])-float64(w)))
+				mx = math.Max(mx, math.Abs(float64(w)))
+			}
+			if mx > 0 {
+				l.RelErr = l.MaxAbsErr / mx
+			}
+			l.Pass = l.RelErr <= tol.Hidden
+			if !l.Pass && r.FirstBadLayer < 0 {
+				r.FirstBadLayer = i
+				r.Pass = false
+			}
+			r.Layers = append(r.Layers, l)
+		}
+	}
+	return r
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// logSoftmax returns log softmax(v) in float64.
+func logSoftmax(v []float32) []float64 {
+	mx := math.Inf(-1)
+	for _, x := range v {
+		mx = math.Max(mx, float64(x))
+	}
+	var s float64
+	for _, x := range v {
+		s += math.Exp(float64(x) - mx)
+	}
+	ls := math.Log(s) + mx
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x) - ls
+	}
+	return out
+}
+
+// KL returns KL(softmax(p) ‖ softmax(q)) in nats for one position's logits.
+func KL(p, q []float32) float64 {
+	lp, lq := logSoftmax(p), logSoftmax(q)
+	var k float64
+	for i := range lp {
+		if pi := math.Exp(lp[i]); pi > 0 {
+			k += pi * (lp[i] - lq[i])
+		}
+	}
+	return math.Max(k, 0)
+}
