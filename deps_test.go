@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	"formats/torchpth":          {"formats", "internal/mmap", "github.com/nlpodyssey/gopickle"},
 	"reference":                 {"formats", "reference/internal/kernel"},
 	"convert":                   {"formats", "formats/safetensors", "formats/torchpth", "reference"},
-	"reference/internal/kernel": {"github.com/x448/float16"},
+	"reference/internal/kernel": {"github.com/x448/float16", "golang.org/x/sys/cpu"},
 	"verify":                    {"formats", "formats/safetensors", "reference"},
 	"cmd/sambay-conv": {"", "convert", "formats", "reference", "verify", "formats/safetensors", "formats/torchpth",
 		"github.com/urfave/cli/v3", "github.com/schollz/progressbar/v3", "golang.org/x/term"},

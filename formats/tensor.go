@@ -178,3 +178,13 @@ func (b BytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// Must returns Bytes() and panics on error: for tests and benchmarks over
+// in-memory tensors.
+func (t Tensor) Must() []byte {
+	b, err := t.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

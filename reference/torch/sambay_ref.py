@@ -288,8 +288,12 @@ def main():
     ap.add_argument("--tokens-file", help="file of whitespace- or comma-separated token ids")
     ap.add_argument("--mode", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("-o", "--output")
+    ap.add_argument("--time", type=int, default=0, help="time N forward passes (after one warm-up) and print tokens/s")
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: PyTorch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     text = args.tokens if args.tokens else open(args.tokens_file).read()
     ids = [int(t) for t in text.replace(",", " ").split()]
     cfg = Cfg(json.load(open(os.path.join(args.model, "config.json"))))
@@ -300,6 +304,20 @@ def main():
     ref = Ref(cfg, read_model(args.model), args.mode == "bf16", args.device)
     with torch.no_grad():
         logits, hidden = ref.forward(torch.tensor(ids, device=args.device))
+        if args.time:
+            import time
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            start = time.time()
+            for _ in range(args.time):
+                ref.forward(torch.tensor(ids, device=args.device))
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            dt = (time.time() - start) / args.time
+            print("prefill %d tokens: %.3f s, %.2f tokens/s (%d threads, %s)" % (
+                len(ids), dt, len(ids) / dt, torch.get_num_threads(), args.mode))
+    if not args.output:
+        return
     out = {"input_ids": np.array(ids, dtype=np.int64), "logits": logits.cpu().numpy()}
     for i, h in enumerate(hidden):
         out["hidden.%d" % i] = h.cpu().numpy()

@@ -78,8 +78,12 @@ func roundBF16(f float32) float32 {
 	return math.Float32frombits(u & 0xffff0000)
 }
 
-// Dot returns Σ a[i]·b[i] over len(a) elements with eight accumulators.
-func Dot(a, b []float32) float32 {
+// dotGo returns Σ a[i]·b[i] over len(a) elements with eight accumulators:
+// accumulator k sums the products of elements i ≡ k (mod 8) up to the last
+// multiple of 8, the tail goes to accumulator 0, and the eight are combined
+// as ((s0+s1)+(s2+s3))+((s4+s5)+(s6+s7)). The assembly kernels keep exactly
+// this order, so every implementation returns the same bits.
+func dotGo(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3, s4, s5, s6, s7 float32
 	i := 0
@@ -103,10 +107,14 @@ func Dot(a, b []float32) float32 {
 // weights in place instead of widening each row first.
 const fusedMaxT = 4
 
-// DotBF16 returns Σ a[i]·w[i] where w holds len(a) little-endian bf16
-// values; the same accumulation order as Dot, so the result equals
+func bf16At(w []byte, i int) float32 {
+	return math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*i:])) << 16)
+}
+
+// dotBF16Go returns Σ a[i]·w[i] where w holds len(a) little-endian bf16
+// values; the same accumulation order as dotGo, so the result equals
 // Dot(a, widened w) bit for bit.
-func DotBF16(a []float32, w []byte) float32 {
+func dotBF16Go(a []float32, w []byte) float32 {
 	w = w[:2*len(a)]
 	var s0, s1, s2, s3, s4, s5, s6, s7 float32
 	i := 0

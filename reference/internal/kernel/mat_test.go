@@ -69,6 +69,35 @@ func TestMatMulMatchesRef(t *testing.T) {
 	}
 }
 
+// TestDotKernelsCrossCheck compares the dispatching kernels with the Go
+// loops and the plain twin bit for bit at lengths around the 8-lane cutoff.
+func TestDotKernelsCrossCheck(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 255, 256, 257, 2560} {
+		a := make([]float32, n+1)
+		b := make([]float32, n+1)
+		w := make([]byte, 2*n+2)
+		for i := 0; i < n; i++ {
+			a[i] = float32(r.NormFloat64())
+			b[i] = float32(r.NormFloat64())
+			binary.LittleEndian.PutUint16(w[2*i:], uint16(r.Intn(1<<16))&0xbfff)
+		}
+		a[n], b[n] = float32(math.NaN()), float32(math.NaN()) // guards: never read
+		wide := make([]float32, n)
+		for i := range wide {
+			wide[i] = bf16At(w, i)
+		}
+		d1, d2, d3 := Dot(a[:n], b[:n]), dotGo(a[:n], b[:n]), dotRef(a[:n], b[:n])
+		if math.Float32bits(d1) != math.Float32bits(d2) || math.Float32bits(d2) != math.Float32bits(d3) {
+			t.Fatalf("n=%d: Dot %v, dotGo %v, dotRef %v", n, d1, d2, d3)
+		}
+		e1, e2, e3 := DotBF16(a[:n], w[:2*n]), dotBF16Go(a[:n], w[:2*n]), dotRef(a[:n], wide)
+		if math.Float32bits(e1) != math.Float32bits(e2) || math.Float32bits(e2) != math.Float32bits(e3) {
+			t.Fatalf("n=%d: DotBF16 %v, dotBF16Go %v, dotRef(widened) %v", n, e1, e2, e3)
+		}
+	}
+}
+
 func TestDecodeRowKinds(t *testing.T) {
 	m := &Mat{Rows: 1, Cols: 2, Kind: BF16, Data: []byte{0x80, 0x3f, 0x00, 0xc0}} // 1, −2
 	row := make([]float32, 2)
