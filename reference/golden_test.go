@@ -68,19 +68,30 @@ func maxDiff(a, b []float32) float64 {
 // compares logits and every block's hidden state.
 func TestMatchesTorchGoldens(t *testing.T) {
 	for _, c := range []struct {
-		model string
-		mode  reference.Numerics
-		tol   float64 // relative to max |logit|
+		model  string
+		layout string // "hf", or an ArchScale checkpoint imported first
+		mode   reference.Numerics
+		tol    float64 // relative to max |logit|
 	}{
-		{"phi4flash-tiny", reference.FP32, 1e-5},
-		{"sambay-tiny", reference.FP32, 1e-5},
-		{"phi4flash-tiny", reference.BF16, 2e-2},
-		{"sambay-tiny", reference.BF16, 2e-2},
+		{"phi4flash-tiny", "hf", reference.FP32, 1e-5},
+		{"sambay-tiny", "hf", reference.FP32, 1e-5},
+		{"phi4flash-tiny", "hf", reference.BF16, 2e-2},
+		{"sambay-tiny", "hf", reference.BF16, 2e-2},
+		{"phi4flash-tiny", "archscale-fused.pth", reference.FP32, 1e-5},
+		{"sambay-tiny", "archscale-head.pth", reference.FP32, 1e-5},
 	} {
-		t.Run(c.model+"/"+c.mode.String(), func(t *testing.T) {
+		t.Run(c.model+"/"+c.layout+"/"+c.mode.String(), func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", c.model)
 			g := readGolden(t, filepath.Join(dir, "golden-"+c.mode.String()+".safetensors"))
-			m, err := convert.LoadModel(filepath.Join(dir, "hf"), reference.Options{Numerics: c.mode})
+			modelDir := filepath.Join(dir, "hf")
+			if c.layout != "hf" {
+				modelDir = filepath.Join(t.TempDir(), "canon")
+				if _, err := convert.Import(t.Context(), filepath.Join(dir, c.layout), convert.ImportOptions{Output: modelDir,
+					Config: convert.ConfigOptions{ConfigFile: filepath.Join(dir, "litgpt-config.json")}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, err := convert.LoadModel(modelDir, reference.Options{Numerics: c.mode})
 			if err != nil {
 				t.Fatal(err)
 			}
