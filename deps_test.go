@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"convert":                   {"formats", "formats/safetensors", "formats/torchpth", "reference"},
 	"reference/internal/kernel": {"github.com/x448/float16", "golang.org/x/sys/cpu"},
 	"verify":                    {"formats", "formats/safetensors", "reference"},
+	"quant":                     {"formats", "github.com/x448/float16"},
 	"cmd/sambay-conv": {"", "convert", "formats", "reference", "verify", "formats/safetensors", "formats/torchpth",
 		"github.com/urfave/cli/v3", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 }

@@ -1,0 +1,204 @@
+package quant
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// Legacy block types, 32 elements per block (ggml-quants.c 113–300 for the
+// quantizers, 459–567 for the dequantizers). Products are rounded to
+// float32 before any addition (see the package comment on FMA).
+
+const qk = 32
+
+func quantizeQ4_0(dst []byte, x []float32) {
+	for b := 0; b < len(x)/qk; b++ {
+		xb, out := x[b*qk:(b+1)*qk], dst[b*18:(b+1)*18]
+		var amax, max float32
+		for _, v := range xb {
+			if amax < abs32(v) { // strict: the first occurrence wins; max keeps its sign
+				amax, max = abs32(v), v
+			}
+		}
+		d := max / -8
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		putF16(out, d)
+		for j := 0; j < qk/2; j++ {
+			x0 := float32(xb[j] * id)
+			x1 := float32(xb[j+qk/2] * id)
+			q0 := min(15, int8(x0+8.5)) // rule B: truncation of a float32 sum
+			q1 := min(15, int8(x1+8.5))
+			out[2+j] = byte(q0) | byte(q1)<<4
+		}
+	}
+}
+
+func dequantizeQ4_0(dst []float32, src []byte) {
+	for b := 0; b < len(dst)/qk; b++ {
+		in, y := src[b*18:], dst[b*qk:]
+		d := getF16(in)
+		for j := 0; j < qk/2; j++ {
+			y[j] = float32(int(in[2+j]&15)-8) * d
+			y[j+qk/2] = float32(int(in[2+j]>>4)-8) * d
+		}
+	}
+}
+
+func minMax(xb []float32) (float32, float32) {
+	mn, mx := float32(math.MaxFloat32), float32(-math.MaxFloat32)
+	for _, v := range xb {
+		if v < mn {
+			mn = v
+		}
+		if v > mx {
+			mx = v
+		}
+	}
+	return mn, mx
+}
+
+func quantizeQ4_1(dst []byte, x []float32) {
+	for b := 0; b < len(x)/qk; b++ {
+		xb, out := x[b*qk:(b+1)*qk], dst[b*20:(b+1)*20]
+		mn, mx := minMax(xb)
+		d := (mx - mn) / 15
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		putF16(out, d)
+		putF16(out[2:], mn)
+		for j := 0; j < qk/2; j++ {
+			x0 := float32((xb[j] - mn) * id)
+			x1 := float32((xb[j+qk/2] - mn) * id)
+			q0 := min(15, int8(x0+0.5))
+			q1 := min(15, int8(x1+0.5))
+			out[4+j] = byte(q0) | byte(q1)<<4
+		}
+	}
+}
+
+func dequantizeQ4_1(dst []float32, src []byte) {
+	for b := 0; b < len(dst)/qk; b++ {
+		in, y := src[b*20:], dst[b*qk:]
+		d, m := getF16(in), getF16(in[2:])
+		for j := 0; j < qk/2; j++ {
+			y[j] = float32(float32(in[4+j]&15)*d) + m
+			y[j+qk/2] = float32(float32(in[4+j]>>4)*d) + m
+		}
+	}
+}
+
+func quantizeQ5_0(dst []byte, x []float32) {
+	for b := 0; b < len(x)/qk; b++ {
+		xb, out := x[b*qk:(b+1)*qk], dst[b*22:(b+1)*22]
+		var amax, max float32
+		for _, v := range xb {
+			if amax < abs32(v) {
+				amax, max = abs32(v), v
+			}
+		}
+		d := max / -16
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		putF16(out, d)
+		var qh uint32
+		for j := 0; j < qk/2; j++ {
+			x0 := float32(xb[j] * id)
+			x1 := float32(xb[j+qk/2] * id)
+			q0 := uint8(min(31, int8(x0+16.5)))
+			q1 := uint8(min(31, int8(x1+16.5)))
+			out[6+j] = q0&15 | (q1&15)<<4
+			qh |= uint32(q0>>4&1) << j
+			qh |= uint32(q1>>4&1) << (j + qk/2)
+		}
+		binary.LittleEndian.PutUint32(out[2:], qh)
+	}
+}
+
+func dequantizeQ5_0(dst []float32, src []byte) {
+	for b := 0; b < len(dst)/qk; b++ {
+		in, y := src[b*22:], dst[b*qk:]
+		d := getF16(in)
+		qh := binary.LittleEndian.Uint32(in[2:])
+		for j := 0; j < qk/2; j++ {
+			h0 := byte(qh>>j&1) << 4
+			h1 := byte(qh>>(j+qk/2)&1) << 4
+			y[j] = float32(int(in[6+j]&15|h0)-16) * d
+			y[j+qk/2] = float32(int(in[6+j]>>4|h1)-16) * d
+		}
+	}
+}
+
+func quantizeQ5_1(dst []byte, x []float32) {
+	for b := 0; b < len(x)/qk; b++ {
+		xb, out := x[b*qk:(b+1)*qk], dst[b*24:(b+1)*24]
+		mn, mx := minMax(xb)
+		d := (mx - mn) / 31
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		putF16(out, d)
+		putF16(out[2:], mn)
+		var qh uint32
+		for j := 0; j < qk/2; j++ {
+			x0 := float32((xb[j] - mn) * id)
+			x1 := float32((xb[j+qk/2] - mn) * id)
+			q0 := uint8(x0 + 0.5) // no clamp, as ggml
+			q1 := uint8(x1 + 0.5)
+			out[8+j] = q0&15 | (q1&15)<<4
+			qh |= uint32(q0>>4&1) << j
+			qh |= uint32(q1>>4&1) << (j + qk/2)
+		}
+		binary.LittleEndian.PutUint32(out[4:], qh)
+	}
+}
+
+func dequantizeQ5_1(dst []float32, src []byte) {
+	for b := 0; b < len(dst)/qk; b++ {
+		in, y := src[b*24:], dst[b*qk:]
+		d, m := getF16(in), getF16(in[2:])
+		qh := binary.LittleEndian.Uint32(in[4:])
+		for j := 0; j < qk/2; j++ {
+			h0 := byte(qh>>j&1) << 4
+			h1 := byte(qh>>(j+qk/2)&1) << 4
+			y[j] = float32(float32(in[8+j]&15|h0)*d) + m
+			y[j+qk/2] = float32(float32(in[8+j]>>4|h1)*d) + m
+		}
+	}
+}
+
+func quantizeQ8_0(dst []byte, x []float32) {
+	for b := 0; b < len(x)/qk; b++ {
+		xb, out := x[b*qk:(b+1)*qk], dst[b*34:(b+1)*34]
+		var amax float32
+		for _, v := range xb {
+			amax = max(amax, abs32(v))
+		}
+		d := amax / 127
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		putF16(out, d)
+		for j, v := range xb {
+			out[2+j] = byte(int8(math.Round(float64(float32(v * id))))) // rule A: roundf
+		}
+	}
+}
+
+func dequantizeQ8_0(dst []float32, src []byte) {
+	for b := 0; b < len(dst)/qk; b++ {
+		in, y := src[b*34:], dst[b*qk:]
+		d := getF16(in)
+		for j := 0; j < qk; j++ {
+			y[j] = float32(int8(in[2+j])) * d
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package quant
+
+// Q3_K: hmask[32] · qs[64] · scales[12] · d f16 (ggml-quants.c 1229–1353).
+
+func quantizeQ3_K(dst []byte, x []float32) {
+	var L [QK_K]int8
+	var scales [QK_K / 16]float32
+	for b := 0; b < len(x)/QK_K; b++ {
+		xb, out := x[b*QK_K:(b+1)*QK_K], dst[b*110:(b+1)*110]
+		hmask, qs, sc := out[0:32], out[32:96], out[96:108]
+		var maxScale, amax float32
+		for j := 0; j < QK_K/16; j++ {
+			scales[j] = makeQ3Quants(16, 4, xb[16*j:], L[16*j:])
+			if s := abs32(scales[j]); s > amax {
+				amax, maxScale = s, scales[j]
+			}
+		}
+		clear(sc)
+		if maxScale != 0 {
+			iscale := -32 / maxScale
+			for j := 0; j < QK_K/16; j++ {
+				l := int8(nearestInt(float32(iscale * scales[j])))
+				l = max(-32, min(31, l)) + 32
+				if j < 8 {
+					sc[j] = uint8(l & 15)
+				} else {
+					sc[j-8] |= uint8(l&15) << 4
+				}
+				l >>= 4
+				sc[j%4+8] |= uint8(l) << (2 * (j / 4))
+			}
+			putF16(out[108:], 1/iscale)
+		} else {
+			putF16(out[108:], 0)
+		}
+		d := getF16(out[108:])
+		for j := 0; j < QK_K/16; j++ {
+			s := q3Scale(sc, j)
+			dq := d * float32(s)
+			if dq == 0 {
+				continue
+			}
+			for ii := 0; ii < 16; ii++ {
+				l := nearestInt(xb[16*j+ii] / dq)
+				L[16*j+ii] = int8(max(-4, min(3, l)) + 4)
+			}
+		}
+		clear(hmask)
+		for j := 0; j < QK_K; j++ {
+			if L[j] > 3 {
+				hmask[j%32] |= 1 << (j / 32)
+				L[j] -= 4
+			}
+		}
+		for j := 0; j < QK_K; j += 128 {
+			for l := 0; l < 32; l++ {
+				qs[j/4+l] = uint8(L[j+l]) | uint8(L[j+l+32])<<2 | uint8(L[j+l+64])<<4 | uint8(L[j+l+96])<<6
+			}
+		}
+	}
+}
+
+// q3Scale decodes the signed 6-bit scale of sub-block j.
+func q3Scale(sc []byte, j int) int {
+	var s int
+	if j < 8 {
+		s = int(sc[j] & 15)
+	} else {
+		s = int(sc[j-8] >> 4)
+	}
+	return (s | int(sc[8+j%4]>>(2*(j/4))&3)<<4) - 32
+}
+
+func dequantizeQ3_K(dst []float32, src []byte) {
+	for b := 0; b < len(dst)/QK_K; b++ {
+		in, y := src[b*110:], dst[b*QK_K:]
+		hmask, qs, sc := in[0:32], in[32:96], in[96:108]
+		d := getF16(in[108:])
+		for e := 0; e < QK_K; e++ {
+			h, r := e/128, e%128
+			s, l := r/32, r%32
+			q := int(qs[32*h+l]>>(2*s)&3) - 4
+			if hmask[e%32]>>(e/32)&1 != 0 {
+				q += 4
+			}
+			y[e] = float32(d*float32(q3Scale(sc, e/16))) * float32(q)
+		}
+	}
+}

@@ -1,0 +1,202 @@
+package quant
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"testing"
+)
+
+// goldenInput is the reproducible generator of spec gguf.md §4.6.
+func goldenInput(n int) []float32 {
+	s := uint64(0x9E3779B97F4A7C15)
+	next := func() uint32 {
+		s ^= s << 13
+		s ^= s >> 7
+		s ^= s << 17
+		return uint32(s >> 32)
+	}
+	x := make([]float32, n)
+	for i := range x {
+		u := float32(int32(next())) / 2147483648
+		x[i] = float32(float32(u*u)*u) * float32(0.05)
+	}
+	return x
+}
+
+func fnvHex(b []byte) string {
+	h := fnv.New64a()
+	h.Write(b)
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+func quantizeAll(t Type, x []float32, rows, cols int) []byte {
+	dst := make([]byte, rows*t.RowBytes(cols))
+	Quantize(t, dst, x, rows, cols)
+	return dst
+}
+
+var goldenTypes = []struct {
+	t          Type
+	full, f256 string
+	ramp       string
+}{
+	{TypeQ4_0, "ddd57edb36fe41fc", "fe713a0ebd9d9f45", "3c0fa4b5d84634c5"},
+	{TypeQ4_1, "323b05daef18010b", "9c7c2a2ccda32c3f", "68ee92a11575de15"},
+	{TypeQ5_0, "032a345b99a66307", "e789dc28f5b74924", "ee414e295461c3c5"},
+	{TypeQ5_1, "7d842d32d07d728f", "fbe635b15e851a40", "753230825a697d25"},
+	{TypeQ8_0, "1def03007fa90be4", "a41b13edd330ef7e", "e5c550795ef02c35"},
+	{TypeQ2_K, "28692c0ad1d8a72f", "b63dc02b56cac7e7", "2b7a4aadf87e0158"},
+	{TypeQ3_K, "9dfd23446b6fa0fc", "8f467c2cb54997ed", "5a27357b953ad563"},
+	{TypeQ4_K, "fa88115209b68a8e", "452f1318dadd5a47", "e2aab70dcff7d490"},
+	{TypeQ5_K, "e4b68de5ca5a0209", "28c8fd55e5867cd1", "f29007f7dfe5062f"},
+	{TypeQ6_K, "8bc6fb4bd6499d52", "21fe3ea32e34f665", "6d93e97b68cbff99"},
+}
+
+func TestGoldenInput(t *testing.T) {
+	x := goldenInput(1 << 24)
+	b := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	}
+	if got := fnvHex(b); got != "b12703f8a3c95df4" {
+		t.Fatalf("input hash %s, want b12703f8a3c95df4", got)
+	}
+	for i, want := range []uint32{0xba908010, 0x3cc8e109, 0x3d35dc4a, 0x3b30d6f7} {
+		if math.Float32bits(x[i]) != want {
+			t.Errorf("x[%d] = %08x, want %08x", i, math.Float32bits(x[i]), want)
+		}
+	}
+}
+
+// TestGoldenFirstBlocksAndRamp checks ggml's output on the first 256 values,
+// the explicit first blocks and the ramp vector (spec gguf.md §4.6).
+func TestGoldenFirstBlocksAndRamp(t *testing.T) {
+	x := goldenInput(256)
+	ramp := make([]float32, 256)
+	for i := range ramp {
+		ramp[i] = float32(i%32) - 15.5
+	}
+	for _, g := range goldenTypes {
+		if got := fnvHex(quantizeAll(g.t, x, 1, 256)); got != g.f256 {
+			t.Errorf("%v first 256 values: %s, want %s", g.t, got, g.f256)
+		}
+		if got := fnvHex(quantizeAll(g.t, ramp, 1, 256)); got != g.ramp {
+			t.Errorf("%v ramp: %s, want %s", g.t, got, g.ramp)
+		}
+	}
+	for _, c := range []struct {
+		t    Type
+		in   []float32
+		want string
+	}{
+		{TypeQ4_0, x[:32], "4c1e985c8f38a8748408888288d89ab8d777"},
+		{TypeQ8_0, x[:32], "590efd3f730706b9c0fdfea900062700eaf409cf00b025ed00810000fd500a2f4ef8"},
+		{TypeQ4_K, x, "52076812f7b2edeefe72e1e6ef8033f9385c6f88f813a46878a288787a68d777b875a8937a7758800898687d89ab1d87e5ec6833603a78f5026867170574656545843545686b4385636f7014b5260570665b5e377c5043d6eae0235707577997f207b7d4c93d53e6a767355b5c372818c78a8f878783898717bc678240d76647378787856c7c852003f78875c7e77746"},
+		{TypeQ4_0, ramp[:32], "c03f809191a2a2b3b3c4c4d5d5e6e6f7f7f8"},
+		{TypeQ8_0, ramp[:32], "d02f8189919aa2aab2bac3cbd3dbe3ecf4fc040c141d252d353d464e565e666f777f"},
+	} {
+		got := hex.EncodeToString(quantizeAll(c.t, c.in, 1, len(c.in)))
+		if got != c.want {
+			t.Errorf("%v block 0:\n got  %s\n want %s", c.t, got, c.want)
+		}
+	}
+}
+
+func TestZeroBlocks(t *testing.T) {
+	zero := make([]float32, 256)
+	neg := make([]float32, 256)
+	for i := range neg {
+		neg[i] = float32(math.Copysign(0, -1))
+	}
+	for _, g := range goldenTypes {
+		b := quantizeAll(g.t, zero, 1, 256)
+		blk := b[:types[g.t].BlockBytes]
+		var want string
+		switch g.t {
+		case TypeQ4_0:
+			want = "0080" + repeat("88", 16)
+		case TypeQ5_0:
+			want = "0080ffffffff" + repeat("00", 16)
+		default:
+			want = repeat("00", types[g.t].BlockBytes)
+		}
+		if got := hex.EncodeToString(blk); got != want {
+			t.Errorf("%v zero block %s, want %s", g.t, got, want)
+		}
+	}
+	for _, tt := range []Type{TypeQ4_1, TypeQ5_1} {
+		if b := quantizeAll(tt, neg, 1, 256); b[2] != 0 || b[3] != 0x80 {
+			t.Errorf("%v of −0: m = %02x%02x, want 0080", tt, b[2], b[3])
+		}
+	}
+}
+
+func repeat(s string, n int) string {
+	out := ""
+	for i := 0; i < n; i++ {
+		out += s
+	}
+	return out
+}
+
+// TestGoldenFullTensor quantizes the full 4096×4096 tensor: only the full
+// tensor catches fused multiply-adds (spec gguf.md §4.6).
+func TestGoldenFullTensor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("16.7 M values per type")
+	}
+	x := goldenInput(1 << 24)
+	for _, g := range goldenTypes {
+		b := quantizeAll(g.t, x, 4096, 4096)
+		if got := fnvHex(b); got != g.full {
+			t.Errorf("%v full tensor (%d bytes): %s, want %s", g.t, len(b), got, g.full)
+		}
+	}
+}
+
+// TestRoundTripError bounds the dequantized error per type on the golden input.
+func TestRoundTripError(t *testing.T) {
+	x := goldenInput(64 * 256)
+	var amax float64
+	for _, v := range x {
+		amax = math.Max(amax, math.Abs(float64(v)))
+	}
+	for _, c := range []struct {
+		t      Type
+		maxRel float64 // RMS error relative to RMS of x
+	}{
+		{TypeQ8_0, 0.01}, {TypeQ6_K, 0.03}, {TypeQ5_K, 0.06}, {TypeQ5_1, 0.06}, {TypeQ5_0, 0.07},
+		{TypeQ4_K, 0.12}, {TypeQ4_1, 0.12}, {TypeQ4_0, 0.15}, {TypeQ3_K, 0.25}, {TypeQ2_K, 0.5},
+		{TypeF16, 1e-3}, {TypeBF16, 5e-3},
+	} {
+		q := quantizeAll(c.t, x, 64, 256)
+		y := make([]float32, len(x))
+		for r := 0; r < 64; r++ {
+			DequantizeRow(c.t, y[r*256:(r+1)*256], q[r*c.t.RowBytes(256):])
+		}
+		var se, sx float64
+		for i := range x {
+			d := float64(y[i]) - float64(x[i])
+			se += d * d
+			sx += float64(x[i]) * float64(x[i])
+		}
+		rel := math.Sqrt(se / sx)
+		if rel > c.maxRel {
+			t.Errorf("%v: relative RMS error %.4f > %.4f", c.t, rel, c.maxRel)
+		}
+		t.Logf("%v: relative RMS error %.5f, %.4g bits/weight", c.t, rel, c.t.BitsPerWeight())
+	}
+}
+
+func TestBlockSizes(t *testing.T) {
+	// ggml-common.h static_asserts.
+	for tt, want := range map[Type]int{TypeQ4_0: 18, TypeQ4_1: 20, TypeQ5_0: 22, TypeQ5_1: 24, TypeQ8_0: 34,
+		TypeQ2_K: 2*2 + 16 + 64, TypeQ3_K: 2 + 32 + 64 + 12, TypeQ4_K: 2*2 + 12 + 128, TypeQ5_K: 2*2 + 12 + 32 + 128, TypeQ6_K: 2 + 16 + 128 + 64} {
+		if types[tt].BlockBytes != want {
+			t.Errorf("%v block %d bytes, want %d", tt, types[tt].BlockBytes, want)
+		}
+	}
+}
