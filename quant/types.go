@@ -217,3 +217,49 @@ func dequantizeBF16(dst []float32, src []byte) {
 		dst[i] = math.Float32frombits(uint32(src[2*i])<<16 | uint32(src[2*i+1])<<24)
 	}
 }
+
+// f16Fields lists the byte offsets of the f16 scale fields inside one block
+// of each block type, for ValidateRow.
+var f16Fields = map[Type][]int{
+	TypeQ4_0: {0}, TypeQ4_1: {0, 2}, TypeQ5_0: {0}, TypeQ5_1: {0, 2}, TypeQ8_0: {0},
+	TypeQ2_K: {80, 82}, TypeQ3_K: {108}, TypeQ4_K: {0, 2}, TypeQ5_K: {0, 2}, TypeQ6_K: {208},
+}
+
+// ValidateRow checks an encoded row as ggml's ggml_validate_row_data does:
+// every f16 scale (and every F16/BF16/F32 element) must be finite. It
+// returns the index of the first bad block (element for float types), or −1.
+func ValidateRow(t Type, row []byte) int {
+	info := types[t]
+	switch t {
+	case TypeF16:
+		for i := 0; i+1 < len(row); i += 2 {
+			if (uint16(row[i])|uint16(row[i+1])<<8)&0x7c00 == 0x7c00 {
+				return i / 2
+			}
+		}
+		return -1
+	case TypeBF16:
+		for i := 0; i+1 < len(row); i += 2 {
+			if (uint16(row[i])|uint16(row[i+1])<<8)&0x7f80 == 0x7f80 {
+				return i / 2
+			}
+		}
+		return -1
+	case TypeF32:
+		for i := 0; i+3 < len(row); i += 4 {
+			if row[i+3]&0x7f == 0x7f && row[i+2]&0x80 == 0x80 {
+				return i / 4
+			}
+		}
+		return -1
+	}
+	for b := 0; b*info.BlockBytes < len(row); b++ {
+		for _, off := range f16Fields[t] {
+			p := b*info.BlockBytes + off
+			if (uint16(row[p])|uint16(row[p+1])<<8)&0x7c00 == 0x7c00 {
+				return b
+			}
+		}
+	}
+	return -1
+}

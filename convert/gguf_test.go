@@ -1,0 +1,175 @@
+package convert
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sambay-conv/sambay-conv/formats/gguf"
+	"github.com/sambay-conv/sambay-conv/reference"
+)
+
+func releaseConfig(t *testing.T) reference.Config {
+	cb, err := os.ReadFile(filepath.Join(td, "phi4flash-release", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := ParseHFConfig(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestReleaseGGUFMixes checks the per-tensor types of the real release's
+// tensor set under each policy against spec gguf.md §5.3.
+func TestReleaseGGUFMixes(t *testing.T) {
+	c := releaseConfig(t)
+	for _, want := range []struct {
+		policy string
+		counts map[string]int
+		bytes  int64
+	}{
+		{"q4_k_m", map[string]int{"Q4_K": 116, "Q6_K": 22, "Q5_0": 9, "F32": 287}, 2_430_230_016},
+		{"q5_k_m", map[string]int{"Q5_K": 116, "Q6_K": 22, "Q5_1": 9, "F32": 287}, 2_786_510_336},
+		{"q6_k", map[string]int{"Q6_K": 138, "Q8_0": 9, "F32": 287}, 3_166_872_576},
+		{"q8_0", map[string]int{"Q8_0": 147, "F32": 287}, 4_097_765_376},
+	} {
+		res, err := PlanGGUF(&c, GGUFOptions{Policy: want.policy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, n := range want.counts {
+			if res.TypeCounts[k] != n {
+				t.Errorf("%s: %d %s tensors, want %d (all: %v)", want.policy, res.TypeCounts[k], k, n, res.TypeCounts)
+			}
+		}
+		if res.TensorBytes != want.bytes {
+			t.Errorf("%s: %d tensor bytes, want %d", want.policy, res.TensorBytes, want.bytes)
+		}
+		if len(res.Tensors) != 434 {
+			t.Errorf("%d GGUF tensors", len(res.Tensors))
+		}
+	}
+	// Q4_K_M: attn_qkv of layers 1, 7, 13, 15, 17 and ffn_down of 16 layers take Q6_K.
+	res, _ := PlanGGUF(&c, GGUFOptions{Policy: "q4_k_m"})
+	q6 := map[string]bool{}
+	for _, tn := range res.Tensors {
+		if tn.Type == "Q6_K" {
+			q6[tn.Name] = true
+		}
+	}
+	for _, n := range []string{"blk.1.attn_qkv.weight", "blk.7.attn_qkv.weight", "blk.13.attn_qkv.weight", "blk.15.attn_qkv.weight",
+		"blk.17.attn_qkv.weight", "blk.0.ffn_down.weight", "blk.6.ffn_down.weight", "blk.27.ffn_down.weight", "token_embd.weight"} {
+		if !q6[n] {
+			t.Errorf("%s is not Q6_K under Q4_K_M", n)
+		}
+	}
+	if q6["blk.3.attn_qkv.weight"] || q6["blk.4.ffn_down.weight"] {
+		t.Error("use_more_bits selected too many layers")
+	}
+}
+
+// TestWorkedExampleGGUF checks the spec gguf.md §8.4 worked example (the
+// model.md §9 config): names, dims and types of its first 49 tensors.
+func TestWorkedExampleGGUF(t *testing.T) {
+	c := reference.Config{NLayer: 8, NEmbd: 64, NHead: 4, NKVHead: 2, HeadDim: 16, Intermediate: 256, VocabSize: 256,
+		Window: 16, DState: 16, DConv: 4, Expand: 2, DtRank: 4, Norm: reference.LayerNorm, NormEps: 1e-5, DiffAttn: true,
+		QKVBias: true, AttnOutBias: true, Tied: true, GMU: true, LogitScale: 1, AttnScale: 0.25}
+	q4, err := PlanGGUF(&c, GGUFOptions{Policy: "q4_k_m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q8, _ := PlanGGUF(&c, GGUFOptions{Policy: "q8_0"})
+	rows := []struct{ name, dims, q4, q8 string }{
+		{"token_embd.weight", "[64 256]", "Q8_0", "Q8_0"},
+		{"blk.0.attn_norm.weight", "[64]", "F32", "F32"},
+		{"blk.0.attn_norm.bias", "[64]", "F32", "F32"},
+		{"blk.0.ssm_in.weight", "[64 256]", "Q5_0", "Q8_0"},
+		{"blk.0.ssm_conv1d.weight", "[4 128]", "F32", "F32"},
+		{"blk.0.ssm_conv1d.bias", "[128]", "F32", "F32"},
+		{"blk.0.ssm_x.weight", "[128 36]", "Q5_0", "Q8_0"},
+		{"blk.0.ssm_dt.weight", "[4 128]", "F16", "F16"},
+		{"blk.0.ssm_dt.bias", "[128]", "F32", "F32"},
+		{"blk.0.ssm_a", "[16 128]", "F32", "F32"},
+		{"blk.0.ssm_d", "[128]", "F32", "F32"},
+		{"blk.0.ssm_out.weight", "[128 64]", "Q5_0", "Q8_0"},
+		{"blk.0.ffn_norm.weight", "[64]", "F32", "F32"},
+		{"blk.0.ffn_norm.bias", "[64]", "F32", "F32"},
+		{"blk.0.ffn_up.weight", "[64 512]", "Q5_0", "Q8_0"},
+		{"blk.0.ffn_down.weight", "[256 64]", "Q6_K", "Q8_0"},
+		{"blk.1.attn_norm.weight", "[64]", "F32", "F32"},
+		{"blk.1.attn_norm.bias", "[64]", "F32", "F32"},
+		{"blk.1.attn_qkv.weight", "[64 128]", "Q5_0", "Q8_0"},
+		{"blk.1.attn_qkv.bias", "[128]", "F32", "F32"},
+		{"blk.1.attn_lambda_q1", "[16]", "F32", "F32"},
+		{"blk.1.attn_lambda_k1", "[16]", "F32", "F32"},
+		{"blk.1.attn_lambda_q2", "[16]", "F32", "F32"},
+		{"blk.1.attn_lambda_k2", "[16]", "F32", "F32"},
+		{"blk.1.attn_sub_norm.weight", "[32]", "F32", "F32"},
+		{"blk.1.attn_output.weight", "[64 64]", "Q5_0", "Q8_0"},
+		{"blk.1.attn_output.bias", "[64]", "F32", "F32"},
+		{"blk.1.ffn_norm.weight", "[64]", "F32", "F32"},
+		{"blk.1.ffn_norm.bias", "[64]", "F32", "F32"},
+		{"blk.1.ffn_up.weight", "[64 512]", "Q5_0", "Q8_0"},
+		{"blk.1.ffn_down.weight", "[256 64]", "Q4_K", "Q8_0"},
+	}
+	for i, r := range rows {
+		a, b := q4.Tensors[i], q8.Tensors[i]
+		dims := "["
+		for j, d := range a.Dims {
+			if j > 0 {
+				dims += " "
+			}
+			dims += itoa(d)
+		}
+		dims += "]"
+		if a.Name != r.name || dims != r.dims || a.Type != r.q4 || b.Type != r.q8 {
+			t.Errorf("row %d: %s %s %s/%s, want %s %s %s/%s", i+1, a.Name, dims, a.Type, b.Type, r.name, r.dims, r.q4, r.q8)
+		}
+	}
+	for _, tn := range q4.Tensors {
+		if tn.Name == "blk.5.attn_qkv.weight" && tn.Type != "Q8_0" {
+			t.Errorf("blk.5.attn_qkv.weight is %s, want Q8_0 (Q6_K → fallback)", tn.Type)
+		}
+	}
+}
+
+func itoa(d uint64) string {
+	s := ""
+	if d == 0 {
+		return "0"
+	}
+	for d > 0 {
+		s = string(rune('0'+d%10)) + s
+		d /= 10
+	}
+	return s
+}
+
+func TestExportGGUFReadsBack(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "m.gguf")
+	res, err := ExportGGUF(context.Background(), filepath.Join(td, "sambay-tiny", "hf"), GGUFOptions{Output: out, Policy: "q8_0", Name: "sambay-tiny"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if len(f.Tensors) != len(res.Tensors) {
+		t.Fatalf("%d tensors read back, %d written", len(f.Tensors), len(res.Tensors))
+	}
+	if v, _ := f.Get("general.architecture"); v != "sambay" {
+		t.Errorf("architecture %v", v)
+	}
+	if v, _ := f.Get("sambay.attention.layer_norm_rms_epsilon"); v == nil {
+		t.Error("RMSNorm model lacks layer_norm_rms_epsilon")
+	}
+	fi, _ := os.Stat(out)
+	if fi.Size() != res.FileBytes {
+		t.Errorf("file %d bytes, reported %d", fi.Size(), res.FileBytes)
+	}
+}
