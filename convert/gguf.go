@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
@@ -35,11 +36,21 @@ type GGUFTensor struct {
 	Bytes  int64    `json:"bytes"`
 	Source string   `json:"source"`
 	Why    string   `json:"why,omitempty"`
+	// NMSE is Σ(dequantized − original)² / Σ original² over the tensor
+	// (written files only).
+	NMSE float64 `json:"nmse"`
 
+	stats  *errStats
 	typ    quant.Type
 	shape  []int64 // canonical shape of the source
 	src    formats.Tensor
 	negExp bool // ssm_a = −exp(A_log)
+}
+
+// errStats accumulates a tensor's quantization error across row chunks.
+type errStats struct {
+	mu       sync.Mutex
+	sse, ssx float64
 }
 
 // GGUFResult describes an export (or, with DryRun, its plan).
@@ -282,6 +293,7 @@ func ExportGGUF(ctx context.Context, modelDir string, opts GGUFOptions) (*GGUFRe
 			return nil, fmt.Errorf("%w: %s: tensor %s is %v %s, want a float tensor of shape %s", ErrValidation, modelDir, t.Source, src.DType, formats.ShapeString(src.Shape), formats.ShapeString(want))
 		}
 		t.src = src
+		t.stats = &errStats{}
 	}
 	quantized := false
 	var infos []gguf.TensorInfo
@@ -308,6 +320,11 @@ func ExportGGUF(ctx context.Context, modelDir string, opts GGUFOptions) (*GGUFRe
 		return nil, err
 	}
 	res.Path, res.FileBytes = opts.Output, size
+	for i := range res.Tensors {
+		if t := &res.Tensors[i]; t.stats.ssx > 0 {
+			t.NMSE = t.stats.sse / t.stats.ssx
+		}
+	}
 	return res, nil
 }
 
@@ -332,13 +349,26 @@ func encodeRows(t *GGUFTensor, dst []byte, first, n int) error {
 		return fmt.Errorf("row %d: element %d is not finite", first+i/ne0, i%ne0)
 	}
 	rb := t.typ.RowBytes(ne0)
+	back := make([]float32, ne0)
+	var sse, ssx float64
 	for r := 0; r < n; r++ {
 		row := dst[r*rb : (r+1)*rb]
-		quant.QuantizeRow(t.typ, row, x[r*ne0:(r+1)*ne0])
+		xr := x[r*ne0 : (r+1)*ne0]
+		quant.QuantizeRow(t.typ, row, xr)
 		if b := quant.ValidateRow(t.typ, row); b >= 0 {
 			return fmt.Errorf("row %d: block %d of %v has a scale that overflows f16 (values beyond ±65504?); ggml would reject it", first+r, b, t.typ)
 		}
+		quant.DequantizeRow(t.typ, back, row)
+		for i, v := range xr {
+			d := float64(back[i]) - float64(v)
+			sse += d * d
+			ssx += float64(v) * float64(v)
+		}
 	}
+	t.stats.mu.Lock()
+	t.stats.sse += sse
+	t.stats.ssx += ssx
+	t.stats.mu.Unlock()
 	return nil
 }
 

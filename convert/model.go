@@ -2,8 +2,10 @@ package convert
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
@@ -14,12 +16,25 @@ import (
 // safetensors shards stay mapped while it is in use.
 type LoadedModel struct {
 	*reference.Model
-	Dir string
-	st  *safetensors.Model
+	Dir    string
+	Format string // "safetensors", "gguf", "mlx"
+	closer io.Closer
 }
 
 // Close unmaps the model's files.
-func (m *LoadedModel) Close() error { return m.st.Close() }
+func (m *LoadedModel) Close() error { return m.closer.Close() }
+
+// Open loads a model for the forward pass from whatever path holds one: a
+// canonical safetensors folder, an MLX folder, or a GGUF file.
+func Open(path string, opts reference.Options) (*LoadedModel, error) {
+	if strings.HasSuffix(strings.ToLower(path), ".gguf") {
+		return LoadGGUF(path, opts)
+	}
+	if isMLX(path) {
+		return LoadMLX(path, opts)
+	}
+	return LoadModel(path, opts)
+}
 
 // LoadModel opens a canonical model folder (config.json and safetensors
 // shards, as Import writes them or as the HF release ships) for the
@@ -42,5 +57,5 @@ func LoadModel(dir string, opts reference.Options) (*LoadedModel, error) {
 		st.Close()
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	return &LoadedModel{Model: m, Dir: dir, st: st}, nil
+	return &LoadedModel{Model: m, Dir: dir, Format: "safetensors", closer: st}, nil
 }

@@ -39,6 +39,15 @@ type Options struct {
 // A TensorSource hands out the canonical model's tensors by name.
 type TensorSource func(name string) (formats.Tensor, bool)
 
+// A QuantSource hands out matrices stored in a ggml block type (GGUF) or
+// another row format: rows are dequantized inside the kernels, never as a
+// whole. It is asked first for every matrix; ok false falls back to the
+// TensorSource.
+type QuantSource func(name string) (rows kernel.RowDecoder, rowsN, cols int, ok bool)
+
+// RowDecoder is the interface quantized row formats implement.
+type RowDecoder = kernel.RowDecoder
+
 // Model is a loaded SambaY model: matrices stay in their stored bytes
 // (typically an mmapped file) and are widened row by row when used; only
 // vectors (norms, biases, conv taps, A, D, λ) are copied to float32.
@@ -75,6 +84,7 @@ type layer struct {
 
 type loader struct {
 	get  TensorSource
+	q    QuantSource
 	opts Options
 	errs []string
 }
@@ -93,6 +103,14 @@ func (l *loader) tensor(name string, shape []int64) (formats.Tensor, bool) {
 }
 
 func (l *loader) mat(name string, rows, cols int) kernel.Mat {
+	if l.q != nil {
+		if dec, r, c, ok := l.q(name); ok {
+			if r != rows || c != cols {
+				l.errs = append(l.errs, fmt.Sprintf("tensor %s has shape [%d, %d], want [%d, %d]", name, r, c, rows, cols))
+			}
+			return kernel.Mat{Rows: rows, Cols: cols, Decoder: dec, RoundBF16: l.opts.Numerics == BF16}
+		}
+	}
 	t, ok := l.tensor(name, []int64{int64(rows), int64(cols)})
 	if !ok {
 		return kernel.Mat{Rows: rows, Cols: cols, Data: make([]byte, 4*rows*cols)}
@@ -133,7 +151,7 @@ func (l *loader) vec(name string, shape ...int64) []float32 {
 		return make([]float32, n)
 	}
 	leaf := name[strings.LastIndexByte(name, '.')+1:]
-	keep := leaf == "A_log" || strings.HasPrefix(leaf, "lambda_")
+	keep := leaf == "A_log" || leaf == "A" || strings.HasPrefix(leaf, "lambda_")
 	if l.opts.Numerics == BF16 && (!keep || l.opts.RoundParamsBF16) {
 		for i := range v {
 			v[i] = formats.RoundBF16(v[i])
@@ -152,10 +170,17 @@ func (l *loader) optVec(name string, present bool, shape ...int64) []float32 {
 // Load builds a Model of configuration cfg over the tensors of get, which
 // must be the canonical tensor set (names and shapes of Config.Tensors).
 func Load(cfg Config, get TensorSource, opts Options) (*Model, error) {
+	return LoadQuantized(cfg, get, nil, opts)
+}
+
+// LoadQuantized is Load with matrices that q provides in a row format. For
+// Mamba layers the source may provide "model.layers.N.attn.A" (= −exp(A_log),
+// [Di, N], as GGUF stores it) instead of A_log.
+func LoadQuantized(cfg Config, get TensorSource, q QuantSource, opts Options) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l := &loader{get: get, opts: opts}
+	l := &loader{get: get, q: q, opts: opts}
 	c := &cfg
 	E, V, I := c.NEmbd, c.VocabSize, c.Intermediate
 	Di, R, N, K := c.Di(), c.DtRank, c.DState, c.DConv
@@ -191,9 +216,13 @@ func Load(cfg Config, get TensorSource, opts Options) (*Model, error) {
 			ly.xProj = l.mat(a+"x_proj.weight", R+2*N, Di)
 			ly.dtProj = l.mat(a+"dt_proj.weight", Di, R)
 			ly.dtB = l.vec(a+"dt_proj.bias", di)
-			ly.A = l.vec(a+"A_log", di, int64(N))
-			for j, v := range ly.A {
-				ly.A[j] = -float32(math.Exp(float64(v))) // A = −exp(A_log), fp32 (trap 7)
+			if _, ok := get(a + "A"); ok {
+				ly.A = l.vec(a+"A", di, int64(N))
+			} else {
+				ly.A = l.vec(a+"A_log", di, int64(N))
+				for j, v := range ly.A {
+					ly.A[j] = -float32(math.Exp(float64(v))) // A = −exp(A_log), fp32 (trap 7)
+				}
 			}
 			ly.D = l.vec(a+"D", di)
 			ly.outProj = l.mat(a+"out_proj.weight", E, Di)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 )
 
 // ErrParity reports a comparison out of tolerance.
@@ -35,19 +36,25 @@ type LayerResult struct {
 
 // Report is the outcome of a comparison.
 type Report struct {
-	Pass          bool          `json:"pass"`
-	Got           string        `json:"got"`
-	Want          string        `json:"want"`
-	Mode          string        `json:"mode"`
-	Tokens        int           `json:"tokens"`
-	Vocab         int           `json:"vocab"`
-	MaxAbsErr     float64       `json:"max_abs_err"`
-	MaxAbsLogit   float64       `json:"max_abs_logit"`
-	RelErr        float64       `json:"rel_err"`
-	NMSE          float64       `json:"nmse"`
-	Top1Agreement float64       `json:"top1_agreement"`
-	KLDMean       float64       `json:"kld_mean"`
-	KLDMax        float64       `json:"kld_max"`
+	Pass          bool    `json:"pass"`
+	Got           string  `json:"got"`
+	Want          string  `json:"want"`
+	Mode          string  `json:"mode"`
+	Tokens        int     `json:"tokens"`
+	Vocab         int     `json:"vocab"`
+	MaxAbsErr     float64 `json:"max_abs_err"`
+	MaxAbsLogit   float64 `json:"max_abs_logit"`
+	RelErr        float64 `json:"rel_err"`
+	NMSE          float64 `json:"nmse"`
+	Top1Agreement float64 `json:"top1_agreement"`
+	KLDMean       float64 `json:"kld_mean"`
+	KLDP99        float64 `json:"kld_p99"`
+	KLDMax        float64 `json:"kld_max"`
+	// Perplexity over the tokens (each position predicting the next), of the
+	// model checked and of the reference, when token ids are known.
+	PPLGot        float64       `json:"ppl,omitempty"`
+	PPLWant       float64       `json:"ppl_reference,omitempty"`
+	PPLDelta      float64       `json:"ppl_delta,omitempty"`
 	Tolerance     Tolerance     `json:"tolerance"`
 	Layers        []LayerResult `json:"layers"`
 	FirstBadLayer int           `json:"first_bad_layer"` // −1 when every block is within tolerance
@@ -75,6 +82,7 @@ func Compare(got, want []float32, T, V int, gotHidden, wantHidden [][]float32, k
 	r := &Report{Tokens: T, Vocab: V, Tolerance: tol, FirstBadLayer: -1}
 	var se, sw float64
 	top1 := 0
+	klds := make([]float64, 0, T)
 	for t := 0; t < T; t++ {
 		g, w := got[t*V:(t+1)*V], want[t*V:(t+1)*V]
 		for j := range w {
@@ -90,7 +98,9 @@ func Compare(got, want []float32, T, V int, gotHidden, wantHidden [][]float32, k
 		k := KL(w, g)
 		r.KLDMean += k / float64(T)
 		r.KLDMax = math.Max(r.KLDMax, k)
+		klds = append(klds, k)
 	}
+	r.KLDP99 = percentile(klds, 0.99)
 	if sw > 0 {
 		r.NMSE = se / sw
 	}
@@ -162,4 +172,36 @@ func KL(p, q []float32) float64 {
 		}
 	}
 	return math.Max(k, 0)
+}
+
+// percentile returns the p-quantile of v (nearest rank).
+func percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	i := int(math.Ceil(p*float64(len(s)))) - 1
+	return s[max(0, min(len(s)-1, i))]
+}
+
+// Perplexity returns exp(mean NLL) of logits [T, V] predicting ids[t+1] at
+// position t (T−1 predictions), or 0 when T < 2.
+func Perplexity(logits []float32, ids []int, V int) float64 {
+	if len(ids) < 2 {
+		return 0
+	}
+	var nll float64
+	for t := 0; t+1 < len(ids); t++ {
+		ls := logSoftmax(logits[t*V : (t+1)*V])
+		nll -= ls[ids[t+1]]
+	}
+	return math.Exp(nll / float64(len(ids)-1))
+}
+
+// AddPerplexity fills the perplexity fields from both runs' logits.
+func (r *Report) AddPerplexity(ids []int, got, want []float32) {
+	r.PPLGot = Perplexity(got, ids, r.Vocab)
+	r.PPLWant = Perplexity(want, ids, r.Vocab)
+	r.PPLDelta = r.PPLGot - r.PPLWant
 }

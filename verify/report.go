@@ -31,8 +31,11 @@ func verdict(pass bool) string {
 // WriteText writes the summary and layer table for a terminal.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "%s  %s vs %s (%s, %d tokens)\n", verdict(r.Pass), r.Got, r.Want, r.Mode, r.Tokens)
-	fmt.Fprintf(w, "logits: max abs err %.4g (%.3g of max |logit| %.4g; tolerance %.3g), NMSE %.3g, top-1 agreement %.2f%%, KL mean %.3g max %.3g\n",
-		r.MaxAbsErr, r.RelErr, r.MaxAbsLogit, r.Tolerance.Logits, r.NMSE, 100*r.Top1Agreement, r.KLDMean, r.KLDMax)
+	fmt.Fprintf(w, "logits: max abs err %.4g (%.3g of max |logit| %.4g; tolerance %.3g), NMSE %.3g, top-1 agreement %.2f%%, KL mean %.3g p99 %.3g max %.3g\n",
+		r.MaxAbsErr, r.RelErr, r.MaxAbsLogit, r.Tolerance.Logits, r.NMSE, 100*r.Top1Agreement, r.KLDMean, r.KLDP99, r.KLDMax)
+	if r.PPLWant > 0 {
+		fmt.Fprintf(w, "perplexity over the tokens: %.4f (reference %.4f, Δ %+.4f)\n", r.PPLGot, r.PPLWant, r.PPLDelta)
+	}
 	if len(r.Layers) > 0 {
 		fmt.Fprintf(w, "%5s  %-7s  %12s  %10s\n", "block", "kind", "max abs err", "rel err")
 		for _, l := range r.Layers {
@@ -54,7 +57,11 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "- got: `%s`\n- want: `%s`\n- numerics: %s, %d tokens, vocabulary %d\n\n", r.Got, r.Want, r.Mode, r.Tokens, r.Vocab)
 	fmt.Fprintf(w, "| logits | value |\n|---|---|\n")
 	fmt.Fprintf(w, "| max abs err | %.4g |\n| relative to max \\|logit\\| (%.4g) | %.3g (tolerance %.3g) |\n", r.MaxAbsErr, r.MaxAbsLogit, r.RelErr, r.Tolerance.Logits)
-	fmt.Fprintf(w, "| NMSE | %.3g |\n| top-1 agreement | %.2f%% |\n| KL divergence mean / max (nats) | %.3g / %.3g |\n\n", r.NMSE, 100*r.Top1Agreement, r.KLDMean, r.KLDMax)
+	fmt.Fprintf(w, "| NMSE | %.3g |\n| top-1 agreement | %.2f%% |\n| KL divergence mean / p99 / max (nats) | %.3g / %.3g / %.3g |\n", r.NMSE, 100*r.Top1Agreement, r.KLDMean, r.KLDP99, r.KLDMax)
+	if r.PPLWant > 0 {
+		fmt.Fprintf(w, "| perplexity (reference, Δ) | %.4f (%.4f, %+.4f) |\n", r.PPLGot, r.PPLWant, r.PPLDelta)
+	}
+	fmt.Fprintln(w)
 	if len(r.Layers) > 0 {
 		if r.FirstBadLayer >= 0 {
 			fmt.Fprintf(w, "First block out of tolerance: **%d** (%s).\n\n", r.FirstBadLayer, r.Layers[r.FirstBadLayer].Kind)

@@ -47,6 +47,7 @@ func AgainstGolden(m *reference.Model, g *Golden, tol Tolerance) (*Report, *Gold
 	}
 	r := Compare(got.Logits, g.Logits, len(g.IDs), g.Vocab, got.Hidden, g.Hidden, Kinds(m), tol)
 	r.Mode = m.Opts.Numerics.String()
+	r.AddPerplexity(g.IDs, got.Logits, g.Logits)
 	return r, got, nil
 }
 
@@ -66,6 +67,7 @@ func AgainstModel(a, b *reference.Model, ids []int, tol Tolerance) (*Report, *Go
 	}
 	r := Compare(ga.Logits, gb.Logits, len(ids), a.Cfg.VocabSize, ga.Hidden, gb.Hidden, Kinds(b), tol)
 	r.Mode = a.Opts.Numerics.String()
+	r.AddPerplexity(ids, ga.Logits, gb.Logits)
 	return r, ga, nil
 }
 

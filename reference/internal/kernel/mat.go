@@ -174,7 +174,7 @@ func MatMul(Y, X []float32, T int, W *Mat) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if T <= fusedMaxT && W.Kind == BF16 && W.Decoder == nil && !W.RoundBF16 {
+			if T <= fusedMaxT && W.Kind == BF16 && W.Decoder == nil && !W.RoundBF16 && W.Data != nil {
 				// Few rows of X (decoding): read bf16 weights in place, no widened copy.
 				for o := lo; o < hi; o++ {
 					wrow := W.Data[2*o*in : 2*(o+1)*in]
