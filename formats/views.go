@@ -155,3 +155,38 @@ func (g *gatherer) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return written, nil
 }
+
+// RowMapped returns a tensor whose bytes are produced row by row by fill,
+// which writes row r (rowBytes long) into dst. Reading any range computes
+// the rows that overlap it; nothing is cached.
+func RowMapped(name string, dt DType, shape []int64, rowBytes int64, fill func(r int, dst []byte) error) Tensor {
+	t := Tensor{Name: name, DType: dt, Shape: shape, File: "(computed)"}
+	t.r = &rowMapper{rowBytes: rowBytes, size: t.Size(), fill: fill}
+	return t
+}
+
+type rowMapper struct {
+	rowBytes, size int64
+	fill           func(r int, dst []byte) error
+}
+
+func (m *rowMapper) ReadAt(p []byte, off int64) (int, error) {
+	if off >= m.size {
+		return 0, io.EOF
+	}
+	end := min(m.size, off+int64(len(p)))
+	row := make([]byte, m.rowBytes)
+	written := 0
+	for r := off / m.rowBytes; r*m.rowBytes < end; r++ {
+		if err := m.fill(int(r), row); err != nil {
+			return written, err
+		}
+		lo := max(off, r*m.rowBytes) - r*m.rowBytes
+		hi := min(end, (r+1)*m.rowBytes) - r*m.rowBytes
+		written += copy(p[written:], row[lo:hi])
+	}
+	if written < len(p) {
+		return written, io.EOF
+	}
+	return written, nil
+}

@@ -129,7 +129,7 @@ func runVerify(ctx context.Context, c *cli.Command, model string) error {
 	if (against != "" || c.Bool("decode") || cuda) && ids == nil {
 		return usagef("this check needs token ids: --tokens, --tokens-file or --golden")
 	}
-	m, err := convert.LoadModel(model, opts)
+	m, err := convert.Open(model, opts)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func runVerify(ctx context.Context, c *cli.Command, model string) error {
 		rep, err = verify.Decode(m.Model, ids, tol)
 	case against != "":
 		var o *convert.LoadedModel
-		if o, err = convert.LoadModel(against, opts); err != nil {
+		if o, err = convert.Open(against, opts); err != nil {
 			return err
 		}
 		defer o.Close()

@@ -38,6 +38,15 @@ type WriteOptions struct {
 	Progress func(n int64)
 	// Ctx, when set, is checked between chunks; a cancelled write returns its error.
 	Ctx context.Context
+	// KeepOrder assigns tensors to shards in the order given instead of by
+	// name (MLX groups modules in model order).
+	KeepOrder bool
+	// AlwaysIndex writes model.safetensors.index.json also for one shard;
+	// IndexMetadata adds keys to its "metadata"; IndexIndent sets its JSON
+	// indentation (default two spaces).
+	AlwaysIndex   bool
+	IndexMetadata map[string]any
+	IndexIndent   string
 }
 
 // A WrittenFile describes one file written by WriteModel.
@@ -87,11 +96,15 @@ func WriteModel(dir string, tensors []formats.Tensor, opts WriteOptions) (*Write
 		maxShard = DefaultMaxShardSize
 	}
 	sorted := append([]formats.Tensor(nil), tensors...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
-	for i := 1; i < len(sorted); i++ {
-		if sorted[i].Name == sorted[i-1].Name {
-			return nil, fmt.Errorf("safetensors: tensor %s given twice", sorted[i].Name)
+	seen := map[string]bool{}
+	for _, t := range sorted {
+		if seen[t.Name] {
+			return nil, fmt.Errorf("safetensors: tensor %s given twice", t.Name)
 		}
+		seen[t.Name] = true
+	}
+	if !opts.KeepOrder {
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	}
 	var shards [][]formats.Tensor
 	var cur []formats.Tensor
@@ -125,11 +138,19 @@ func WriteModel(dir string, tensors []formats.Tensor, opts WriteOptions) (*Write
 			res.TotalSize += t.Size()
 		}
 	}
-	if len(shards) > 1 {
+	if len(shards) > 1 || opts.AlwaysIndex {
+		md := map[string]any{"total_size": res.TotalSize}
+		for k, v := range opts.IndexMetadata {
+			md[k] = v
+		}
+		indent := opts.IndexIndent
+		if indent == "" {
+			indent = "  "
+		}
 		idx, err := json.MarshalIndent(struct {
-			Metadata  map[string]int64  `json:"metadata"`
+			Metadata  map[string]any    `json:"metadata"`
 			WeightMap map[string]string `json:"weight_map"`
-		}{map[string]int64{"total_size": res.TotalSize}, weightMap}, "", "  ")
+		}{md, weightMap}, "", indent)
 		if err != nil {
 			return nil, err
 		}

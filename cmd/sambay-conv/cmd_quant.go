@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/quant"
+)
+
+func quantCommand() *cli.Command {
+	return withUsage(&cli.Command{
+		Name:  "quant",
+		Usage: "quantize a canonical model to GGUF (ggml types, llama.cpp mixes)",
+		ArgsUsage: "MODEL\n\n   quant MODEL --to gguf --type q4_k_m -o FILE.gguf\n   quant MODEL --to gguf --pure --type q5_k -o FILE.gguf\n" +
+			"   quant MODEL --to gguf --type q4_k_m --dry-run",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "to", Value: "gguf", Usage: "output format: gguf"},
+			&cli.StringFlag{Name: "type", Value: "q4_k_m", Usage: "GGUF mix (" + strings.Join(quant.Policies, ", ") + "), or with --pure one ggml type"},
+			&cli.BoolFlag{Name: "pure", Usage: "every quantizable tensor in the one --type (q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k f16 bf16); shape fallback only"},
+			&cli.StringSliceFlag{Name: "tensor-type", Usage: "REGEX=TYPE override on GGUF tensor names (first match wins); repeatable"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (type and bytes per tensor, total size, bits per weight) and write nothing"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output file"},
+			&cli.StringFlag{Name: "name", Usage: "general.name"},
+			jsonFlag(),
+		},
+		Action: func(ctx context.Context, c *cli.Command) error {
+			if c.Args().Len() != 1 {
+				return usagef("quant takes one MODEL argument, got %d", c.Args().Len())
+			}
+			if c.String("to") != "gguf" {
+				return usagef("--to %q: only gguf is supported", c.String("to"))
+			}
+			opts := convert.GGUFOptions{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name")}
+			if c.Bool("pure") {
+				t, err := quant.ParseType(c.String("type"))
+				if err != nil || t == quant.TypeF32 {
+					return usagef("--pure --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", c.String("type"))
+				}
+				opts.Pure, opts.PureType, opts.Policy = true, t, ""
+			} else {
+				known := false
+				for _, p := range quant.Policies {
+					known = known || p == opts.Policy
+				}
+				if !known {
+					return usagef("--type %q: want one of %s (or --pure with a ggml type)", c.String("type"), strings.Join(quant.Policies, ", "))
+				}
+			}
+			for _, s := range c.StringSlice("tensor-type") {
+				o, err := quant.ParseOverride(s)
+				if err != nil {
+					return usagef("%v", err)
+				}
+				opts.Overrides = append(opts.Overrides, o)
+			}
+			if opts.Output == "" && !opts.DryRun {
+				return usagef("quant needs -o FILE (or --dry-run)")
+			}
+			res, err := convert.ExportGGUF(ctx, c.Args().First(), opts)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.Root().Writer, res)
+			}
+			printPlan(c.Root().Writer, res)
+			return nil
+		},
+	})
+}
+
+func printPlan(w io.Writer, r *convert.GGUFResult) {
+	fmt.Fprintf(w, "%-34s %-18s %-6s %12s  %s\n", "tensor", "dims", "type", "bytes", "nmse / note")
+	for _, t := range r.Tensors {
+		note := t.Why
+		if r.Path != "" && t.Type != "F32" {
+			note = strings.TrimSpace(fmt.Sprintf("%.3g %s", t.NMSE, t.Why))
+		}
+		fmt.Fprintf(w, "%-34s %-18s %-6s %12d  %s\n", t.Name, fmt.Sprint(t.Dims), t.Type, t.Bytes, note)
+	}
+	var counts []string
+	for _, k := range []string{"F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K", "Q5_1", "Q5_0", "Q4_K", "Q4_1", "Q4_0", "Q3_K", "Q2_K"} {
+		if n := r.TypeCounts[k]; n > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", n, k))
+		}
+	}
+	fmt.Fprintf(w, "%s: %d tensors (%s), %d parameters, %d bytes of tensor data, %.3f bits per weight\n",
+		r.Policy, len(r.Tensors), strings.Join(counts, ", "), r.Params, r.TensorBytes, r.BitsPerWeight)
+	if r.Path != "" {
+		fmt.Fprintf(w, "wrote %s (%d bytes)\n", r.Path, r.FileBytes)
+	}
+}
