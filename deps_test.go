@@ -27,8 +27,9 @@ var allowed = map[string][]string{
 	"formats/gguf":              {"formats", "internal/mmap"},
 	"reference/internal/kernel": {"github.com/x448/float16", "golang.org/x/sys/cpu"},
 	"verify":                    {"formats", "formats/safetensors", "reference"},
+	"pipeline":                  {"convert", "verify", "reference"},
 	"quant":                     {"formats", "github.com/x448/float16"},
-	"cmd/sambay-conv": {"", "convert", "formats", "reference", "verify", "quant", "formats/safetensors", "formats/torchpth",
+	"cmd/sambay-conv": {"", "convert", "formats", "reference", "verify", "quant", "pipeline", "formats/safetensors", "formats/torchpth",
 		"github.com/urfave/cli/v3", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 }
 

@@ -10,18 +10,20 @@ import (
 
 	sambayconv "github.com/sambay-conv/sambay-conv"
 	"github.com/sambay-conv/sambay-conv/convert"
-	"github.com/sambay-conv/sambay-conv/reference"
-	"github.com/sambay-conv/sambay-conv/verify"
+	"github.com/sambay-conv/sambay-conv/pipeline"
 )
 
 func pipelineCommand() *cli.Command {
 	return withUsage(&cli.Command{
-		Name:      "pipeline",
-		Usage:     "run the whole job on a checkpoint (default: the bundled example): import to the canonical layout, inspect it, verify it against a golden",
+		Name: "pipeline",
+		Usage: "the main job on a checkpoint (default: the bundled example): import, inspect, verify against a golden, " +
+			"quantize to every target, verify each against the import, and write one report",
 		ArgsUsage: "[SRC]",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "sambay-out", Usage: "output folder"},
 			&cli.StringFlag{Name: "golden", Usage: "golden file to verify the imported model against (the example brings its own)"},
+			&cli.StringFlag{Name: "targets", Value: "gguf:q8_0,gguf:q4_k_m,mlx:4", Usage: "quantized outputs: gguf:POLICY and mlx:BITS, comma separated (empty: none)"},
+			&cli.StringFlag{Name: "tokens-file", Usage: "token ids for comparing the quantized outputs (default: the golden's, extended to 64)"},
 			jsonFlag(),
 		}, configFlags()...),
 		Action: func(ctx context.Context, c *cli.Command) error {
@@ -32,9 +34,22 @@ func pipelineCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			src := c.Args().First()
-			golden := c.String("golden")
-			if src == "" {
+			targets, err := pipeline.ParseTargets(c.String("targets"))
+			if err != nil {
+				return usagef("--targets: %v", err)
+			}
+			o := pipeline.Options{Source: c.Args().First(), Output: c.String("output"), Golden: c.String("golden"), Targets: targets,
+				Import: convert.ImportOptions{Config: co, Source: so}}
+			if f := c.String("tokens-file"); f != "" {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				if o.Tokens, err = parseTokens(string(b)); err != nil {
+					return usagef("--tokens-file: %v", err)
+				}
+			}
+			if o.Source == "" {
 				tmp, err := os.MkdirTemp("", "sambay-example-")
 				if err != nil {
 					return err
@@ -43,76 +58,48 @@ func pipelineCommand() *cli.Command {
 				if err := sambayconv.WriteExample(tmp); err != nil {
 					return err
 				}
-				src = filepath.Join(tmp, sambayconv.ExampleCheckpoint)
+				o.Source = filepath.Join(tmp, sambayconv.ExampleCheckpoint)
 				if co.ConfigFile == "" && co.Arch == "" {
-					co.ConfigFile = filepath.Join(tmp, sambayconv.ExampleConfig)
+					o.Import.Config.ConfigFile = filepath.Join(tmp, sambayconv.ExampleConfig)
 				}
-				if golden == "" {
-					golden = filepath.Join(tmp, sambayconv.ExampleGolden)
+				if o.Golden == "" {
+					o.Golden = filepath.Join(tmp, sambayconv.ExampleGolden)
 				}
 			}
-			out := c.String("output")
 			stderr := c.Root().ErrWriter
-			opts := convert.ImportOptions{Output: filepath.Join(out, "canonical"), Config: co, Source: so, Force: true}
 			if !c.Bool("json") {
-				opts.Log = func(s string) { fmt.Fprintln(stderr, s) }
+				o.Log = func(s string) { fmt.Fprintln(stderr, s) }
+				o.Import.Log = o.Log
 			}
-			res, err := convert.Import(ctx, src, opts)
-			if err != nil {
-				return fmt.Errorf("import: %w", err)
-			}
-			rep, err := convert.Inspect(res.Output, convert.ConfigOptions{}, convert.SourceOptions{})
-			if err != nil {
-				return fmt.Errorf("inspect: %w", err)
-			}
-			if rep.ConfigError != "" {
-				return fmt.Errorf("inspect of the imported model: %s", rep.ConfigError)
-			}
-			var vrep *verify.Report
-			if golden != "" {
-				if vrep, err = pipelineVerify(res.Output, golden, filepath.Join(out, "verify.html")); err != nil {
-					return fmt.Errorf("verify: %w", err)
-				}
+			res, runErr := pipeline.Run(ctx, o)
+			if res == nil {
+				return runErr
 			}
 			w := c.Root().Writer
 			if c.Bool("json") {
-				if err := printJSON(w, map[string]any{"import": importJSON(res), "inspect": rep, "verify": vrep}); err != nil {
+				if err := printJSON(w, map[string]any{"import": importJSON(res.Import), "result": res}); err != nil {
 					return err
 				}
-			} else {
-				fmt.Fprintln(w, "== import")
-				printImport(w, res)
-				fmt.Fprintln(w, "\n== inspect", res.Output)
-				printInspect(w, rep)
-				if vrep != nil {
-					fmt.Fprintln(w, "\n== verify against", golden, "(report:", filepath.Join(out, "verify.html")+")")
-					vrep.WriteText(w)
+				return runErr
+			}
+			fmt.Fprintln(w, "== import")
+			printImport(w, res.Import)
+			fmt.Fprintln(w, "\n== inspect", res.Canonical)
+			printInspect(w, res.Inspect)
+			if res.Golden != nil {
+				fmt.Fprintln(w, "\n== verify against", o.Golden)
+				res.Golden.WriteText(w)
+			}
+			if len(res.Targets) > 0 {
+				fmt.Fprintln(w, "\n== quantized outputs vs the imported model")
+				fmt.Fprintf(w, "%-14s %8s %10s %10s %10s %8s %12s\n", "target", "bits/w", "KL mean", "KL p99", "KL max", "top-1", "PPL Δ")
+				for _, t := range res.Targets {
+					p := t.Parity
+					fmt.Fprintf(w, "%-14s %8.3f %10.4g %10.4g %10.4g %7.1f%% %+12.4f\n", t.Target, t.BitsPerWeight, p.KLDMean, p.KLDP99, p.KLDMax, 100*p.Top1Agreement, p.PPLDelta)
 				}
 			}
-			if vrep != nil {
-				return vrep.Err()
-			}
-			return nil
+			fmt.Fprintln(w, "\nreports:", res.Reports)
+			return runErr
 		},
 	})
-}
-
-// pipelineVerify runs the imported model in fp32 on the golden's tokens and
-// writes an HTML report.
-func pipelineVerify(model, golden, report string) (*verify.Report, error) {
-	g, err := verify.ReadGolden(golden)
-	if err != nil {
-		return nil, err
-	}
-	m, err := convert.LoadModel(model, reference.Options{})
-	if err != nil {
-		return nil, err
-	}
-	defer m.Close()
-	rep, _, err := verify.AgainstGolden(m.Model, g, verify.TolFP32)
-	if err != nil {
-		return nil, err
-	}
-	rep.Got, rep.Want = model, golden
-	return rep, rep.WriteFile(report)
 }

@@ -15,11 +15,15 @@ import (
 func quantCommand() *cli.Command {
 	return withUsage(&cli.Command{
 		Name:  "quant",
-		Usage: "quantize a canonical model to GGUF (ggml types, llama.cpp mixes)",
+		Usage: "quantize a canonical model to GGUF (ggml types, llama.cpp mixes) or MLX (affine)",
 		ArgsUsage: "MODEL\n\n   quant MODEL --to gguf --type q4_k_m -o FILE.gguf\n   quant MODEL --to gguf --pure --type q5_k -o FILE.gguf\n" +
-			"   quant MODEL --to gguf --type q4_k_m --dry-run",
+			"   quant MODEL --to gguf --type q4_k_m --dry-run\n   quant MODEL --to mlx --bits 4 [--group-size 64] -o DIR",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "to", Value: "gguf", Usage: "output format: gguf"},
+			&cli.StringFlag{Name: "to", Value: "gguf", Usage: "output format: gguf or mlx"},
+			&cli.IntFlag{Name: "bits", Value: 4, Usage: "mlx: bits per weight (2, 3, 4, 5, 6, 8)"},
+			&cli.IntFlag{Name: "group-size", Value: 64, Usage: "mlx: group size (32, 64, 128)"},
+			&cli.StringFlag{Name: "recipe", Usage: "mlx: mixed_4_6 (6 bits for embeddings, self-attention Wqkv and some fc2, 4 elsewhere)"},
+			&cli.BoolFlag{Name: "force", Usage: "mlx: replace an existing output folder"},
 			&cli.StringFlag{Name: "type", Value: "q4_k_m", Usage: "GGUF mix (" + strings.Join(quant.Policies, ", ") + "), or with --pure one ggml type"},
 			&cli.BoolFlag{Name: "pure", Usage: "every quantizable tensor in the one --type (q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k f16 bf16); shape fallback only"},
 			&cli.StringSliceFlag{Name: "tensor-type", Usage: "REGEX=TYPE override on GGUF tensor names (first match wins); repeatable"},
@@ -32,8 +36,35 @@ func quantCommand() *cli.Command {
 			if c.Args().Len() != 1 {
 				return usagef("quant takes one MODEL argument, got %d", c.Args().Len())
 			}
-			if c.String("to") != "gguf" {
-				return usagef("--to %q: only gguf is supported", c.String("to"))
+			switch c.String("to") {
+			case "gguf":
+			case "mlx":
+				if c.String("output") == "" {
+					return usagef("quant --to mlx needs -o DIR")
+				}
+				if err := quant.MLXCheck(int(c.Int("bits")), int(c.Int("group-size"))); err != nil {
+					return usagef("%v", err)
+				}
+				res, err := convert.ExportMLX(ctx, c.Args().First(), convert.MLXOptions{Output: c.String("output"),
+					Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Recipe: c.String("recipe"), Force: c.Bool("force")})
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					return printJSON(c.Root().Writer, res)
+				}
+				w := c.Root().Writer
+				for _, m := range res.Modules {
+					if m.Quantized {
+						fmt.Fprintf(w, "%-40s %d bits  nmse %.3g\n", m.Path, m.Bits, m.NMSE)
+					} else {
+						fmt.Fprintf(w, "%-40s float   %s\n", m.Path, m.Why)
+					}
+				}
+				fmt.Fprintf(w, "wrote %s: affine %d-bit, group %d, %d bytes of tensors, %.3f bits per weight\n", res.Path, res.Bits, res.GroupSize, res.TensorBytes, res.BitsPerWeight)
+				return nil
+			default:
+				return usagef("--to %q: want gguf or mlx", c.String("to"))
 			}
 			opts := convert.GGUFOptions{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name")}
 			if c.Bool("pure") {

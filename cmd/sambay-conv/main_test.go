@@ -97,8 +97,15 @@ func TestPipelineOnBundledExample(t *testing.T) {
 	if !strings.Contains(out, "116 tensors") || !strings.Contains(out, "Phi4Flash-compatible: true") || !strings.Contains(out, "PASS") {
 		t.Errorf("pipeline output:\n%s", out)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "out", "verify.html")); err != nil {
-		t.Error(err)
+	for _, f := range []string{"report.html", "report.md", "report.json", "model-q8_0.gguf", "model-q4_k_m.gguf", "mlx-4bit/config.json"} {
+		if _, err := os.Stat(filepath.Join(dir, "out", f)); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, want := range []string{"gguf:q8_0", "gguf:q4_k_m", "mlx:4"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pipeline output lacks %s", want)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out", "canonical", "manifest.json")); err != nil {
 		t.Error(err)
@@ -155,6 +162,38 @@ func TestVerifyCommand(t *testing.T) {
 		t.Errorf("--against: exit %d", code)
 	}
 	for _, bad := range [][]string{{"verify", hf}, {"verify", hf, "--decode"}, {"verify", hf, "--golden", golden, "--mode", "fp16"}, {"verify", hf, "--against", hf}} {
+		if code, _, _ := runCLI(t, bad...); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2", bad, code)
+		}
+	}
+}
+
+func TestQuantCommand(t *testing.T) {
+	hf := filepath.Join(td, "sambay-tiny", "hf")
+	dir := t.TempDir()
+	code, out, stderr := runCLI(t, "quant", hf, "--type", "q4_k_m", "--dry-run")
+	if code != 0 || !strings.Contains(out, "bits per weight") || !strings.Contains(out, "blk.0.ssm_in.weight") {
+		t.Fatalf("dry run: exit %d %s %s", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.gguf")); err == nil {
+		t.Error("dry run wrote a file")
+	}
+	g := filepath.Join(dir, "m.gguf")
+	if code, _, stderr := runCLI(t, "quant", hf, "-o", g, "--pure", "--type", "q8_0", "--tensor-type", "ffn_up=f16"); code != 0 {
+		t.Fatalf("pure: exit %d %s", code, stderr)
+	}
+	code, out, _ = runCLI(t, "verify", g, "--against", hf, "--tokens", "1,2,3,4,5,6,7,8", "--tol-logits", "1", "--tol-hidden", "1")
+	if code != 0 || !strings.Contains(out, "perplexity") {
+		t.Errorf("verify gguf: exit %d %s", code, out)
+	}
+	m := filepath.Join(dir, "mlx")
+	if code, _, stderr := runCLI(t, "quant", hf, "--to", "mlx", "--bits", "8", "--group-size", "32", "-o", m); code != 0 {
+		t.Fatalf("mlx: exit %d %s", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "verify", m, "--against", hf, "--tokens", "1,2,3,4", "--tol-logits", "1", "--tol-hidden", "1"); code != 0 {
+		t.Errorf("verify mlx: exit %d", code)
+	}
+	for _, bad := range [][]string{{"quant", hf, "--type", "q9_9", "-o", g}, {"quant", hf, "--to", "onnx", "-o", g}, {"quant", hf, "--to", "mlx", "--bits", "7", "-o", m}, {"quant", hf}} {
 		if code, _, _ := runCLI(t, bad...); code != exitUsage {
 			t.Errorf("%v: exit %d, want 2", bad, code)
 		}

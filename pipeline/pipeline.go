@@ -1,0 +1,222 @@
+// Package pipeline runs the whole job on one checkpoint: import to the
+// canonical layout, inspect it, verify it against a golden file, quantize it
+// to every requested target (GGUF mixes, MLX affine), verify each target
+// against the imported model, and write one report (Markdown, JSON, HTML
+// with a plot of KL divergence against bits per weight). It only sequences
+// the packages that do the work.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/reference"
+	"github.com/sambay-conv/sambay-conv/verify"
+)
+
+// A Target is one quantized output: Format "gguf" with a policy (q8_0,
+// q4_k_m, …) or "mlx" with bits.
+type Target struct {
+	Format string
+	Policy string // gguf
+	Bits   int    // mlx
+}
+
+func (t Target) String() string {
+	if t.Format == "mlx" {
+		return fmt.Sprintf("mlx:%d", t.Bits)
+	}
+	return "gguf:" + t.Policy
+}
+
+// ParseTargets parses "gguf:q8_0,gguf:q4_k_m,mlx:4".
+func ParseTargets(s string) ([]Target, error) {
+	var out []Target
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		kind, arg, ok := strings.Cut(f, ":")
+		switch {
+		case ok && kind == "gguf":
+			out = append(out, Target{Format: "gguf", Policy: strings.ToLower(arg)})
+		case ok && kind == "mlx":
+			b, err := strconv.Atoi(arg)
+			if err != nil {
+				return nil, fmt.Errorf("target %q: bits must be a number", f)
+			}
+			out = append(out, Target{Format: "mlx", Bits: b})
+		default:
+			return nil, fmt.Errorf("target %q: want gguf:POLICY or mlx:BITS", f)
+		}
+	}
+	return out, nil
+}
+
+// DefaultTargets are the pipeline's default outputs.
+var DefaultTargets = []Target{{Format: "gguf", Policy: "q8_0"}, {Format: "gguf", Policy: "q4_k_m"}, {Format: "mlx", Bits: 4}}
+
+// Options control Run.
+type Options struct {
+	Source  string
+	Output  string // folder: canonical/, the quantized files, report.{md,json,html}
+	Import  convert.ImportOptions
+	Golden  string // golden file to verify the import against ("" skips)
+	Targets []Target
+	Tokens  []int // tokens for the quantized comparisons (default: the golden's, else 64 generated)
+	Log     func(string)
+}
+
+// TargetResult is one quantized output and its comparison with the import.
+type TargetResult struct {
+	Target        string          `json:"target"`
+	Path          string          `json:"path"`
+	TensorBytes   int64           `json:"tensor_bytes"`
+	BitsPerWeight float64         `json:"bits_per_weight"`
+	Parity        *verify.Report  `json:"parity"`
+	Tensors       []TensorQuality `json:"tensors,omitempty"`
+}
+
+// TensorQuality is one tensor's quantization: type, bits per weight, NMSE.
+type TensorQuality struct {
+	Name          string  `json:"name"`
+	Type          string  `json:"type"`
+	BitsPerWeight float64 `json:"bits_per_weight"`
+	NMSE          float64 `json:"nmse"`
+}
+
+// Result is everything the pipeline did.
+type Result struct {
+	Import    *convert.ImportResult  `json:"-"`
+	Canonical string                 `json:"canonical"`
+	Inspect   *convert.InspectReport `json:"inspect"`
+	Golden    *verify.Report         `json:"golden,omitempty"`
+	Targets   []TargetResult         `json:"targets"`
+	Reports   []string               `json:"reports"`
+}
+
+// Run runs the pipeline. It returns an error wrapping verify.ErrParity when
+// the import does not match the golden (the quantized targets are reported,
+// not judged).
+func Run(ctx context.Context, o Options) (*Result, error) {
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			o.Log(fmt.Sprintf(format, args...))
+		}
+	}
+	res := &Result{Canonical: filepath.Join(o.Output, "canonical")}
+	io := o.Import
+	io.Output, io.Force = res.Canonical, true
+	imp, err := convert.Import(ctx, o.Source, io)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	res.Import = imp
+	if res.Inspect, err = convert.Inspect(res.Canonical, convert.ConfigOptions{}, convert.SourceOptions{}); err != nil {
+		return nil, fmt.Errorf("inspect: %w", err)
+	}
+	if res.Inspect.ConfigError != "" {
+		return nil, fmt.Errorf("inspect of the imported model: %s", res.Inspect.ConfigError)
+	}
+	base, err := convert.LoadModel(res.Canonical, reference.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer base.Close()
+	tokens := o.Tokens
+	if o.Golden != "" {
+		g, err := verify.ReadGolden(o.Golden)
+		if err != nil {
+			return nil, err
+		}
+		rep, _, err := verify.AgainstGolden(base.Model, g, verify.TolFP32)
+		if err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		rep.Got, rep.Want = res.Canonical, o.Golden
+		res.Golden = rep
+		logf("verify against %s: %s", o.Golden, map[bool]string{true: "PASS", false: "FAIL"}[rep.Pass])
+		if tokens == nil {
+			tokens = g.IDs
+		}
+	}
+	if len(tokens) < 64 {
+		// Extend with a fixed pseudo-random sequence over the vocabulary.
+		V := base.Cfg.VocabSize
+		for i := len(tokens); i < 64; i++ {
+			tokens = append(tokens, (i*7919+13)%V)
+		}
+	}
+	for _, t := range o.Targets {
+		tr := TargetResult{Target: t.String()}
+		switch t.Format {
+		case "gguf":
+			tr.Path = filepath.Join(o.Output, "model-"+t.Policy+".gguf")
+			g, err := convert.ExportGGUF(ctx, res.Canonical, convert.GGUFOptions{Output: tr.Path, Policy: t.Policy})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", t, err)
+			}
+			tr.TensorBytes, tr.BitsPerWeight = g.TensorBytes, g.BitsPerWeight
+			for _, tn := range g.Tensors {
+				if tn.Type != "F32" {
+					typ := tn.Type
+					bpw := 8 * float64(tn.Bytes) / float64(elements(tn.Dims))
+					tr.Tensors = append(tr.Tensors, TensorQuality{Name: tn.Name, Type: typ, BitsPerWeight: bpw, NMSE: tn.NMSE})
+				}
+			}
+		case "mlx":
+			tr.Path = filepath.Join(o.Output, fmt.Sprintf("mlx-%dbit", t.Bits))
+			m, err := convert.ExportMLX(ctx, res.Canonical, convert.MLXOptions{Output: tr.Path, Bits: t.Bits, GroupSize: 64, Force: true})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", t, err)
+			}
+			tr.TensorBytes, tr.BitsPerWeight = m.TensorBytes, m.BitsPerWeight
+			for _, mod := range m.Modules {
+				if mod.Quantized {
+					tr.Tensors = append(tr.Tensors, TensorQuality{Name: mod.Path, Type: fmt.Sprintf("affine%d-g64", mod.Bits), NMSE: mod.NMSE})
+				}
+			}
+		default:
+			return nil, fmt.Errorf("unknown target %s", t)
+		}
+		q, err := convert.Open(tr.Path, reference.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t, err)
+		}
+		rep, _, err := verify.AgainstModel(q.Model, base.Model, tokens, verify.Tolerance{Logits: 1e30, Hidden: 1e30})
+		q.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t, err)
+		}
+		rep.Got, rep.Want = tr.Path, res.Canonical
+		tr.Parity = rep
+		logf("%s: %.3f bits/weight, KL mean %.4g, top-1 %.1f%%", t, tr.BitsPerWeight, rep.KLDMean, 100*rep.Top1Agreement)
+		res.Targets = append(res.Targets, tr)
+	}
+	for _, ext := range []string{".md", ".json", ".html"} {
+		p := filepath.Join(o.Output, "report"+ext)
+		if err := res.writeReport(p); err != nil {
+			return nil, err
+		}
+		res.Reports = append(res.Reports, p)
+	}
+	if res.Golden != nil {
+		if err := res.Golden.Err(); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func elements(dims []uint64) int64 {
+	n := int64(1)
+	for _, d := range dims {
+		n *= int64(d)
+	}
+	return n
+}
