@@ -167,3 +167,51 @@ func BenchmarkImport(b *testing.B) {
 	b.ReportMetric(float64(peak)/1e6, "peak-RSS-MB")
 	b.ReportMetric(float64(total)/1e9, "GB")
 }
+
+// BenchmarkQuantFullSize exports the real phi4miniflash_d32 shape (3.85 B
+// parameters, random bf16 weights, 7.7 GB generated in a temp folder) to a
+// Q4_K_M GGUF and to MLX 4-bit, reporting wall time and peak resident
+// memory of each. Skipped in -short.
+func BenchmarkQuantFullSize(b *testing.B) {
+	if testing.Short() {
+		b.Skip("writes about 14 GB")
+	}
+	cb, err := os.ReadFile("../testdata/phi4flash-release/config.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, _, err := ParseHFConfig(cb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	src := filepath.Join(dir, "canonical")
+	os.MkdirAll(src, 0o755)
+	writeSynthetic(b, src, cfg, 5_000_000_000)
+	for b.Loop() {
+		resetPeakRSS()
+		start := time.Now()
+		g, err := ExportGGUF(context.Background(), src, GGUFOptions{Output: filepath.Join(dir, "m.gguf"), Policy: "q4_k_m"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "q4_k_m-s")
+		if p, ok := peakRSS(); ok {
+			b.ReportMetric(float64(p)/1e6, "q4_k_m-peak-RSS-MB")
+		}
+		b.ReportMetric(g.BitsPerWeight, "q4_k_m-bits/weight")
+		os.Remove(filepath.Join(dir, "m.gguf"))
+		resetPeakRSS()
+		start = time.Now()
+		m, err := ExportMLX(context.Background(), src, MLXOptions{Output: filepath.Join(dir, "mlx"), Bits: 4})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "mlx4-s")
+		if p, ok := peakRSS(); ok {
+			b.ReportMetric(float64(p)/1e6, "mlx4-peak-RSS-MB")
+		}
+		b.ReportMetric(m.BitsPerWeight, "mlx4-bits/weight")
+		os.RemoveAll(filepath.Join(dir, "mlx"))
+	}
+}

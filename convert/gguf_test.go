@@ -4,7 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/quant"
 
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -171,5 +176,68 @@ func TestExportGGUFReadsBack(t *testing.T) {
 	fi, _ := os.Stat(out)
 	if fi.Size() != res.FileBytes {
 		t.Errorf("file %d bytes, reported %d", fi.Size(), res.FileBytes)
+	}
+}
+
+func TestGenericGGUF(t *testing.T) {
+	// An arbitrary architecture: names the SambaY schema does not know.
+	dir := t.TempDir()
+	src := filepath.Join(dir, "any.safetensors")
+	ts := []formats.Tensor{
+		f32Tensor("encoder.block.0.attention.weight", []int64{8, 64}, func(i int) float32 { return float32(i%17) * 0.01 }),
+		f32Tensor("encoder.block.0.norm.scale", []int64{64}, func(i int) float32 { return 1 }),
+		f32Tensor("head.proj", []int64{3, 40}, func(i int) float32 { return float32(i) * 0.001 }),
+	}
+	if _, _, err := safetensors.WriteFile(src, ts, safetensors.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "any.gguf")
+	res, err := ExportGenericGGUF(context.Background(), src, GenericOptions{Output: out, Type: quant.TypeQ8_0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	for _, tn := range res.Tensors {
+		types[tn.Name] = tn.Type
+	}
+	// 2-D tensors quantized whatever their names (40 columns: Q8_0 cannot → F16), 1-D kept.
+	if types["encoder.block.0.attention.weight"] != "Q8_0" || types["head.proj"] != "F16" || types["encoder.block.0.norm.scale"] != "F32" {
+		t.Errorf("types %v", types)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if v, _ := f.Get("general.architecture"); v != "generic" || len(f.Tensors) != 3 {
+		t.Errorf("architecture %v, %d tensors", v, len(f.Tensors))
+	}
+}
+
+// TestRowValidationRefuses: values beyond the f16 range make an F16 output
+// (or a block scale) overflow; ggml would reject the row, so the export
+// fails naming the tensor and row and leaves no file.
+func TestRowValidationRefuses(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "big.safetensors")
+	ts := []formats.Tensor{f32Tensor("w", []int64{4, 64}, func(i int) float32 {
+		if i == 2*64+5 {
+			return 1e6
+		}
+		return 0.5
+	})}
+	if _, _, err := safetensors.WriteFile(src, ts, safetensors.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []quant.Type{quant.TypeF16, quant.TypeQ4_0} {
+		out := filepath.Join(dir, "big.gguf")
+		_, err := ExportGenericGGUF(context.Background(), src, GenericOptions{Output: out, Type: typ})
+		// F16: 1e6 rounds to +Inf. Q4_0: the block scale 1e6/−8 = −125000 overflows f16.
+		if err == nil || !strings.Contains(err.Error(), "tensor w") || !strings.Contains(err.Error(), "row 2") {
+			t.Errorf("%v: %v", typ, err)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%v: file written", typ)
+		}
 	}
 }

@@ -27,6 +27,7 @@ func quantCommand() *cli.Command {
 			&cli.StringFlag{Name: "type", Value: "q4_k_m", Usage: "GGUF mix (" + strings.Join(quant.Policies, ", ") + "), or with --pure one ggml type"},
 			&cli.BoolFlag{Name: "pure", Usage: "every quantizable tensor in the one --type (q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k f16 bf16); shape fallback only"},
 			&cli.StringSliceFlag{Name: "tensor-type", Usage: "REGEX=TYPE override on GGUF tensor names (first match wins); repeatable"},
+			&cli.BoolFlag{Name: "generic", Usage: "any safetensors checkpoint, whatever its architecture: every float tensor of ≥ 2 dims in --type (a ggml type), names kept"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (type and bytes per tensor, total size, bits per weight) and write nothing"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output file"},
 			&cli.StringFlag{Name: "name", Usage: "general.name"},
@@ -67,6 +68,31 @@ func quantCommand() *cli.Command {
 				return usagef("--to %q: want gguf or mlx", c.String("to"))
 			}
 			opts := convert.GGUFOptions{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name")}
+			for _, s := range c.StringSlice("tensor-type") {
+				o, err := quant.ParseOverride(s)
+				if err != nil {
+					return usagef("%v", err)
+				}
+				opts.Overrides = append(opts.Overrides, o)
+			}
+			if opts.Output == "" && !opts.DryRun {
+				return usagef("quant needs -o FILE (or --dry-run)")
+			}
+			if c.Bool("generic") {
+				t, err := quant.ParseType(c.String("type"))
+				if err != nil || t == quant.TypeF32 {
+					return usagef("--generic --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", c.String("type"))
+				}
+				res, err := convert.ExportGenericGGUF(ctx, c.Args().First(), convert.GenericOptions{Output: opts.Output, Type: t, Overrides: opts.Overrides, DryRun: opts.DryRun})
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					return printJSON(c.Root().Writer, res)
+				}
+				printPlan(c.Root().Writer, res)
+				return nil
+			}
 			if c.Bool("pure") {
 				t, err := quant.ParseType(c.String("type"))
 				if err != nil || t == quant.TypeF32 {
@@ -81,16 +107,6 @@ func quantCommand() *cli.Command {
 				if !known {
 					return usagef("--type %q: want one of %s (or --pure with a ggml type)", c.String("type"), strings.Join(quant.Policies, ", "))
 				}
-			}
-			for _, s := range c.StringSlice("tensor-type") {
-				o, err := quant.ParseOverride(s)
-				if err != nil {
-					return usagef("%v", err)
-				}
-				opts.Overrides = append(opts.Overrides, o)
-			}
-			if opts.Output == "" && !opts.DryRun {
-				return usagef("quant needs -o FILE (or --dry-run)")
 			}
 			res, err := convert.ExportGGUF(ctx, c.Args().First(), opts)
 			if err != nil {

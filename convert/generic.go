@@ -1,0 +1,113 @@
+package convert
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/formats/gguf"
+	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/quant"
+)
+
+// GenericOptions control ExportGenericGGUF.
+type GenericOptions struct {
+	Output    string
+	Type      quant.Type // for every float tensor of ≥ 2 dims
+	Overrides []quant.Override
+	DryRun    bool
+}
+
+// ExportGenericGGUF quantizes any safetensors checkpoint, whatever its
+// architecture, to GGUF: every float tensor of ≥ 2 dimensions in opts.Type
+// (with the shape fallback), every other tensor kept in its own type, names
+// kept, general.architecture "generic". Tensor names longer than GGUF
+// allows, or dtypes GGUF cannot hold, are refused by name.
+func ExportGenericGGUF(ctx context.Context, path string, opts GenericOptions) (*GGUFResult, error) {
+	st, err := safetensors.OpenModelWith(path, safetensors.OpenOptions{NoMmap: true})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	res := &GGUFResult{Policy: "generic " + opts.Type.String(), TypeCounts: map[string]int{}}
+	keep := map[formats.DType]quant.Type{formats.F32: quant.TypeF32, formats.F16: quant.TypeF16, formats.BF16: quant.TypeBF16}
+	var plan []quant.PlanTensor
+	for _, t := range st.Tensors {
+		if len(t.Name) > gguf.MaxNameLen {
+			return nil, fmt.Errorf("%s: tensor %s: name of %d bytes, GGUF allows %d", t.File, t.Name, len(t.Name), gguf.MaxNameLen)
+		}
+		if len(t.Shape) > gguf.MaxDims {
+			return nil, fmt.Errorf("%s: tensor %s: %d dimensions, GGUF allows %d", t.File, t.Name, len(t.Shape), gguf.MaxDims)
+		}
+		if !t.DType.IsFloat() {
+			return nil, fmt.Errorf("%s: tensor %s: dtype %v is not supported by --generic (float tensors only)", t.File, t.Name, t.DType)
+		}
+		plan = append(plan, quant.PlanTensor{Name: t.Name, Dims: reversed(t.Shape)})
+	}
+	for i, t := range st.Tensors {
+		gt := GGUFTensor{Name: t.Name, Dims: plan[i].Dims, Source: t.Name, shape: t.Shape, src: t, stats: &errStats{}}
+		typ, ok := keep[t.DType]
+		if !ok {
+			typ = quant.TypeF32 // F64
+		}
+		if len(t.Shape) >= 2 {
+			typ = opts.Type
+			for _, o := range opts.Overrides {
+				if o.Pattern.MatchString(t.Name) {
+					typ, gt.Why = o.Type, "override "+o.Pattern.String()
+					break
+				}
+			}
+			choices, err := quant.Plan("", true, typ, []quant.PlanTensor{{Name: "x.weight", Dims: plan[i].Dims}}, 1, nil)
+			if err != nil {
+				return nil, err
+			}
+			if choices[0].Type != typ {
+				gt.Why = choices[0].Why
+			}
+			typ = choices[0].Type
+		}
+		gt.typ, gt.Type = typ, typ.String()
+		info := gguf.TensorInfo{Name: gt.Name, Dims: gt.Dims, Type: uint32(typ)}
+		if gt.Bytes, err = info.Size(); err != nil {
+			return nil, fmt.Errorf("%s: tensor %s: %v", t.File, t.Name, err)
+		}
+		res.TensorBytes += gt.Bytes
+		res.Params += info.NumElements()
+		res.TypeCounts[gt.Type]++
+		res.Tensors = append(res.Tensors, gt)
+	}
+	if res.Params > 0 {
+		res.BitsPerWeight = 8 * float64(res.TensorBytes) / float64(res.Params)
+	}
+	if opts.DryRun {
+		return res, nil
+	}
+	kv := []gguf.KV{
+		{Key: "general.architecture", Value: "generic"},
+		{Key: "general.alignment", Value: uint32(gguf.DefaultAlignment)},
+		{Key: "general.quantization_version", Value: uint32(2)},
+		{Key: "sambay_conv.source_format", Value: "safetensors"},
+	}
+	srcs := make([]gguf.Source, len(res.Tensors))
+	for i := range res.Tensors {
+		t := &res.Tensors[i]
+		srcs[i] = gguf.Source{Info: gguf.TensorInfo{Name: t.Name, Dims: t.Dims, Type: uint32(t.typ)}, EncodeRows: func(dst []byte, first, n int) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return encodeRows(t, dst, first, n)
+		}}
+	}
+	size, err := gguf.WriteFile(opts.Output, kv, srcs, gguf.WriteOptions{})
+	if err != nil {
+		return nil, err
+	}
+	res.Path, res.FileBytes = opts.Output, size
+	for i := range res.Tensors {
+		if t := &res.Tensors[i]; t.stats.ssx > 0 {
+			t.NMSE = t.stats.sse / t.stats.ssx
+		}
+	}
+	return res, nil
+}
