@@ -305,6 +305,11 @@ func ExportGGUF(ctx context.Context, modelDir string, opts GGUFOptions) (*GGUFRe
 		return res, nil
 	}
 	kv := ggufMetadata(&cfg, opts.Policy, quantized, opts.Name, "")
+	tk, err := tokenizerKVs(modelDir, cfg.VocabSize)
+	if err != nil {
+		return nil, err
+	}
+	kv = append(kv, tk...)
 	srcs := make([]gguf.Source, len(ts))
 	for i := range ts {
 		t := &ts[i]

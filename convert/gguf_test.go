@@ -241,3 +241,41 @@ func TestRowValidationRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestGGUFTokenizerMetadata(t *testing.T) {
+	// Import carries the tokenizer files; the GGUF export writes them as metadata.
+	canon := filepath.Join(t.TempDir(), "canon")
+	if _, err := Import(context.Background(), filepath.Join(td, "phi4flash-tiny", "hf-sharded"), ImportOptions{Output: canon}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "m.gguf")
+	if _, err := ExportGGUF(context.Background(), canon, GGUFOptions{Output: out, Policy: "q8_0"}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	toks, _ := f.Get("tokenizer.ggml.tokens")
+	types, _ := f.Get("tokenizer.ggml.token_type")
+	tv, yv := toks.(gguf.Array).Values, types.(gguf.Array).Values
+	if len(tv) != 128 || tv[0] != "a" || tv[120] != "<|endoftext|>" || tv[125] != "[PAD125]" {
+		t.Errorf("tokens: %d, [0] %v [120] %v [125] %v", len(tv), tv[0], tv[120], tv[125])
+	}
+	if yv[0] != int32(1) || yv[120] != int32(3) || yv[123] != int32(4) || yv[125] != int32(5) {
+		t.Errorf("token types [0] %v [120] %v [123] %v [125] %v", yv[0], yv[120], yv[123], yv[125])
+	}
+	for k, want := range map[string]any{"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "gpt-4o", "tokenizer.ggml.bos_token_id": uint32(120),
+		"tokenizer.ggml.eos_token_id": uint32(120), "tokenizer.ggml.eot_token_id": uint32(122), "tokenizer.ggml.add_bos_token": false} {
+		if v, _ := f.Get(k); v != want {
+			t.Errorf("%s = %v, want %v", k, v, want)
+		}
+	}
+	if m, _ := f.Get("tokenizer.ggml.merges"); len(m.(gguf.Array).Values) != 7 || m.(gguf.Array).Values[0] != "t h" {
+		t.Errorf("merges %v", m)
+	}
+	if ct, _ := f.Get("tokenizer.chat_template"); ct == nil {
+		t.Error("no chat template")
+	}
+}

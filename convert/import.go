@@ -248,6 +248,14 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 		}
 		files = append(files, fileEntry("generation_config.json", src.GenConfig))
 	}
+	for _, name := range TokenizerFiles {
+		if b, ok := src.Tokenizer[name]; ok {
+			if err := writeFileSync(filepath.Join(pd.tmp, name), b); err != nil {
+				return nil, err
+			}
+			files = append(files, fileEntry(name, b))
+		}
+	}
 	man := &Manifest{
 		Tool: "sambay-conv", Version: Version,
 		Source: ManifestSource{Path: src.Path, Format: src.Format, Layout: src.Layout},

@@ -25,6 +25,10 @@ const (
 	LayoutArchScale = "archscale"          // ArchScale names without attention layers to tell
 )
 
+// TokenizerFiles are the tokenizer files carried from a source folder to
+// the canonical output (and from there into GGUF metadata and MLX folders).
+var TokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"}
+
 // A Source is an opened checkpoint: its tensors by source name (lazy), what
 // it says about itself, and the files it was read from.
 type Source struct {
@@ -40,8 +44,12 @@ type Source struct {
 	// HFConfig and GenConfig are config.json / generation_config.json found
 	// beside a Hugging Face layout checkpoint, or nil.
 	HFConfig, GenConfig []byte
-	Warnings            []string
-	Skipped             []string // state-dict entries ignored on purpose
+	// Tokenizer holds the tokenizer files found beside the checkpoint
+	// (tokenizer.json, tokenizer_config.json, special_tokens_map.json,
+	// added_tokens.json), copied into the canonical output.
+	Tokenizer map[string][]byte
+	Warnings  []string
+	Skipped   []string // state-dict entries ignored on purpose
 
 	pth *torchpth.File
 	st  *safetensors.Model
@@ -106,6 +114,14 @@ func readSide(s *Source, dir string) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "generation_config.json")); err == nil {
 		s.GenConfig = b
+	}
+	for _, f := range TokenizerFiles {
+		if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+			if s.Tokenizer == nil {
+				s.Tokenizer = map[string][]byte{}
+			}
+			s.Tokenizer[f] = b
+		}
 	}
 }
 

@@ -40,7 +40,7 @@ CONFIGS = {
     "phi4flash-tiny": dict(
         L=8, E=32, H=4, G=2, hd=8, I=64, V=128, vocab=128, W=4, N=16, K=4, expand=2,
         norm="layernorm", da=True, qkv_bias=True, out_bias=True, mlp_bias=False, tied=True,
-        mup=False, kbias_nonzero=True, seed=1234,
+        mup=False, kbias_nonzero=True, seed=1234, tokenizer=True, bos=120, eos=120, pad=120, eot=122,
         litgpt=dict(name="phi4miniflash_d32", n_layer=8, n_embd=32, n_head=4, n_query_groups=2,
                     head_dim=8, intermediate_size=64, vocab_size=128, padding_multiple=64,
                     local_window=4, block_size=64),
@@ -53,7 +53,7 @@ CONFIGS = {
     "sambay-tiny": dict(
         L=8, E=32, H=4, G=2, hd=16, I=64, V=128, vocab=100, W=8, N=16, K=4, expand=2,
         norm="rmsnorm", da=False, qkv_bias=True, out_bias=True, mlp_bias=True, tied=False,
-        mup=True, kbias_nonzero=False, seed=4321,
+        mup=True, kbias_nonzero=False, seed=4321, tokenizer=False, bos=1, eos=2, pad=0, eot=None,
         litgpt=dict(name="sambay_d8", n_layer=8, n_embd=32, n_head=4, n_query_groups=2,
                     head_dim=16, intermediate_size=64, vocab_size=100, padding_multiple=64,
                     local_window=8, block_size=64, bias=True, attn_bias=True,
@@ -273,7 +273,7 @@ def hf_config(c):
         num_attention_heads=H, num_key_value_heads=c["G"], vocab_size=c["V"],
         sliding_window=c["W"], max_position_embeddings=64, layer_norm_eps=1e-5,
         tie_word_embeddings=c["tied"], hidden_act="silu", mb_per_layer=2, torch_dtype="bfloat16",
-        bos_token_id=1, eos_token_id=2, pad_token_id=0, mlp_bias=False, lm_head_bias=False,
+        bos_token_id=c["bos"], eos_token_id=c["eos"], pad_token_id=c["pad"], mlp_bias=False, lm_head_bias=False,
         mamba_d_state=c["N"], mamba_d_conv=c["K"], mamba_expand=c["expand"],
         mamba_dt_rank=math.ceil(E / 16), mamba_conv_bias=True, mamba_proj_bias=False,
     )
@@ -294,6 +294,30 @@ def hf_config(c):
         cfg["sambay_logit_scale"] = 8 / L if c["mup"] else 1.0
         cfg["sambay_hf_compatible"] = False
     return cfg
+
+
+def tokenizer_files(c):
+    """A tiny byte-level BPE tokenizer in the Hugging Face tokenizer.json
+    layout (like the release's o200k one, scaled down): 120 vocabulary
+    entries, a few merges, special added tokens, and ids left without a
+    token (the padded vocabulary)."""
+    base = [chr(ord("a") + i) for i in range(26)] + [chr(ord("A") + i) for i in range(26)] + \
+        [str(i) for i in range(10)] + ["\u0120", "\u010a", ".", ",", "!", "?"]
+    merges = [("t", "h"), ("th", "e"), ("\u0120", "the"), ("a", "n"), ("an", "d"), ("i", "n"), ("in", "g")]
+    vocab = {t: i for i, t in enumerate(base)}
+    for a, b in merges:
+        vocab[a + b] = len(vocab)
+    while len(vocab) < 120:
+        vocab["x%d" % len(vocab)] = len(vocab)
+    added = [{"id": 120, "content": "<|endoftext|>", "special": True}, {"id": 121, "content": "<|user|>", "special": True},
+             {"id": 122, "content": "<|end|>", "special": True}, {"id": 123, "content": "hello_world", "special": False}]
+    tok = collections.OrderedDict(version="1.0", added_tokens=[dict(a, single_word=False, lstrip=False, rstrip=False, normalized=False) for a in added],
+                                  model=collections.OrderedDict(type="BPE", vocab=vocab, merges=[a + " " + b for a, b in merges]))
+    tcfg = collections.OrderedDict(add_bos_token=False, add_eos_token=False, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                                   chat_template="{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}<|end|>{% endfor %}",
+                                   tokenizer_class="GPT2Tokenizer")
+    gen = collections.OrderedDict(bos_token_id=c["bos"], eos_token_id=[c["eot"], c["eos"]], pad_token_id=c["pad"])
+    return {"tokenizer.json": tok, "tokenizer_config.json": tcfg, "generation_config.json": gen}
 
 
 def hparams(c, head):
@@ -340,6 +364,10 @@ def main():
         for sub in ("hf", "hf-sharded"):
             with open(os.path.join(d, sub, "config.json"), "w") as f:
                 f.write(cfg)
+            if c["tokenizer"]:
+                for fn, doc in tokenizer_files(c).items():
+                    with open(os.path.join(d, sub, fn), "w") as f:
+                        f.write(json.dumps(doc, indent=2) + "\n")
         write_safetensors(os.path.join(d, "hf", "model.safetensors"), hfw, {"format": "pt"})
         names = sorted(hfw)
         half = [n for n in names if n < "model.layers.4"], [n for n in names if n >= "model.layers.4"]
