@@ -68,6 +68,9 @@ func (r *Report) Err() error {
 		return nil
 	}
 	where := ""
+	if len(r.Notes) > 0 && r.RelErr <= r.Tolerance.Logits && r.FirstBadLayer < 0 {
+		return fmt.Errorf("%w: %s", ErrParity, r.Notes[len(r.Notes)-1])
+	}
 	if r.FirstBadLayer >= 0 {
 		l := r.Layers[r.FirstBadLayer]
 		where = fmt.Sprintf("; first block out of tolerance: %d (%s), relative error %.3g > %.3g", l.Index, l.Kind, l.RelErr, r.Tolerance.Hidden)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,7 @@ func verifyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "round-params-bf16", Usage: "in bf16 mode also round A_log and the DA lambdas"},
 			&cli.FloatFlag{Name: "tol-logits", Usage: "tolerance on logits, relative to max |logit| (default fp32 1e-5, bf16 2e-2)"},
 			&cli.FloatFlag{Name: "tol-hidden", Usage: "tolerance on each block's hidden state, relative to its max |value|"},
+			&cli.FloatFlag{Name: "max-kld", Usage: "quantized MODEL: fail when the mean KL divergence exceeds this (default: report only)"},
 			&cli.StringFlag{Name: "report", Usage: "write the report to FILE.md, FILE.html or FILE.json"},
 			&cli.StringFlag{Name: "logits-out", Usage: "write the Go run as a golden-format file"},
 			jsonFlag(),
@@ -134,6 +136,11 @@ func runVerify(ctx context.Context, c *cli.Command, model string) error {
 		return err
 	}
 	defer m.Close()
+	quantized := m.Format != "safetensors"
+	if quantized && !c.IsSet("tol-logits") && !c.IsSet("tol-hidden") {
+		// A quantized model is expected to differ: report, and judge only by --max-kld.
+		tol = verify.Tolerance{Logits: math.Inf(1), Hidden: math.Inf(1)}
+	}
 	var rep *verify.Report
 	var got *verify.Golden
 	switch {
@@ -166,6 +173,16 @@ func runVerify(ctx context.Context, c *cli.Command, model string) error {
 	if err != nil {
 		return err
 	}
+	if c.IsSet("max-kld") && rep.KLDMean > c.Float("max-kld") {
+		rep.Pass = false
+		rep.Notes = append(rep.Notes, fmt.Sprintf("mean KL divergence %.4g exceeds --max-kld %.4g", rep.KLDMean, c.Float("max-kld")))
+	}
+	var quality []convert.TensorQuality
+	if quantized && against != "" {
+		if quality, err = convert.QuantizationReport(model, against); err != nil {
+			return err
+		}
+	}
 	if out := c.String("logits-out"); out != "" {
 		if got == nil {
 			if got, err = verify.Forward(m.Model, ids); err != nil {
@@ -183,11 +200,20 @@ func runVerify(ctx context.Context, c *cli.Command, model string) error {
 	}
 	w := c.Root().Writer
 	if c.Bool("json") {
+		if quality != nil {
+			return errOr(printJSON(w, map[string]any{"parity": rep, "tensors": quality}), rep)
+		}
 		if err := rep.WriteJSON(w); err != nil {
 			return err
 		}
 	} else {
 		rep.WriteText(w)
+		if quality != nil {
+			fmt.Fprintf(w, "\nquantization: %-34s %-12s %8s %10s\n", "tensor", "type", "bits/w", "nmse")
+			for _, q := range quality {
+				fmt.Fprintf(w, "              %-34s %-12s %8.3f %10.3g\n", q.Name, q.Type, q.BitsPerWeight, q.NMSE)
+			}
+		}
 	}
 	return rep.Err()
 }
@@ -219,4 +245,11 @@ func torchGolden(ctx context.Context, model string, ids []int, n reference.Numer
 		return nil, fmt.Errorf("PyTorch reference on cuda (%s %s): %w", py, script, err)
 	}
 	return verify.ReadGolden(out)
+}
+
+func errOr(err error, rep *verify.Report) error {
+	if err != nil {
+		return err
+	}
+	return rep.Err()
 }

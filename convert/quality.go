@@ -1,0 +1,130 @@
+package convert
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/sambay-conv/sambay-conv/formats/gguf"
+	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/quant"
+	"github.com/sambay-conv/sambay-conv/reference"
+)
+
+// TensorQuality is one stored tensor compared with its original.
+type TensorQuality struct {
+	Name          string  `json:"name"`
+	Type          string  `json:"type"`
+	BitsPerWeight float64 `json:"bits_per_weight"`
+	NMSE          float64 `json:"nmse"`
+}
+
+// QuantizationReport compares every matrix of a quantized model (a GGUF
+// file or an MLX folder) with the same tensor of the canonical model it was
+// made from: its type, bits per weight, and NMSE = Σ(q − x)² / Σ x².
+func QuantizationReport(quantPath, originalDir string) ([]TensorQuality, error) {
+	orig, err := safetensors.OpenModel(originalDir)
+	if err != nil {
+		return nil, err
+	}
+	defer orig.Close()
+	m, err := Open(quantPath, reference.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	var out []TensorQuality
+	nmse := func(name string, decode func(r int, dst []float32)) (float64, error) {
+		t, ok := orig.Tensor(name)
+		if !ok || len(t.Shape) != 2 {
+			return 0, fmt.Errorf("%s: no matrix %s", originalDir, name)
+		}
+		rows, cols := int(t.Shape[0]), int(t.Shape[1])
+		x, err := t.Float32s()
+		if err != nil {
+			return 0, err
+		}
+		q := make([]float32, cols)
+		var se, sx float64
+		for r := 0; r < rows; r++ {
+			decode(r, q)
+			for i, v := range x[r*cols : (r+1)*cols] {
+				d := float64(q[i]) - float64(v)
+				se += d * d
+				sx += float64(v) * float64(v)
+			}
+		}
+		if sx == 0 {
+			return 0, nil
+		}
+		return se / sx, nil
+	}
+	switch m.Format {
+	case "gguf":
+		f, err := gguf.Open(quantPath)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		back := map[string]string{}
+		for canon, g := range GGUFNames(&m.Cfg) {
+			back[g] = canon
+		}
+		for i := range f.Tensors {
+			ti := &f.Tensors[i]
+			t := quant.Type(ti.Type)
+			if len(ti.Dims) != 2 || t == quant.TypeF32 || !t.Valid() || back[ti.Name] == "" {
+				continue
+			}
+			data, err := f.Data(ti)
+			if err != nil {
+				return nil, err
+			}
+			cols := int(ti.Dims[0])
+			rb := t.RowBytes(cols)
+			e, err := nmse(back[ti.Name], func(r int, dst []float32) { quant.DequantizeRow(t, dst, data[r*rb:(r+1)*rb]) })
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, TensorQuality{Name: ti.Name, Type: t.String(), BitsPerWeight: t.BitsPerWeight(), NMSE: e})
+		}
+	case "mlx":
+		q, err := safetensors.OpenModel(quantPath)
+		if err != nil {
+			return nil, err
+		}
+		defer q.Close()
+		for _, t := range q.Tensors {
+			if !strings.HasSuffix(t.Name, ".scales") {
+				continue
+			}
+			path := strings.TrimSuffix(t.Name, ".scales")
+			w, _ := q.Tensor(path + ".weight")
+			o, ok := orig.Tensor(path + ".weight")
+			if !ok || len(o.Shape) != 2 || len(w.Shape) != 2 {
+				continue
+			}
+			bits := int(w.Shape[1]) * 32 / int(o.Shape[1])
+			group := int(o.Shape[1]) / int(t.Shape[1])
+			bs, _ := q.Tensor(path + ".biases")
+			dec := &mlxRows{bits: bits, group: group, in: int(o.Shape[1]), scales: t, biases: bs}
+			if dec.packed, err = w.Bytes(); err != nil {
+				return nil, err
+			}
+			e, err := nmse(path+".weight", dec.DecodeRow)
+			if err != nil {
+				return nil, err
+			}
+			bpw := float64(bits) + 2*8*float64(t.DType.Size())/float64(group)
+			out = append(out, TensorQuality{Name: path, Type: fmt.Sprintf("affine%d-g%d", bits, group), BitsPerWeight: bpw, NMSE: e})
+		}
+	default:
+		return nil, fmt.Errorf("%s is not a quantized model (GGUF file or MLX folder)", quantPath)
+	}
+	for i := range out {
+		if math.IsNaN(out[i].NMSE) {
+			out[i].NMSE = math.Inf(1)
+		}
+	}
+	return out, nil
+}
