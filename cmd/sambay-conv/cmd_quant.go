@@ -128,7 +128,7 @@ func printPlan(w io.Writer, r *convert.GGUFResult) {
 		if r.Path != "" && t.Type != "F32" {
 			note = strings.TrimSpace(fmt.Sprintf("%.3g %s", t.NMSE, t.Why))
 		}
-		fmt.Fprintf(w, "%-34s %-18s %-6s %12d  %s\n", t.Name, fmt.Sprint(t.Dims), t.Type, t.Bytes, note)
+		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("%-34s %-18s %-6s %12d  %s", t.Name, fmt.Sprint(t.Dims), t.Type, t.Bytes, note), " "))
 	}
 	var counts []string
 	for _, k := range []string{"F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K", "Q5_1", "Q5_0", "Q4_K", "Q4_1", "Q4_0", "Q3_K", "Q2_K"} {
