@@ -1,0 +1,71 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/verify"
+)
+
+const td = "../testdata"
+
+func TestParseTargets(t *testing.T) {
+	ts, err := ParseTargets("gguf:Q8_0, mlx:4,gguf:q4_k_m")
+	if err != nil || len(ts) != 3 || ts[0].String() != "gguf:q8_0" || ts[1].Bits != 4 {
+		t.Errorf("%v %v", ts, err)
+	}
+	for _, bad := range []string{"onnx:1", "mlx:four", "gguf"} {
+		if _, err := ParseTargets(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if ts, _ := ParseTargets(""); len(ts) != 0 {
+		t.Error("empty targets")
+	}
+}
+
+func TestRunOnSambayTiny(t *testing.T) {
+	dir := filepath.Join(td, "sambay-tiny")
+	out := t.TempDir()
+	res, err := Run(context.Background(), Options{
+		Source: filepath.Join(dir, "archscale-fused.pth"), Output: out, Golden: filepath.Join(dir, "golden-fp32.safetensors"),
+		Import:  convert.ImportOptions{Config: convert.ConfigOptions{ConfigFile: filepath.Join(dir, "litgpt-config.json")}},
+		Targets: []Target{{Format: "gguf", Policy: "q8_0"}, {Format: "mlx", Bits: 8}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Golden.Pass || len(res.Targets) != 2 {
+		t.Fatalf("golden %+v, %d targets", res.Golden, len(res.Targets))
+	}
+	q8 := res.Targets[0].Parity
+	if q8.Top1Agreement < 0.9 || q8.KLDMean > 0.01 || q8.Tokens != 64 {
+		t.Errorf("q8_0 parity: top-1 %.2f, KL %.4g over %d tokens", q8.Top1Agreement, q8.KLDMean, q8.Tokens)
+	}
+	var j map[string]any
+	b, _ := os.ReadFile(filepath.Join(out, "report.json"))
+	if err := json.Unmarshal(b, &j); err != nil || len(j["targets"].([]any)) != 2 {
+		t.Errorf("report.json: %v", err)
+	}
+	h, _ := os.ReadFile(filepath.Join(out, "report.html"))
+	if !strings.Contains(string(h), "<svg") || !strings.Contains(string(h), "gguf:q8_0") {
+		t.Error("report.html lacks the plot")
+	}
+}
+
+func TestRunFailsOnWrongGolden(t *testing.T) {
+	// The sambay-tiny weights against the phi4flash-tiny golden: vocabularies
+	// agree (128), the function does not.
+	dir := filepath.Join(td, "sambay-tiny")
+	_, err := Run(context.Background(), Options{Source: filepath.Join(dir, "hf"), Output: t.TempDir(),
+		Golden: filepath.Join(td, "phi4flash-tiny", "golden-fp32.safetensors")})
+	if err == nil || !errors.Is(err, verify.ErrParity) && !strings.Contains(err.Error(), "hidden states") {
+		t.Errorf("wrong golden: %v", err)
+	}
+}
