@@ -89,25 +89,5 @@ func ExportGenericGGUF(ctx context.Context, path string, opts GenericOptions) (*
 		{Key: "general.quantization_version", Value: uint32(2)},
 		{Key: "sambay_conv.source_format", Value: "safetensors"},
 	}
-	srcs := make([]gguf.Source, len(res.Tensors))
-	for i := range res.Tensors {
-		t := &res.Tensors[i]
-		srcs[i] = gguf.Source{Info: gguf.TensorInfo{Name: t.Name, Dims: t.Dims, Type: uint32(t.typ)}, EncodeRows: func(dst []byte, first, n int) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			return encodeRows(t, dst, first, n)
-		}}
-	}
-	size, err := gguf.WriteFile(opts.Output, kv, srcs, gguf.WriteOptions{})
-	if err != nil {
-		return nil, err
-	}
-	res.Path, res.FileBytes = opts.Output, size
-	for i := range res.Tensors {
-		if t := &res.Tensors[i]; t.stats.ssx > 0 {
-			t.NMSE = t.stats.sse / t.stats.ssx
-		}
-	}
-	return res, nil
+	return res, writeGGUF(ctx, opts.Output, kv, res)
 }

@@ -265,15 +265,7 @@ func PlanGGUF(cfg *reference.Config, opts GGUFOptions) (*GGUFResult, error) {
 // per-tensor types of a policy (spec gguf.md §5, §8). With DryRun it only
 // returns the plan.
 func ExportGGUF(ctx context.Context, modelDir string, opts GGUFOptions) (*GGUFResult, error) {
-	cb, err := os.ReadFile(filepath.Join(modelDir, "config.json"))
-	if err != nil {
-		return nil, err
-	}
-	cfg, _, err := ParseHFConfig(cb)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, modelDir, err)
-	}
-	st, err := safetensors.OpenModelWith(modelDir, safetensors.OpenOptions{NoMmap: true})
+	cfg, _, st, err := openCanonical(modelDir)
 	if err != nil {
 		return nil, err
 	}
@@ -296,10 +288,8 @@ func ExportGGUF(ctx context.Context, modelDir string, opts GGUFOptions) (*GGUFRe
 		t.stats = &errStats{}
 	}
 	quantized := false
-	var infos []gguf.TensorInfo
 	for _, t := range ts {
 		quantized = quantized || t.typ.IsQuantized()
-		infos = append(infos, gguf.TensorInfo{Name: t.Name, Dims: t.Dims, Type: uint32(t.typ)})
 	}
 	if opts.DryRun {
 		return res, nil
@@ -310,27 +300,48 @@ func ExportGGUF(ctx context.Context, modelDir string, opts GGUFOptions) (*GGUFRe
 		return nil, err
 	}
 	kv = append(kv, tk...)
-	srcs := make([]gguf.Source, len(ts))
-	for i := range ts {
-		t := &ts[i]
-		srcs[i] = gguf.Source{Info: infos[i], EncodeRows: func(dst []byte, first, n int) error {
+	return res, writeGGUF(ctx, opts.Output, kv, res)
+}
+
+// openCanonical reads a canonical folder's config and opens its shards for
+// streaming (pread).
+func openCanonical(dir string) (reference.Config, []byte, *safetensors.Model, error) {
+	cb, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return reference.Config{}, nil, nil, err
+	}
+	cfg, _, err := ParseHFConfig(cb)
+	if err != nil {
+		return cfg, nil, nil, fmt.Errorf("%w: %s: %v", ErrConfig, dir, err)
+	}
+	st, err := safetensors.OpenModelWith(dir, safetensors.OpenOptions{NoMmap: true})
+	return cfg, cb, st, err
+}
+
+// writeGGUF encodes the planned tensors of res (sources attached) into a
+// GGUF file and records each tensor's quantization NMSE.
+func writeGGUF(ctx context.Context, path string, kv []gguf.KV, res *GGUFResult) error {
+	srcs := make([]gguf.Source, len(res.Tensors))
+	for i := range res.Tensors {
+		t := &res.Tensors[i]
+		srcs[i] = gguf.Source{Info: gguf.TensorInfo{Name: t.Name, Dims: t.Dims, Type: uint32(t.typ)}, EncodeRows: func(dst []byte, first, n int) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			return encodeRows(t, dst, first, n)
 		}}
 	}
-	size, err := gguf.WriteFile(opts.Output, kv, srcs, gguf.WriteOptions{})
+	size, err := gguf.WriteFile(path, kv, srcs, gguf.WriteOptions{})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res.Path, res.FileBytes = opts.Output, size
+	res.Path, res.FileBytes = path, size
 	for i := range res.Tensors {
 		if t := &res.Tensors[i]; t.stats.ssx > 0 {
 			t.NMSE = t.stats.sse / t.stats.ssx
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // encodeRows widens rows [first, first+n) of the source to float32 and

@@ -79,15 +79,7 @@ func ExportMLX(ctx context.Context, modelDir string, opts MLXOptions) (*MLXResul
 	if err := quant.MLXCheck(opts.Bits, opts.GroupSize); err != nil {
 		return nil, err
 	}
-	cb, err := os.ReadFile(filepath.Join(modelDir, "config.json"))
-	if err != nil {
-		return nil, err
-	}
-	cfg, _, err := ParseHFConfig(cb)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, modelDir, err)
-	}
-	st, err := safetensors.OpenModelWith(modelDir, safetensors.OpenOptions{NoMmap: true})
+	cfg, cb, st, err := openCanonical(modelDir)
 	if err != nil {
 		return nil, err
 	}
