@@ -1,0 +1,90 @@
+package pipeline
+
+import (
+	"context"
+	"math"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/reference"
+)
+
+// writeRandomModel writes a canonical Phi4Flash-style model (LayerNorm,
+// differential attention, tied) with random bf16 weights: matrices with
+// standard deviation 1/√in, embeddings 0.1 (so that the blocks, not the
+// token's own embedding, decide the logits), norms near 1.
+func writeRandomModel(tb testing.TB, dir string, c reference.Config) {
+	r := rand.New(rand.NewSource(5))
+	var ts []formats.Tensor
+	for _, s := range c.Tensors() {
+		n, _ := formats.NumElements(s.Shape)
+		v := make([]float32, n)
+		leaf := s.Name[strings.LastIndexByte(s.Name, '.')+1:]
+		for i := range v {
+			switch {
+			case leaf == "A_log":
+				v[i] = float32(math.Log(float64(i%c.DState + 1)))
+			case strings.Contains(s.Name, "norm") && leaf == "weight", leaf == "D":
+				v[i] = 1 + float32(r.NormFloat64()*0.1)
+			case s.Name == "model.embed_tokens.weight":
+				v[i] = float32(r.NormFloat64() * 0.1)
+			case len(s.Shape) == 2:
+				v[i] = float32(r.NormFloat64() / math.Sqrt(float64(s.Shape[1])))
+			case strings.Contains(s.Name, "dt_proj.bias"):
+				v[i] = -3 + float32(r.NormFloat64()*0.5)
+			default:
+				v[i] = float32(r.NormFloat64() * 0.1)
+			}
+		}
+		dt := formats.BF16
+		if s.KeepF32 {
+			dt = formats.F32
+		}
+		b := make([]byte, int(n)*dt.Size())
+		formats.EncodeFloat32(b, v, dt)
+		ts = append(ts, formats.NewTensorBytes(s.Name, dt, s.Shape, "random", b))
+	}
+	if _, err := safetensors.WriteModel(dir, ts, safetensors.WriteOptions{}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), convert.HFConfigJSON(&c, nil, nil), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkQuantParity runs the pipeline's quantized targets on a random
+// Phi4Flash-style model wide enough for K-quants (E = 512, 8 layers) and
+// reports, per target, bits per weight, mean KL divergence against the
+// bf16 original, and top-1 agreement over 64 tokens.
+func BenchmarkQuantParity(b *testing.B) {
+	if testing.Short() {
+		b.Skip("quantizes a 60 M-parameter model five times")
+	}
+	c := reference.Config{NLayer: 8, NEmbd: 512, NHead: 8, NKVHead: 4, HeadDim: 64, Intermediate: 2048, VocabSize: 4096,
+		Window: 16, DState: 16, DConv: 4, Expand: 2, DtRank: 32, Norm: reference.LayerNorm, NormEps: 1e-5, DiffAttn: true,
+		QKVBias: true, AttnOutBias: true, Tied: true, GMU: true, MaxPosition: 4096, LogitScale: 1, AttnScale: 0.125}
+	dir := b.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	writeRandomModel(b, src, c)
+	targets := []Target{{Format: "gguf", Policy: "q8_0"}, {Format: "gguf", Policy: "q6_k"}, {Format: "gguf", Policy: "q4_k_m"},
+		{Format: "mlx", Bits: 8}, {Format: "mlx", Bits: 4}}
+	for b.Loop() {
+		res, err := Run(context.Background(), Options{Source: src, Output: filepath.Join(dir, "out"), Targets: targets})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, t := range res.Targets {
+			name := strings.ReplaceAll(t.Target, ":", "-")
+			b.ReportMetric(t.BitsPerWeight, name+"-bits/weight")
+			b.ReportMetric(t.Parity.KLDMean, name+"-KL")
+			b.ReportMetric(100*t.Parity.Top1Agreement, name+"-top1%")
+		}
+	}
+}
