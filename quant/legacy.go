@@ -13,11 +13,12 @@ const qk = 32
 
 func quantizeQ4_0(dst []byte, x []float32) {
 	for b := 0; b < len(x)/qk; b++ {
-		xb, out := x[b*qk:(b+1)*qk], dst[b*18:(b+1)*18]
+		// Array pointers let the compiler drop the bounds checks of the inner loops.
+		xb, out := (*[qk]float32)(x[b*qk:]), (*[18]byte)(dst[b*18:])
 		var amax, max float32
 		for _, v := range xb {
-			if amax < abs32(v) { // strict: the first occurrence wins; max keeps its sign
-				amax, max = abs32(v), v
+			if a := abs32(v); amax < a { // strict: the first occurrence wins; max keeps its sign
+				amax, max = a, v
 			}
 		}
 		d := max / -8
@@ -25,7 +26,7 @@ func quantizeQ4_0(dst []byte, x []float32) {
 		if d != 0 {
 			id = 1 / d
 		}
-		putF16(out, d)
+		putF16(out[:], d)
 		for j := 0; j < qk/2; j++ {
 			x0 := float32(xb[j] * id)
 			x1 := float32(xb[j+qk/2] * id)

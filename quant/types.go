@@ -168,11 +168,16 @@ func unfp16(h uint16) float32 { return float16.Frombits(h).Float32() }
 func putF16(b []byte, v float32) { h := fp16(v); b[0], b[1] = byte(h), byte(h>>8) }
 func getF16(b []byte) float32    { return unfp16(uint16(b[0]) | uint16(b[1])<<8) }
 
+// abs32 is fabsf: the sign bit cleared.
 func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
 
-// nearestInt is ggml's nearest_int (ggml-quants.c 621–626): round half to
-// even through the 1.5·2^23 magic number; equal to RoundToEven for |f| < 2^22.
-func nearestInt(f float32) int { return int(math.RoundToEven(float64(f))) }
+// nearestInt is ggml's nearest_int (ggml-quants.c 621–626), written the same
+// way: adding 1.5·2^23 rounds half to even into the low mantissa bits (valid
+// for |f| ≤ 4194303, which every caller guarantees).
+func nearestInt(f float32) int {
+	val := f + 12582912
+	return int(int32(math.Float32bits(val)&0x007fffff) - 0x00400000)
+}
 
 func quantizeF32(dst []byte, x []float32) {
 	for i, v := range x {
