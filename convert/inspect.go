@@ -3,6 +3,11 @@ package convert
 import (
 	"fmt"
 	"sort"
+	"strings"
+
+	"github.com/sambay-conv/sambay-conv/formats/gguf"
+	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/quant"
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -48,6 +53,9 @@ type LayerInfo struct {
 // layer table. A configuration that cannot be decided is reported, not
 // fatal.
 func Inspect(path string, co ConfigOptions, so SourceOptions) (*InspectReport, error) {
+	if strings.HasSuffix(strings.ToLower(path), ".gguf") || isMLX(path) {
+		return inspectQuantized(path)
+	}
 	src, err := OpenSource(path, so)
 	if err != nil {
 		return nil, err
@@ -75,6 +83,12 @@ func Inspect(path string, co ConfigOptions, so SourceOptions) (*InspectReport, e
 		r.ConfigError = err.Error()
 	}
 	r.Config, r.ConfigFrom = &cfg, rc.From
+	r.layers(&cfg)
+	return r, nil
+}
+
+// layers fills the layer table of cfg.
+func (r *InspectReport) layers(cfg *reference.Config) {
 	compat := cfg.HFCompatible()
 	r.HFCompat = &compat
 	perLayer := map[int]int64{}
@@ -89,6 +103,58 @@ func Inspect(path string, co ConfigOptions, so SourceOptions) (*InspectReport, e
 		r.Layers = append(r.Layers, LayerInfo{Index: i, Kind: role.Kind(), Memory: i == cfg.MemoryLayer(),
 			KV: i == cfg.KVLayer(), Params: perLayer[i]})
 	}
+}
+
+// inspectQuantized describes a GGUF file or an MLX folder: its tensors by
+// storage type and the model it holds (loaded as the forward pass would).
+func inspectQuantized(path string) (*InspectReport, error) {
+	r := &InspectReport{Path: path, DTypes: map[string]DTStat{}}
+	if isMLX(path) {
+		r.Format, r.Layout = "mlx", LayoutHF
+		st, err := safetensors.OpenModel(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range st.Tensors {
+			s := r.DTypes[t.DType.String()]
+			s.Tensors++
+			s.Elements += t.NumElements()
+			s.Bytes += t.Size()
+			r.DTypes[t.DType.String()] = s
+			r.Bytes += t.Size()
+		}
+		r.Tensors = len(st.Tensors)
+		st.Close()
+	} else {
+		r.Format, r.Layout = "gguf", "sambay"
+		f, err := gguf.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		for i := range f.Tensors {
+			ti := &f.Tensors[i]
+			name := quant.Type(ti.Type).String()
+			size, _ := ti.Size()
+			s := r.DTypes[name]
+			s.Tensors++
+			s.Elements += ti.NumElements()
+			s.Bytes += size
+			r.DTypes[name] = s
+			r.Bytes += size
+		}
+		r.Tensors = len(f.Tensors)
+		f.Close()
+	}
+	m, err := Open(path, reference.Options{})
+	if err != nil {
+		r.ConfigError = err.Error()
+		return r, nil
+	}
+	defer m.Close()
+	cfg := m.Cfg
+	r.Config, r.ConfigFrom = &cfg, r.Format+" metadata"
+	r.Params = cfg.NumParams()
+	r.layers(&cfg)
 	return r, nil
 }
 

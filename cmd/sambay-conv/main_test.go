@@ -182,6 +182,9 @@ func TestQuantCommand(t *testing.T) {
 	if code, _, stderr := runCLI(t, "quant", hf, "-o", g, "--pure", "--type", "q8_0", "--tensor-type", "ffn_up=f16"); code != 0 {
 		t.Fatalf("pure: exit %d %s", code, stderr)
 	}
+	if code, out, _ := runCLI(t, "inspect", g); code != 0 || !strings.Contains(out, "format:     gguf") || !strings.Contains(out, "Q8_0") || !strings.Contains(out, "KV source") {
+		t.Errorf("inspect gguf: exit %d\n%s", code, out)
+	}
 	code, out, _ = runCLI(t, "verify", g, "--against", hf, "--tokens", "1,2,3,4,5,6,7,8", "--tol-logits", "1", "--tol-hidden", "1")
 	if code != 0 || !strings.Contains(out, "perplexity") {
 		t.Errorf("verify gguf: exit %d %s", code, out)
