@@ -56,3 +56,30 @@ func TestDecodeMatchesPrefill(t *testing.T) {
 		}
 	}
 }
+
+// TestStateBF16 rounds the Mamba state between calls: decoding then drifts
+// from prefill slightly (by about one bf16 rounding), never wildly, and the
+// option changes nothing for a single prefill call's logits.
+func TestStateBF16(t *testing.T) {
+	seq := []int{5, 42, 7, 99, 3, 17, 64, 88, 1, 8, 33, 77}
+	dir := filepath.Join("..", "testdata", "phi4flash-tiny", "hf")
+	plain, _ := convert.LoadModel(dir, reference.Options{Numerics: reference.BF16})
+	defer plain.Close()
+	rounded, _ := convert.LoadModel(dir, reference.Options{Numerics: reference.BF16, StateBF16: true})
+	defer rounded.Close()
+	a, _ := plain.Run(plain.NewState(), seq, reference.Want{AllLogits: true})
+	b, _ := rounded.Run(rounded.NewState(), seq, reference.Want{AllLogits: true})
+	if d := maxDiff(a.Logits, b.Logits); d != 0 {
+		t.Errorf("one prefill call differs by %v with StateBF16", d)
+	}
+	st := rounded.NewState()
+	V := rounded.Cfg.VocabSize
+	var worst float64
+	for p := range seq {
+		res, _ := rounded.Run(st, seq[p:p+1], reference.Want{})
+		worst = max(worst, maxDiff(res.Logits, a.Logits[p*V:(p+1)*V])/maxAbs(a.Logits[p*V:(p+1)*V]))
+	}
+	if worst == 0 || worst > 0.05 {
+		t.Errorf("decoding with bf16 state differs from prefill by %.3g of max |logit| (want small but non-zero)", worst)
+	}
+}

@@ -291,6 +291,14 @@ func (r *run) mamba(i int, ly *layer, u []float32, rows int) ([]float32, []float
 			y[t*Di+d] = acc
 		}
 	}
+	if r.m.Opts.StateBF16 {
+		for j := range ls.h {
+			ls.h[j] = formats.RoundBF16(ls.h[j])
+		}
+		for j := range ls.conv {
+			ls.conv[j] = formats.RoundBF16(ls.conv[j])
+		}
+	}
 	o := make([]float32, rows*Di)
 	var mem []float32
 	if ly.role == RoleMambaMemory {

@@ -34,6 +34,9 @@ type Options struct {
 	// RoundParamsBF16 rounds A_log and the DA lambdas to bf16 too in BF16
 	// mode (transformers 4.46-era loading; spec model.md §3).
 	RoundParamsBF16 bool
+	// StateBF16 rounds the Mamba SSM state and conv window to bf16 after
+	// every call, as HF's and vLLM's caches store them (spec model.md §7).
+	StateBF16 bool
 }
 
 // A TensorSource hands out the canonical model's tensors by name.

@@ -33,6 +33,7 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cuda: run reference/torch/sambay_ref.py on the GPU through python3 and compare with the Go CPU run"},
 			&cli.StringFlag{Name: "mode", Value: "fp32", Usage: "numerics: fp32 or bf16"},
 			&cli.BoolFlag{Name: "round-params-bf16", Usage: "in bf16 mode also round A_log and the DA lambdas"},
+			&cli.BoolFlag{Name: "state-bf16", Usage: "round the Mamba SSM state and conv window to bf16 after every step, as HF and vLLM caches do"},
 			&cli.FloatFlag{Name: "tol-logits", Usage: "tolerance on logits, relative to max |logit| (default fp32 1e-5, bf16 2e-2)"},
 			&cli.FloatFlag{Name: "tol-hidden", Usage: "tolerance on each block's hidden state, relative to its max |value|"},
 			&cli.FloatFlag{Name: "max-kld", Usage: "quantized MODEL: fail when the mean KL divergence exceeds this (default: report only)"},
@@ -85,7 +86,7 @@ func tokenFlags(c *cli.Command) ([]int, error) {
 }
 
 func runVerify(ctx context.Context, c *cli.Command, model string) error {
-	opts := reference.Options{RoundParamsBF16: c.Bool("round-params-bf16")}
+	opts := reference.Options{RoundParamsBF16: c.Bool("round-params-bf16"), StateBF16: c.Bool("state-bf16")}
 	switch c.String("mode") {
 	case "fp32":
 	case "bf16":
