@@ -176,3 +176,48 @@ func TestArchScaleImportMatchesRelease(t *testing.T) {
 		t.Errorf("import vs release: %v %+v", err, rep)
 	}
 }
+
+func TestKLDFile(t *testing.T) {
+	m, err := convert.LoadModel(filepath.Join(td, "phi4flash-tiny", "hf"), reference.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	toks := make([]int, 40)
+	for i := range toks {
+		toks[i] = (i*37 + 5) % 128
+	}
+	p := filepath.Join(t.TempDir(), "base.kld")
+	if err := verify.WriteKLD(p, m.Model, toks, 16); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(p)
+	defer f.Close()
+	fi, _ := f.Stat()
+	k, err := verify.ReadKLD(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.NChunk != 2 || k.NCtx != 16 || k.NVocab != 128 || k.Records() != 2*7 {
+		t.Fatalf("header %+v, %d records", k, k.Records())
+	}
+	// The stored log-probabilities match the model's own within the 16-bit step.
+	res, _ := m.Run(m.NewState(), toks[:16], reference.Want{AllLogits: true})
+	V := 128
+	for p := 8; p <= 14; p++ {
+		lg := res.Logits[p*V : (p+1)*V]
+		var mx float64 = -1e30
+		for _, v := range lg {
+			mx = math.Max(mx, float64(v))
+		}
+		var s float64
+		for _, v := range lg {
+			s += math.Exp(float64(v) - mx)
+		}
+		tok := toks[p+1]
+		want := float64(lg[tok]) - mx - math.Log(s)
+		if got := k.LogProb(p-8, tok); math.Abs(got-want) > 1e-3 {
+			t.Errorf("position %d: stored log-prob %.5f, model %.5f", p, got, want)
+		}
+	}
+}

@@ -39,6 +39,8 @@ func verifyCommand() *cli.Command {
 			&cli.FloatFlag{Name: "max-kld", Usage: "quantized MODEL: fail when the mean KL divergence exceeds this (default: report only)"},
 			&cli.StringFlag{Name: "report", Usage: "write the report to FILE.md, FILE.html or FILE.json"},
 			&cli.StringFlag{Name: "logits-out", Usage: "write the Go run as a golden-format file"},
+			&cli.StringFlag{Name: "kld-out", Usage: "write llama-perplexity reference logits (.kld) of MODEL over the tokens, in chunks of --ctx"},
+			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "chunk length for --kld-out"},
 			jsonFlag(),
 		},
 		Action: func(ctx context.Context, c *cli.Command) error {
@@ -191,6 +193,11 @@ func runVerify(ctx context.Context, c *cli.Command, model string) error {
 			}
 		}
 		if err := verify.WriteGolden(out, got); err != nil {
+			return err
+		}
+	}
+	if p := c.String("kld-out"); p != "" {
+		if err := verify.WriteKLD(p, m.Model, ids, int(c.Int("ctx"))); err != nil {
 			return err
 		}
 	}
