@@ -28,7 +28,7 @@ var allowed = map[string][]string{
 	"reference/internal/kernel": {"github.com/x448/float16", "golang.org/x/sys/cpu"},
 	"verify":                    {"formats", "formats/safetensors", "reference"},
 	"pipeline":                  {"convert", "verify", "reference"},
-	"quant":                     {"formats", "github.com/x448/float16"},
+	"quant":                     {"formats", "github.com/x448/float16", "golang.org/x/sys/cpu"},
 	"cmd/sambay-conv": {"", "convert", "formats", "reference", "verify", "quant", "pipeline", "formats/safetensors", "formats/torchpth",
 		"github.com/urfave/cli/v3", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 }

@@ -14,7 +14,7 @@ var cRef = map[Type]float64{TypeQ4_0: 3000, TypeQ8_0: 650, TypeQ6_K: 100, TypeQ5
 // ratio to ggml's C reference figure, and the 2-core speedup of Quantize
 // measured in the same run.
 func BenchmarkQuantize(b *testing.B) {
-	const rows, cols = 64, 4096
+	const rows, cols = 256, 4096
 	x := goldenInput(rows * cols)
 	for _, g := range goldenTypes {
 		b.Run("type="+g.t.String(), func(b *testing.B) {

@@ -15,25 +15,39 @@ func quantizeQ4_0(dst []byte, x []float32) {
 	for b := 0; b < len(x)/qk; b++ {
 		// Array pointers let the compiler drop the bounds checks of the inner loops.
 		xb, out := (*[qk]float32)(x[b*qk:]), (*[18]byte)(dst[b*18:])
-		var amax, max float32
-		for _, v := range xb {
-			if a := abs32(v); amax < a { // strict: the first occurrence wins; max keeps its sign
-				amax, max = a, v
-			}
-		}
+		_, max := signedAbsMax(xb)
 		d := max / -8
 		var id float32
 		if d != 0 {
 			id = 1 / d
 		}
 		putF16(out[:], d)
-		for j := 0; j < qk/2; j++ {
-			x0 := float32(xb[j] * id)
-			x1 := float32(xb[j+qk/2] * id)
-			q0 := min(15, int8(x0+8.5)) // rule B: truncation of a float32 sum
-			q1 := min(15, int8(x1+8.5))
-			out[2+j] = byte(q0) | byte(q1)<<4
+		q4_0Pack(out[2:18], xb, id)
+	}
+}
+
+// signedAbsMaxGo returns the largest |x| of a block and the element that
+// attains it first (ggml's strict comparison: the first occurrence wins,
+// and the sign is kept); both are 0 for a block of zeros.
+func signedAbsMaxGo(xb *[qk]float32) (float32, float32) {
+	var amax, max float32
+	for _, v := range xb {
+		if a := abs32(v); amax < a {
+			amax, max = a, v
 		}
+	}
+	return amax, max
+}
+
+// q4_0PackGo writes byte j = code j | code j+16 << 4 of one block; the
+// assembly kernel performs the same operations per element.
+func q4_0PackGo(out []byte, xb *[qk]float32, id float32) {
+	for j := 0; j < qk/2; j++ {
+		x0 := float32(xb[j] * id)
+		x1 := float32(xb[j+qk/2] * id)
+		q0 := min(15, int8(x0+8.5)) // rule B: truncation of a float32 sum
+		q1 := min(15, int8(x1+8.5))
+		out[j] = byte(q0) | byte(q1)<<4
 	}
 }
 
@@ -95,13 +109,8 @@ func dequantizeQ4_1(dst []float32, src []byte) {
 
 func quantizeQ5_0(dst []byte, x []float32) {
 	for b := 0; b < len(x)/qk; b++ {
-		xb, out := x[b*qk:(b+1)*qk], dst[b*22:(b+1)*22]
-		var amax, max float32
-		for _, v := range xb {
-			if amax < abs32(v) {
-				amax, max = abs32(v), v
-			}
-		}
+		xb, out := (*[qk]float32)(x[b*qk:]), dst[b*22:(b+1)*22]
+		_, max := signedAbsMax(xb)
 		d := max / -16
 		var id float32
 		if d != 0 {

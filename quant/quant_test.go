@@ -200,3 +200,42 @@ func TestBlockSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyKernelsCrossCheck compares the block helpers (assembly where the
+// machine has it) with their Go twins on edge blocks: ties of opposite sign,
+// zeros with a leading −0, values at code boundaries.
+func TestLegacyKernelsCrossCheck(t *testing.T) {
+	var blocks [][qk]float32
+	var b [qk]float32
+	b[3], b[9] = -2, 2 // tie: the first (−2) wins
+	blocks = append(blocks, b)
+	b = [qk]float32{}
+	b[0] = float32(math.Copysign(0, -1))
+	blocks = append(blocks, b)
+	for i := range b {
+		b[i] = float32(i%16) - 7.5
+	}
+	blocks = append(blocks, b)
+	x := goldenInput(64 * qk)
+	for k := 0; k < 64; k++ {
+		copy(b[:], x[k*qk:])
+		blocks = append(blocks, b)
+	}
+	for k, blk := range blocks {
+		a1, m1 := signedAbsMax(&blk)
+		a2, m2 := signedAbsMaxGo(&blk)
+		if math.Float32bits(a1) != math.Float32bits(a2) || math.Float32bits(m1) != math.Float32bits(m2) {
+			t.Fatalf("block %d: signedAbsMax (%v, %v), Go twin (%v, %v)", k, a1, m1, a2, m2)
+		}
+		var id float32
+		if d := m1 / -8; d != 0 {
+			id = 1 / d
+		}
+		var o1, o2 [16]byte
+		q4_0Pack(o1[:], &blk, id)
+		q4_0PackGo(o2[:], &blk, id)
+		if o1 != o2 {
+			t.Fatalf("block %d: q4_0Pack % x, Go twin % x", k, o1, o2)
+		}
+	}
+}

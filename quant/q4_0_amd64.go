@@ -1,0 +1,35 @@
+//go:build amd64 && !noasm
+
+package quant
+
+import "golang.org/x/sys/cpu"
+
+//go:noescape
+func q4_0Codes(x *float32, id float32, out *byte)
+
+var useAVX2 = cpu.X86.HasAVX2
+
+// q4_0Pack writes the 16 code bytes of one block (see q4_0PackGo).
+func q4_0Pack(out []byte, xb *[qk]float32, id float32) {
+	if useAVX2 {
+		q4_0Codes(&xb[0], id, &out[0])
+		return
+	}
+	q4_0PackGo(out, xb, id)
+}
+
+//go:noescape
+func absMax32(x *float32) (amax float32, idx int)
+
+// signedAbsMax returns the element of largest magnitude of a block, the first
+// one when several tie, and 0 for a block of zeros (see signedAbsMaxGo).
+func signedAbsMax(xb *[qk]float32) (float32, float32) {
+	if !useAVX2 {
+		return signedAbsMaxGo(xb)
+	}
+	amax, i := absMax32(&xb[0])
+	if amax == 0 {
+		return 0, 0
+	}
+	return amax, xb[i]
+}

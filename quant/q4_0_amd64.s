@@ -1,0 +1,86 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+DATA q4c85<>+0(SB)/4, $8.5
+GLOBL q4c85<>(SB), RODATA|NOPTR, $4
+DATA q4c15<>+0(SB)/4, $15
+GLOBL q4c15<>(SB), RODATA|NOPTR, $4
+
+// func q4_0Codes(x *float32, id float32, out *byte)
+// The 32 codes of one Q4_0 block, packed as ggml does (byte j = code j |
+// code j+16 << 4). Per element the same IEEE operations as the Go loop:
+// float32 x·id, + 8.5, truncation to an integer, min with 15.
+TEXT ·q4_0Codes(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ out+16(FP), DI
+	VBROADCASTSS id+8(FP), Y7
+	VBROADCASTSS q4c85<>(SB), Y8
+	VPBROADCASTD q4c15<>(SB), Y9
+	VMULPS (SI), Y7, Y0
+	VMULPS 32(SI), Y7, Y1
+	VMULPS 64(SI), Y7, Y2
+	VMULPS 96(SI), Y7, Y3
+	VADDPS Y8, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VADDPS Y8, Y2, Y2
+	VADDPS Y8, Y3, Y3
+	VCVTTPS2DQ Y0, Y0
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	VCVTTPS2DQ Y3, Y3
+	VPMINSD Y9, Y0, Y0
+	VPMINSD Y9, Y1, Y1
+	VPMINSD Y9, Y2, Y2
+	VPMINSD Y9, Y3, Y3
+	VPSLLD $4, Y2, Y2
+	VPSLLD $4, Y3, Y3
+	VPOR Y2, Y0, Y0
+	VPOR Y3, Y1, Y1
+	VPACKUSDW Y1, Y0, Y4
+	VPERMQ $0xD8, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPACKUSWB X5, X4, X4
+	VMOVDQU X4, (DI)
+	VZEROUPPER
+	RET
+
+// func absMax32(x *float32) (amax float32, idx int)
+// The largest |x_j| of a 32-element block and the first j attaining it.
+TEXT ·absMax32(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	VPCMPEQD Y15, Y15, Y15
+	VPSRLD $1, Y15, Y15
+	VANDPS (SI), Y15, Y0
+	VANDPS 32(SI), Y15, Y1
+	VANDPS 64(SI), Y15, Y2
+	VANDPS 96(SI), Y15, Y3
+	VMAXPS Y1, Y0, Y4
+	VMAXPS Y3, Y2, Y5
+	VMAXPS Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS X5, X4, X4
+	VPERMILPS $0x4E, X4, X5
+	VMAXPS X5, X4, X4
+	VPERMILPS $0xB1, X4, X5
+	VMAXPS X5, X4, X4
+	VMOVSS X4, amax+8(FP)
+	VBROADCASTSS X4, Y4
+	VCMPPS $0, Y4, Y0, Y0
+	VCMPPS $0, Y4, Y1, Y1
+	VCMPPS $0, Y4, Y2, Y2
+	VCMPPS $0, Y4, Y3, Y3
+	VMOVMSKPS Y0, AX
+	VMOVMSKPS Y1, BX
+	VMOVMSKPS Y2, CX
+	VMOVMSKPS Y3, DX
+	SHLL $8, BX
+	SHLL $16, CX
+	SHLL $24, DX
+	ORL BX, AX
+	ORL CX, AX
+	ORL DX, AX
+	BSFL AX, AX
+	MOVQ AX, idx+16(FP)
+	VZEROUPPER
+	RET
