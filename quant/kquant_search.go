@@ -63,9 +63,11 @@ func makeQxQuants(n, nmax int, x []float32, L []int8) float32 {
 	return scale
 }
 
-// makeQ3Quants is make_q3_quants with do_rmse (ggml-quants.c 697–754); L
-// receives codes in [0, 2·nmax).
-func makeQ3Quants(n, nmax int, x []float32, L []int8) float32 {
+// makeQ3Quants is make_q3_quants with do_rmse (ggml-quants.c 697–754) on
+// the 16-element sub-blocks Q3_K uses (fixed-size arrays let the compiler
+// drop the bounds checks); L receives codes in [0, 2·nmax).
+func makeQ3Quants(nmax int, x *[16]float32, L *[16]int8) float32 {
+	const n = 16
 	var vmax, amax float32 // the value of largest magnitude, sign kept
 	for i := 0; i < n; i++ {
 		if ax := abs32(x[i]); ax > amax {

@@ -10,7 +10,7 @@ func quantizeQ3_K(dst []byte, x []float32) {
 		hmask, qs, sc := out[0:32], out[32:96], out[96:108]
 		var maxScale, amax float32
 		for j := 0; j < QK_K/16; j++ {
-			scales[j] = makeQ3Quants(16, 4, xb[16*j:], L[16*j:])
+			scales[j] = makeQ3Quants(4, (*[16]float32)(xb[16*j:]), (*[16]int8)(L[16*j:]))
 			if s := abs32(scales[j]); s > amax {
 				amax, maxScale = s, scales[j]
 			}
