@@ -3,6 +3,7 @@ package convert
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -295,6 +296,7 @@ func ExportGGUF(ctx context.Context, modelDir string, opts GGUFOptions) (*GGUFRe
 		return res, nil
 	}
 	kv := ggufMetadata(&cfg, opts.Policy, quantized, opts.Name, "")
+	kv = append(kv, provenanceKVs(modelDir, cfg.NumParams())...)
 	tk, err := tokenizerKVs(modelDir, cfg.VocabSize)
 	if err != nil {
 		return nil, err
@@ -394,4 +396,39 @@ func f32bytes(x []float32) []byte {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
 	}
 	return b
+}
+
+// provenanceKVs describes where a canonical folder came from, from its
+// manifest.json when it has one: general.basename, general.size_label and
+// the sambay_conv.source_* keys (format and source file digests).
+func provenanceKVs(dir string, params int64) []gguf.KV {
+	kv := []gguf.KV{{Key: "general.basename", Value: filepath.Base(filepath.Clean(dir))},
+		{Key: "general.size_label", Value: sizeLabel(params)}}
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return kv
+	}
+	var man Manifest
+	if json.Unmarshal(b, &man) != nil {
+		return kv
+	}
+	var digests []string
+	for _, f := range man.Source.Files {
+		digests = append(digests, filepath.Base(f.Name)+":"+f.SHA256)
+	}
+	kv = append(kv, gguf.KV{Key: "sambay_conv.source_format", Value: man.Source.Format},
+		gguf.KV{Key: "sambay_conv.source_sha256", Value: strings.Join(digests, ",")},
+		gguf.KV{Key: "sambay_conv.version", Value: man.Version})
+	return kv
+}
+
+// sizeLabel formats a parameter count the way general.size_label does ("3.9B", "100K").
+func sizeLabel(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.0fM", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.0fK", float64(n)/1e3)
 }

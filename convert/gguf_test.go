@@ -278,4 +278,14 @@ func TestGGUFTokenizerMetadata(t *testing.T) {
 	if ct, _ := f.Get("tokenizer.chat_template"); ct == nil {
 		t.Error("no chat template")
 	}
+	// Provenance from the canonical folder's manifest.
+	if v, _ := f.Get("sambay_conv.source_format"); v != "hf-safetensors" {
+		t.Errorf("source format %v", v)
+	}
+	if v, _ := f.Get("general.size_label"); v != "100K" {
+		t.Errorf("size label %v", v)
+	}
+	if v, _ := f.Get("sambay_conv.source_sha256"); !strings.Contains(v.(string), "model-00001-of-00002.safetensors:") {
+		t.Errorf("source digests %v", v)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"runtime"
 	"testing"
 )
 
@@ -236,6 +237,20 @@ func TestLegacyKernelsCrossCheck(t *testing.T) {
 		q4_0PackGo(o2[:], &blk, id)
 		if o1 != o2 {
 			t.Fatalf("block %d: q4_0Pack % x, Go twin % x", k, o1, o2)
+		}
+	}
+}
+
+func TestQuantizeIndependentOfThreads(t *testing.T) {
+	x := goldenInput(37 * 512)
+	for _, g := range goldenTypes {
+		prev := runtime.GOMAXPROCS(1)
+		one := quantizeAll(g.t, x, 37, 512)
+		runtime.GOMAXPROCS(4)
+		four := quantizeAll(g.t, x, 37, 512)
+		runtime.GOMAXPROCS(prev)
+		if fnvHex(one) != fnvHex(four) {
+			t.Errorf("%v: output depends on the number of threads", g.t)
 		}
 	}
 }
