@@ -7,15 +7,22 @@ package quant
 // groupMaxEps is GROUP_MAX_EPS (ggml-quants.c 20).
 const groupMaxEps = 1e-15
 
+// maxMagnitude returns the largest |x_i| and the element attaining it first
+// (ggml's strict comparison: the first occurrence wins, the sign is kept);
+// both are 0 when every element is ±0.
+func maxMagnitude(x []float32) (amax, vmax float32) {
+	for _, v := range x {
+		if a := abs32(v); a > amax {
+			amax, vmax = a, v
+		}
+	}
+	return amax, vmax
+}
+
 // makeQxQuants is make_qx_quants with rmse_type 1 and no importance weights
 // (ggml-quants.c 628–695); L receives codes in [0, 2·nmax).
 func makeQxQuants(n, nmax int, x []float32, L []int8) float32 {
-	var vmax, amax float32 // the value of largest magnitude, sign kept
-	for i := 0; i < n; i++ {
-		if ax := abs32(x[i]); ax > amax {
-			amax, vmax = ax, x[i]
-		}
-	}
+	amax, vmax := maxMagnitude(x[:n]) // the value of largest magnitude, sign kept
 	if amax < groupMaxEps {
 		for i := 0; i < n; i++ {
 			L[i] = 0
@@ -68,12 +75,7 @@ func makeQxQuants(n, nmax int, x []float32, L []int8) float32 {
 // drop the bounds checks); L receives codes in [0, 2·nmax).
 func makeQ3Quants(nmax int, x *[16]float32, L *[16]int8) float32 {
 	const n = 16
-	var vmax, amax float32 // the value of largest magnitude, sign kept
-	for i := 0; i < n; i++ {
-		if ax := abs32(x[i]); ax > amax {
-			amax, vmax = ax, x[i]
-		}
-	}
+	amax, vmax := maxMagnitude(x[:n]) // the value of largest magnitude, sign kept
 	if amax < groupMaxEps {
 		for i := 0; i < n; i++ {
 			L[i] = 0

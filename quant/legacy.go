@@ -26,18 +26,9 @@ func quantizeQ4_0(dst []byte, x []float32) {
 	}
 }
 
-// signedAbsMaxGo returns the largest |x| of a block and the element that
-// attains it first (ggml's strict comparison: the first occurrence wins,
-// and the sign is kept); both are 0 for a block of zeros.
-func signedAbsMaxGo(xb *[qk]float32) (float32, float32) {
-	var amax, max float32
-	for _, v := range xb {
-		if a := abs32(v); amax < a {
-			amax, max = a, v
-		}
-	}
-	return amax, max
-}
+// signedAbsMaxGo is maxMagnitude on one block: the Go twin of the
+// assembly search.
+func signedAbsMaxGo(xb *[qk]float32) (float32, float32) { return maxMagnitude(xb[:]) }
 
 // q4_0PackGo writes byte j = code j | code j+16 << 4 of one block; the
 // assembly kernel performs the same operations per element.
