@@ -110,6 +110,13 @@ func (m *Model) Run(st *State, ids []int, want Want) (*Result, error) {
 			res.Hidden = append(res.Hidden, append([]float32(nil), x...))
 		}
 	}
+	if !want.AllLogits && rows > 1 {
+		// Only the last position's logits are wanted (models whose
+		// cross-decoder is empty never took the branch above).
+		x = x[(rows-1)*E:]
+		r.pos += rows - 1
+		rows = 1
+	}
 	y := r.norm(x, rows, m.normFW, m.normFB)
 	if c.LogitScale != 1 {
 		s := float32(c.LogitScale)
