@@ -47,10 +47,10 @@ func quantizeQ3_K(dst []byte, x []float32) {
 		}
 		clear(hmask)
 		for j := 0; j < QK_K; j++ {
-			if L[j] > 3 {
-				hmask[j%32] |= 1 << (j / 32)
-				L[j] -= 4
-			}
+			// L[j] is in 0..7: bit 2 is the high bit ggml moves to hmask
+			// (if L > 3 { set; L −= 4 }), done without a data-dependent branch.
+			hmask[j%32] |= (uint8(L[j]) >> 2 & 1) << (j / 32)
+			L[j] &= 3
 		}
 		for j := 0; j < QK_K; j += 128 {
 			for l := 0; l < 32; l++ {

@@ -119,16 +119,9 @@ func quantizeQ5_K(dst []byte, x []float32) {
 		m1, m2 := uint8(1), uint8(2)
 		for n := 0; n < QK_K; n += 64 {
 			for j := 0; j < 32; j++ {
-				l1, l2 := L[n+j], L[n+j+32]
-				if l1 > 15 {
-					l1 -= 16
-					qh[j] |= m1
-				}
-				if l2 > 15 {
-					l2 -= 16
-					qh[j] |= m2
-				}
-				ql[n/2+j] = l1 | l2<<4
+				l1, l2 := L[n+j], L[n+j+32] // in 0..31; bit 4 goes to qh, without a branch
+				qh[j] |= l1>>4*m1 | l2>>4*m2
+				ql[n/2+j] = l1&15 | (l2&15)<<4
 			}
 			m1 <<= 2
 			m2 <<= 2
