@@ -177,20 +177,23 @@ func dequantizeQ5_1(dst []float32, src []byte) {
 
 func quantizeQ8_0(dst []byte, x []float32) {
 	for b := 0; b < len(x)/qk; b++ {
-		xb, out := x[b*qk:(b+1)*qk], dst[b*34:(b+1)*34]
-		var amax float32
-		for _, v := range xb {
-			amax = max(amax, abs32(v))
-		}
+		xb, out := (*[qk]float32)(x[b*qk:]), dst[b*34:(b+1)*34]
+		amax, _ := signedAbsMax(xb)
 		d := amax / 127
 		var id float32
 		if d != 0 {
 			id = 1 / d
 		}
 		putF16(out, d)
-		for j, v := range xb {
-			out[2+j] = byte(int8(math.Round(float64(float32(v * id))))) // rule A: roundf
-		}
+		q8_0Pack(out[2:34], xb, id)
+	}
+}
+
+// q8_0PackGo writes the codes int8(roundf(x·id)) of one block (rule A:
+// round half away from zero); the assembly kernel computes the same.
+func q8_0PackGo(out []byte, xb *[qk]float32, id float32) {
+	for j, v := range xb {
+		out[j] = byte(int8(math.Round(float64(float32(v * id)))))
 	}
 }
 

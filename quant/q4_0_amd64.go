@@ -33,3 +33,15 @@ func signedAbsMax(xb *[qk]float32) (float32, float32) {
 	}
 	return amax, xb[i]
 }
+
+//go:noescape
+func q8_0Codes(x *float32, id float32, out *byte)
+
+// q8_0Pack writes the 32 int8 codes of one block (see q8_0PackGo).
+func q8_0Pack(out []byte, xb *[qk]float32, id float32) {
+	if useAVX2 {
+		q8_0Codes(&xb[0], id, &out[0])
+		return
+	}
+	q8_0PackGo(out, xb, id)
+}

@@ -84,3 +84,56 @@ TEXT ·absMax32(SB), NOSPLIT, $0-24
 	MOVQ AX, idx+16(FP)
 	VZEROUPPER
 	RET
+
+DATA q8half<>+0(SB)/4, $0.5
+GLOBL q8half<>(SB), RODATA|NOPTR, $4
+DATA q8one<>+0(SB)/4, $1.0
+GLOBL q8one<>(SB), RODATA|NOPTR, $4
+
+// func q8_0Codes(x *float32, id float32, out *byte)
+// The 32 int8 codes of one Q8_0 block: roundf(x·id), i.e. round half away
+// from zero, computed exactly as t = trunc(v); t ± 1 when |v − t| ≥ 0.5
+// (v − t is exact for |v| < 2^23).
+TEXT ·q8_0Codes(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ out+16(FP), DI
+	VBROADCASTSS id+8(FP), Y7
+	VBROADCASTSS q8half<>(SB), Y8
+	VBROADCASTSS q8one<>(SB), Y9
+	VPCMPEQD Y10, Y10, Y10
+	VPSRLD $1, Y10, Y10        // 0x7fffffff
+	VPCMPEQD Y11, Y11, Y11
+	VPXOR Y10, Y11, Y11        // 0x80000000
+#define Q8ROUND(off, R) \
+	VMULPS off(SI), Y7, R; \
+	VROUNDPS $3, R, Y12; \
+	VSUBPS Y12, R, Y13; \
+	VANDPS Y10, Y13, Y13; \
+	VCMPPS $13, Y8, Y13, Y13; \
+	VANDPS Y11, R, Y14; \
+	VORPS Y9, Y14, Y14; \
+	VANDPS Y13, Y14, Y14; \
+	VADDPS Y14, Y12, R; \
+	VCVTTPS2DQ R, R
+	Q8ROUND(0, Y0)
+	Q8ROUND(32, Y1)
+	Q8ROUND(64, Y2)
+	Q8ROUND(96, Y3)
+	VPACKSSDW Y1, Y0, Y0
+	VPACKSSDW Y3, Y2, Y2
+	VPACKSSWB Y2, Y0, Y0
+	VMOVDQU q8perm<>(SB), Y1
+	VPERMD Y0, Y1, Y0
+	VMOVDQU Y0, (DI)
+	VZEROUPPER
+	RET
+
+DATA q8perm<>+0(SB)/4, $0
+DATA q8perm<>+4(SB)/4, $4
+DATA q8perm<>+8(SB)/4, $1
+DATA q8perm<>+12(SB)/4, $5
+DATA q8perm<>+16(SB)/4, $2
+DATA q8perm<>+20(SB)/4, $6
+DATA q8perm<>+24(SB)/4, $3
+DATA q8perm<>+28(SB)/4, $7
+GLOBL q8perm<>(SB), RODATA|NOPTR, $32

@@ -217,6 +217,10 @@ func TestLegacyKernelsCrossCheck(t *testing.T) {
 		b[i] = float32(i%16) - 7.5
 	}
 	blocks = append(blocks, b)
+	for i := range b { // halves and their neighbours: roundf's ties
+		b[i] = float32(i-16)*0.5 + []float32{0, 1e-7, -1e-7}[i%3]
+	}
+	blocks = append(blocks, b)
 	x := goldenInput(64 * qk)
 	for k := 0; k < 64; k++ {
 		copy(b[:], x[k*qk:])
@@ -237,6 +241,18 @@ func TestLegacyKernelsCrossCheck(t *testing.T) {
 		q4_0PackGo(o2[:], &blk, id)
 		if o1 != o2 {
 			t.Fatalf("block %d: q4_0Pack % x, Go twin % x", k, o1, o2)
+		}
+		var id8 float32
+		if d := a1 / 127; d != 0 {
+			id8 = 1 / d
+		}
+		for _, scale := range []float32{id8, 1, 0.5, 3.0000002} { // ties at .5 and just around them
+			var p1, p2 [32]byte
+			q8_0Pack(p1[:], &blk, scale)
+			q8_0PackGo(p2[:], &blk, scale)
+			if p1 != p2 {
+				t.Fatalf("block %d scale %v: q8_0Pack % x, Go twin % x", k, scale, p1, p2)
+			}
 		}
 	}
 }
