@@ -195,8 +195,10 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 		err     error
 	}
 	hashc := make(chan hashed, 1)
+	hctx, stopHashing := context.WithCancel(ctx)
+	defer stopHashing() // an early return stops the hashing before the source closes
 	go func() {
-		d, err := hashTensors(ctx, src, reuse)
+		d, err := hashTensors(hctx, src, reuse)
 		hashc <- hashed{d, err}
 	}()
 	defer func() {
