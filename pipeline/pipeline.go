@@ -24,16 +24,20 @@ type Target struct {
 	Format string
 	Policy string // gguf
 	Bits   int    // mlx
+	Group  int    // mlx group size (0: 64)
 }
 
 func (t Target) String() string {
 	if t.Format == "mlx" {
+		if t.Group != 0 && t.Group != 64 {
+			return fmt.Sprintf("mlx:%d:%d", t.Bits, t.Group)
+		}
 		return fmt.Sprintf("mlx:%d", t.Bits)
 	}
 	return "gguf:" + t.Policy
 }
 
-// ParseTargets parses "gguf:q8_0,gguf:q4_k_m,mlx:4".
+// ParseTargets parses "gguf:q8_0,gguf:q4_k_m,mlx:4,mlx:4:32" (mlx:BITS[:GROUP]).
 func ParseTargets(s string) ([]Target, error) {
 	var out []Target
 	for _, f := range strings.Split(s, ",") {
@@ -46,11 +50,18 @@ func ParseTargets(s string) ([]Target, error) {
 		case ok && kind == "gguf":
 			out = append(out, Target{Format: "gguf", Policy: strings.ToLower(arg)})
 		case ok && kind == "mlx":
-			b, err := strconv.Atoi(arg)
+			bits, group, _ := strings.Cut(arg, ":")
+			b, err := strconv.Atoi(bits)
 			if err != nil {
 				return nil, fmt.Errorf("target %q: bits must be a number", f)
 			}
-			out = append(out, Target{Format: "mlx", Bits: b})
+			g := 64
+			if group != "" {
+				if g, err = strconv.Atoi(group); err != nil {
+					return nil, fmt.Errorf("target %q: group size must be a number", f)
+				}
+			}
+			out = append(out, Target{Format: "mlx", Bits: b, Group: g})
 		default:
 			return nil, fmt.Errorf("target %q: want gguf:POLICY or mlx:BITS", f)
 		}
@@ -59,7 +70,7 @@ func ParseTargets(s string) ([]Target, error) {
 }
 
 // DefaultTargets are the pipeline's default outputs.
-var DefaultTargets = []Target{{Format: "gguf", Policy: "q8_0"}, {Format: "gguf", Policy: "q4_k_m"}, {Format: "mlx", Bits: 4}}
+var DefaultTargets = []Target{{Format: "gguf", Policy: "q8_0"}, {Format: "gguf", Policy: "q4_k_m"}, {Format: "mlx", Bits: 4, Group: 64}}
 
 // Options control Run.
 type Options struct {
@@ -170,15 +181,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				}
 			}
 		case "mlx":
-			tr.Path = filepath.Join(o.Output, fmt.Sprintf("mlx-%dbit", t.Bits))
-			m, err := convert.ExportMLX(ctx, res.Canonical, convert.MLXOptions{Output: tr.Path, Bits: t.Bits, GroupSize: 64, Force: true})
+			group := t.Group
+			if group == 0 {
+				group = 64
+			}
+			tr.Path = filepath.Join(o.Output, fmt.Sprintf("mlx-%dbit-g%d", t.Bits, group))
+			m, err := convert.ExportMLX(ctx, res.Canonical, convert.MLXOptions{Output: tr.Path, Bits: t.Bits, GroupSize: group, Force: true})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", t, err)
 			}
 			tr.TensorBytes, tr.BitsPerWeight = m.TensorBytes, m.BitsPerWeight
 			for _, mod := range m.Modules {
 				if mod.Quantized {
-					tr.Tensors = append(tr.Tensors, TensorQuality{Name: mod.Path, Type: fmt.Sprintf("affine%d-g64", mod.Bits), NMSE: mod.NMSE})
+					tr.Tensors = append(tr.Tensors, TensorQuality{Name: mod.Path, Type: fmt.Sprintf("affine%d-g%d", mod.Bits, group), NMSE: mod.NMSE})
 				}
 			}
 		default:

@@ -16,11 +16,11 @@ import (
 const td = "../testdata"
 
 func TestParseTargets(t *testing.T) {
-	ts, err := ParseTargets("gguf:Q8_0, mlx:4,gguf:q4_k_m")
-	if err != nil || len(ts) != 3 || ts[0].String() != "gguf:q8_0" || ts[1].Bits != 4 {
+	ts, err := ParseTargets("gguf:Q8_0, mlx:4,gguf:q4_k_m,mlx:4:32")
+	if err != nil || len(ts) != 4 || ts[0].String() != "gguf:q8_0" || ts[1].Bits != 4 || ts[1].Group != 64 || ts[3].String() != "mlx:4:32" {
 		t.Errorf("%v %v", ts, err)
 	}
-	for _, bad := range []string{"onnx:1", "mlx:four", "gguf"} {
+	for _, bad := range []string{"onnx:1", "mlx:four", "gguf", "mlx:4:x"} {
 		if _, err := ParseTargets(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

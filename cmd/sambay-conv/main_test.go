@@ -97,7 +97,7 @@ func TestPipelineOnBundledExample(t *testing.T) {
 	if !strings.Contains(out, "116 tensors") || !strings.Contains(out, "Phi4Flash-compatible: true") || !strings.Contains(out, "PASS") {
 		t.Errorf("pipeline output:\n%s", out)
 	}
-	for _, f := range []string{"report.html", "report.md", "report.json", "model-q8_0.gguf", "model-q4_k_m.gguf", "mlx-4bit/config.json"} {
+	for _, f := range []string{"report.html", "report.md", "report.json", "model-q8_0.gguf", "model-q4_k_m.gguf", "mlx-4bit-g64/config.json"} {
 		if _, err := os.Stat(filepath.Join(dir, "out", f)); err != nil {
 			t.Error(err)
 		}
