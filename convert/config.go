@@ -54,7 +54,8 @@ func ResolveConfig(src *Source, o ConfigOptions) (*ResolvedConfig, error) {
 	if file != nil && isHFConfig(file) {
 		hfDoc, from = file, o.ConfigFile
 	}
-	if src.Layout == LayoutHF || (file != nil && isHFConfig(file)) {
+	litGiven := file != nil && !isHFConfig(file)
+	if (src.Layout == LayoutHF && !litGiven) || (file != nil && isHFConfig(file)) {
 		if hfDoc == nil {
 			if o.Arch != "" {
 				c, log, err := archscaleConfig(nil, o.Arch, nil, o.MuP)

@@ -485,3 +485,17 @@ func TestSourceDigestsMatchRecomputation(t *testing.T) {
 		}
 	}
 }
+
+// TestLitConfigForHFLayout: a lit_gpt --config given for an HF-layout source
+// is used (not silently replaced by the config.json beside the weights).
+func TestLitConfigForHFLayout(t *testing.T) {
+	res, _ := mustImport(t, filepath.Join(td, "sambay-tiny", "hf"), ImportOptions{
+		Config: ConfigOptions{ConfigFile: filepath.Join(td, "sambay-tiny", "litgpt-config.json")}})
+	if res.Manifest.ConfigFrom != "lit_gpt config file" {
+		t.Errorf("config from %q", res.Manifest.ConfigFrom)
+	}
+	// No hparams: μP++ off, unlike the HF config.json, which records it.
+	if res.Config.DepthScale {
+		t.Error("depth scaling without hparams or config")
+	}
+}
