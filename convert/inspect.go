@@ -65,13 +65,8 @@ func Inspect(path string, co ConfigOptions, so SourceOptions) (*InspectReport, e
 		DTypes: map[string]DTStat{}, Hparams: src.Hparams, IterNum: src.IterNum, Warnings: src.Warnings}
 	for _, n := range src.Names {
 		t := src.Tensors[n]
-		s := r.DTypes[t.DType.String()]
-		s.Tensors++
-		s.Elements += t.NumElements()
-		s.Bytes += t.Size()
-		r.DTypes[t.DType.String()] = s
+		r.count(t.DType.String(), t.NumElements(), t.Size())
 		r.Params += t.NumElements()
-		r.Bytes += t.Size()
 	}
 	rc, err := ResolveConfig(src, co)
 	if err != nil {
@@ -116,12 +111,7 @@ func inspectQuantized(path string) (*InspectReport, error) {
 			return nil, err
 		}
 		for _, t := range st.Tensors {
-			s := r.DTypes[t.DType.String()]
-			s.Tensors++
-			s.Elements += t.NumElements()
-			s.Bytes += t.Size()
-			r.DTypes[t.DType.String()] = s
-			r.Bytes += t.Size()
+			r.count(t.DType.String(), t.NumElements(), t.Size())
 		}
 		r.Tensors = len(st.Tensors)
 		st.Close()
@@ -133,14 +123,8 @@ func inspectQuantized(path string) (*InspectReport, error) {
 		}
 		for i := range f.Tensors {
 			ti := &f.Tensors[i]
-			name := quant.Type(ti.Type).String()
 			size, _ := ti.Size()
-			s := r.DTypes[name]
-			s.Tensors++
-			s.Elements += ti.NumElements()
-			s.Bytes += size
-			r.DTypes[name] = s
-			r.Bytes += size
+			r.count(quant.Type(ti.Type).String(), ti.NumElements(), size)
 		}
 		r.Tensors = len(f.Tensors)
 		f.Close()
@@ -156,6 +140,16 @@ func inspectQuantized(path string) (*InspectReport, error) {
 	r.Params = cfg.NumParams()
 	r.layers(&cfg)
 	return r, nil
+}
+
+// count adds one tensor of the given storage type to the dtype table and the byte total.
+func (r *InspectReport) count(dtype string, elements, bytes int64) {
+	s := r.DTypes[dtype]
+	s.Tensors++
+	s.Elements += elements
+	s.Bytes += bytes
+	r.DTypes[dtype] = s
+	r.Bytes += bytes
 }
 
 // SortedDTypes returns the dtype names of a report in a stable order.

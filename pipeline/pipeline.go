@@ -69,6 +69,15 @@ func ParseTargets(s string) ([]Target, error) {
 	return out, nil
 }
 
+// FormatTargets is the inverse of ParseTargets.
+func FormatTargets(ts []Target) string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.String()
+	}
+	return strings.Join(out, ",")
+}
+
 // DefaultTargets are the pipeline's default outputs.
 var DefaultTargets = []Target{{Format: "gguf", Policy: "q8_0"}, {Format: "gguf", Policy: "q4_k_m"}, {Format: "mlx", Bits: 4, Group: 64}}
 

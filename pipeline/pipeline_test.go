@@ -25,6 +25,9 @@ func TestParseTargets(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+	if got := FormatTargets(DefaultTargets); got != "gguf:q8_0,gguf:q4_k_m,mlx:4" {
+		t.Errorf("default targets %q", got)
+	}
 	if ts, _ := ParseTargets(""); len(ts) != 0 {
 		t.Error("empty targets")
 	}

@@ -1,7 +1,6 @@
 package quant
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 )
@@ -96,6 +95,3 @@ func MLXDequantizeRow(dst []float32, packed []byte, scales, biases []float32, bi
 		dst[i] = float32(scales[g]*q) + biases[g]
 	}
 }
-
-// mlxWord reads word j of a packed row (for tests of the packing).
-func mlxWord(packed []byte, j int) uint32 { return binary.LittleEndian.Uint32(packed[4*j:]) }

@@ -1,9 +1,13 @@
 package quant
 
 import (
+	"encoding/binary"
 	"math"
 	"testing"
 )
+
+// mlxWord reads word j of a packed row.
+func mlxWord(packed []byte, j int) uint32 { return binary.LittleEndian.Uint32(packed[4*j:]) }
 
 func TestMLXPacking(t *testing.T) {
 	// 4 bits: word j = Σ q[8j+k] << 4k. A ramp 0..15 twice with group 32:

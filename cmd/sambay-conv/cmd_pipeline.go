@@ -22,7 +22,7 @@ func pipelineCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "sambay-out", Usage: "output folder"},
 			&cli.StringFlag{Name: "golden", Usage: "golden file to verify the imported model against (the example brings its own)"},
-			&cli.StringFlag{Name: "targets", Value: "gguf:q8_0,gguf:q4_k_m,mlx:4", Usage: "quantized outputs: gguf:POLICY and mlx:BITS[:GROUP], comma separated (empty: none)"},
+			&cli.StringFlag{Name: "targets", Value: pipeline.FormatTargets(pipeline.DefaultTargets), Usage: "quantized outputs: gguf:POLICY and mlx:BITS[:GROUP], comma separated (empty: none)"},
 			&cli.StringFlag{Name: "tokens-file", Usage: "token ids for comparing the quantized outputs (default: the golden's, extended to 64)"},
 			jsonFlag(),
 		}, configFlags()...),

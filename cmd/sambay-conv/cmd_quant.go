@@ -78,28 +78,22 @@ func quantCommand() *cli.Command {
 			if opts.Output == "" && !opts.DryRun {
 				return usagef("quant needs -o FILE (or --dry-run)")
 			}
-			if c.Bool("generic") {
-				t, err := quant.ParseType(c.String("type"))
-				if err != nil || t == quant.TypeF32 {
-					return usagef("--generic --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", c.String("type"))
+			var res *convert.GGUFResult
+			var err error
+			switch {
+			case c.Bool("generic"), c.Bool("pure"):
+				flag := map[bool]string{true: "--generic", false: "--pure"}[c.Bool("generic")]
+				t, perr := quant.ParseType(c.String("type"))
+				if perr != nil || t == quant.TypeF32 {
+					return usagef("%s --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", flag, c.String("type"))
 				}
-				res, err := convert.ExportGenericGGUF(ctx, c.Args().First(), convert.GenericOptions{Output: opts.Output, Type: t, Overrides: opts.Overrides, DryRun: opts.DryRun})
-				if err != nil {
-					return err
+				if c.Bool("generic") {
+					res, err = convert.ExportGenericGGUF(ctx, c.Args().First(), convert.GenericOptions{Output: opts.Output, Type: t, Overrides: opts.Overrides, DryRun: opts.DryRun})
+				} else {
+					opts.Pure, opts.PureType, opts.Policy = true, t, ""
+					res, err = convert.ExportGGUF(ctx, c.Args().First(), opts)
 				}
-				if c.Bool("json") {
-					return printJSON(c.Root().Writer, res)
-				}
-				printPlan(c.Root().Writer, res)
-				return nil
-			}
-			if c.Bool("pure") {
-				t, err := quant.ParseType(c.String("type"))
-				if err != nil || t == quant.TypeF32 {
-					return usagef("--pure --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", c.String("type"))
-				}
-				opts.Pure, opts.PureType, opts.Policy = true, t, ""
-			} else {
+			default:
 				known := false
 				for _, p := range quant.Policies {
 					known = known || p == opts.Policy
@@ -107,8 +101,8 @@ func quantCommand() *cli.Command {
 				if !known {
 					return usagef("--type %q: want one of %s (or --pure with a ggml type)", c.String("type"), strings.Join(quant.Policies, ", "))
 				}
+				res, err = convert.ExportGGUF(ctx, c.Args().First(), opts)
 			}
-			res, err := convert.ExportGGUF(ctx, c.Args().First(), opts)
 			if err != nil {
 				return err
 			}
