@@ -19,17 +19,18 @@ const module = "github.com/sambay-conv/sambay-conv"
 var allowed = map[string][]string{
 	"":                          {},
 	"internal/mmap":             {},
+	"ggml":                      {},
 	"formats":                   {"github.com/x448/float16"},
 	"formats/safetensors":       {"formats", "internal/mmap"},
 	"formats/torchpth":          {"formats", "internal/mmap", "github.com/nlpodyssey/gopickle"},
 	"reference":                 {"formats", "reference/internal/kernel"},
-	"convert":                   {"formats", "formats/safetensors", "formats/torchpth", "formats/gguf", "quant", "reference"},
-	"formats/gguf":              {"formats", "internal/mmap"},
+	"convert":                   {"formats", "formats/safetensors", "formats/torchpth", "formats/gguf", "ggml", "quant", "reference"},
+	"formats/gguf":              {"formats", "internal/mmap", "ggml"},
 	"reference/internal/kernel": {"github.com/x448/float16", "golang.org/x/sys/cpu"},
 	"verify":                    {"formats", "formats/safetensors", "reference"},
 	"pipeline":                  {"convert", "verify", "reference"},
-	"quant":                     {"formats", "github.com/x448/float16", "golang.org/x/sys/cpu"},
-	"cmd/sambay-conv": {"", "convert", "formats", "reference", "verify", "quant", "pipeline", "formats/safetensors", "formats/torchpth",
+	"quant":                     {"formats", "ggml", "github.com/x448/float16", "golang.org/x/sys/cpu"},
+	"cmd/sambay-conv": {"", "convert", "ggml", "formats", "reference", "verify", "quant", "pipeline", "formats/safetensors", "formats/torchpth",
 		"github.com/urfave/cli/v3", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 }
 

@@ -7,13 +7,14 @@ import (
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/ggml"
 	"github.com/sambay-conv/sambay-conv/quant"
 )
 
 // GenericOptions control ExportGenericGGUF.
 type GenericOptions struct {
 	Output    string
-	Type      quant.Type // for every float tensor of ≥ 2 dims
+	Type      ggml.Type // for every float tensor of ≥ 2 dims
 	Overrides []quant.Override
 	DryRun    bool
 }
@@ -30,7 +31,7 @@ func ExportGenericGGUF(ctx context.Context, path string, opts GenericOptions) (*
 	}
 	defer st.Close()
 	res := &GGUFResult{Policy: "generic " + opts.Type.String(), TypeCounts: map[string]int{}}
-	keep := map[formats.DType]quant.Type{formats.F32: quant.TypeF32, formats.F16: quant.TypeF16, formats.BF16: quant.TypeBF16}
+	keep := map[formats.DType]ggml.Type{formats.F32: ggml.TypeF32, formats.F16: ggml.TypeF16, formats.BF16: ggml.TypeBF16}
 	var plan []quant.PlanTensor
 	for _, t := range st.Tensors {
 		if len(t.Name) > gguf.MaxNameLen {
@@ -48,7 +49,7 @@ func ExportGenericGGUF(ctx context.Context, path string, opts GenericOptions) (*
 		gt := GGUFTensor{Name: t.Name, Dims: plan[i].Dims, Source: t.Name, shape: t.Shape, src: t, stats: &errStats{}}
 		typ, ok := keep[t.DType]
 		if !ok {
-			typ = quant.TypeF32 // F64
+			typ = ggml.TypeF32 // F64
 		}
 		if len(t.Shape) >= 2 {
 			typ = opts.Type
@@ -68,7 +69,7 @@ func ExportGenericGGUF(ctx context.Context, path string, opts GenericOptions) (*
 			typ = choices[0].Type
 		}
 		gt.typ, gt.Type = typ, typ.String()
-		info := gguf.TensorInfo{Name: gt.Name, Dims: gt.Dims, Type: uint32(typ)}
+		info := gguf.TensorInfo{Name: gt.Name, Dims: gt.Dims, Type: typ}
 		if gt.Bytes, err = info.Size(); err != nil {
 			return nil, fmt.Errorf("%s: tensor %s: %v", t.File, t.Name, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/ggml"
 	"github.com/sambay-conv/sambay-conv/quant"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
@@ -23,7 +24,7 @@ type GGUFOptions struct {
 	Output    string
 	Policy    string // f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m, q5_0, q4_0
 	Pure      bool   // every quantizable tensor in PureType (shape fallback only)
-	PureType  quant.Type
+	PureType  ggml.Type
 	Overrides []quant.Override
 	DryRun    bool
 	Name      string // general.name
@@ -42,7 +43,7 @@ type GGUFTensor struct {
 	NMSE float64 `json:"nmse"`
 
 	stats  *errStats
-	typ    quant.Type
+	typ    ggml.Type
 	shape  []int64 // canonical shape of the source
 	src    formats.Tensor
 	negExp bool // ssm_a = −exp(A_log)
@@ -249,7 +250,7 @@ func PlanGGUF(cfg *reference.Config, opts GGUFOptions) (*GGUFResult, error) {
 		t := &ts[i]
 		t.typ, t.Why = choices[i].Type, choices[i].Why
 		t.Type = t.typ.String()
-		info := gguf.TensorInfo{Name: t.Name, Dims: t.Dims, Type: uint32(t.typ)}
+		info := gguf.TensorInfo{Name: t.Name, Dims: t.Dims, Type: t.typ}
 		if t.Bytes, err = info.Size(); err != nil {
 			return nil, fmt.Errorf("gguf: tensor %s: %v", t.Name, err)
 		}
@@ -326,7 +327,7 @@ func writeGGUF(ctx context.Context, path string, kv []gguf.KV, res *GGUFResult) 
 	srcs := make([]gguf.Source, len(res.Tensors))
 	for i := range res.Tensors {
 		t := &res.Tensors[i]
-		srcs[i] = gguf.Source{Info: gguf.TensorInfo{Name: t.Name, Dims: t.Dims, Type: uint32(t.typ)}, EncodeRows: func(dst []byte, first, n int) error {
+		srcs[i] = gguf.Source{Info: gguf.TensorInfo{Name: t.Name, Dims: t.Dims, Type: t.typ}, EncodeRows: func(dst []byte, first, n int) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

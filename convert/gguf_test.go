@@ -9,7 +9,7 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
-	"github.com/sambay-conv/sambay-conv/quant"
+	"github.com/sambay-conv/sambay-conv/ggml"
 
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -192,7 +192,7 @@ func TestGenericGGUF(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "any.gguf")
-	res, err := ExportGenericGGUF(context.Background(), src, GenericOptions{Output: out, Type: quant.TypeQ8_0})
+	res, err := ExportGenericGGUF(context.Background(), src, GenericOptions{Output: out, Type: ggml.TypeQ8_0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestRowValidationRefuses(t *testing.T) {
 	if _, _, err := safetensors.WriteFile(src, ts, safetensors.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []quant.Type{quant.TypeF16, quant.TypeQ4_0} {
+	for _, typ := range []ggml.Type{ggml.TypeF16, ggml.TypeQ4_0} {
 		out := filepath.Join(dir, "big.gguf")
 		_, err := ExportGenericGGUF(context.Background(), src, GenericOptions{Output: out, Type: typ})
 		// F16: 1e6 rounds to +Inf. Q4_0: the block scale 1e6/−8 = −125000 overflows f16.

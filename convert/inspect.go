@@ -7,7 +7,6 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
-	"github.com/sambay-conv/sambay-conv/quant"
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -124,7 +123,7 @@ func inspectQuantized(path string) (*InspectReport, error) {
 		for i := range f.Tensors {
 			ti := &f.Tensors[i]
 			size, _ := ti.Size()
-			r.count(quant.Type(ti.Type).String(), ti.NumElements(), size)
+			r.count(ti.Type.String(), ti.NumElements(), size)
 		}
 		r.Tensors = len(f.Tensors)
 		f.Close()

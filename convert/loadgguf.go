@@ -7,13 +7,14 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
+	"github.com/sambay-conv/sambay-conv/ggml"
 	"github.com/sambay-conv/sambay-conv/quant"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
 
 // quantRows decodes rows of a quantized matrix in place (no dequantized copy).
 type quantRows struct {
-	t        quant.Type
+	t        ggml.Type
 	data     []byte
 	rowBytes int
 }
@@ -123,7 +124,7 @@ func LoadGGUF(path string, opts reference.Options) (*LoadedModel, error) {
 			delete(names, s.Name)
 		}
 	}
-	dtypeOf := map[uint32]formats.DType{uint32(quant.TypeF32): formats.F32, uint32(quant.TypeF16): formats.F16, uint32(quant.TypeBF16): formats.BF16}
+	dtypeOf := map[ggml.Type]formats.DType{ggml.TypeF32: formats.F32, ggml.TypeF16: formats.F16, ggml.TypeBF16: formats.BF16}
 	get := func(name string) (formats.Tensor, bool) {
 		g, ok := names[name]
 		if !ok {
@@ -156,8 +157,8 @@ func LoadGGUF(path string, opts reference.Options) (*LoadedModel, error) {
 		if !ok || len(ti.Dims) != 2 {
 			return nil, 0, 0, false
 		}
-		t := quant.Type(ti.Type)
-		if !t.IsQuantized() {
+		t := ti.Type
+		if !t.IsQuantized() || !quant.Supported(t) {
 			return nil, 0, 0, false
 		}
 		b, err := f.Data(ti)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/ggml"
 	"github.com/sambay-conv/sambay-conv/quant"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
@@ -72,8 +73,8 @@ func QuantizationReport(quantPath, originalDir string) ([]TensorQuality, error) 
 		}
 		for i := range f.Tensors {
 			ti := &f.Tensors[i]
-			t := quant.Type(ti.Type)
-			if len(ti.Dims) != 2 || t == quant.TypeF32 || !t.Valid() || back[ti.Name] == "" {
+			t := ti.Type
+			if len(ti.Dims) != 2 || t == ggml.TypeF32 || !quant.Supported(t) || back[ti.Name] == "" {
 				continue
 			}
 			data, err := f.Data(ti)

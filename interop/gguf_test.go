@@ -11,6 +11,7 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
+	"github.com/sambay-conv/sambay-conv/ggml"
 )
 
 // TestGGUFParserGoAgrees writes SambaY GGUF files and reads them with
@@ -33,8 +34,8 @@ func TestGGUFParserGoAgrees(t *testing.T) {
 				t.Fatalf("gguf-parser-go: %v", err)
 			}
 			h := theirs.Header
-			if string(fmt.Sprint(h.Version)) == "" || h.TensorCount != uint64(len(ours.Tensors)) || h.MetadataKVCount != uint64(len(ours.KV)) {
-				t.Fatalf("header: %d tensors %d kvs, ours %d %d", h.TensorCount, h.MetadataKVCount, len(ours.Tensors), len(ours.KV))
+			if uint32(h.Version) != ours.Version || ours.Version != gguf.Version || h.TensorCount != uint64(len(ours.Tensors)) || h.MetadataKVCount != uint64(len(ours.KV)) {
+				t.Fatalf("header: version %d, %d tensors %d kvs; ours version %d, %d %d", h.Version, h.TensorCount, h.MetadataKVCount, ours.Version, len(ours.Tensors), len(ours.KV))
 			}
 			for i, kv := range ours.KV {
 				o := h.MetadataKV[i]
@@ -62,7 +63,7 @@ func TestGGUFParserGoAgrees(t *testing.T) {
 			}
 			for i, ti := range ours.Tensors {
 				o := theirs.TensorInfos[i]
-				if o.Name != ti.Name || uint32(o.Type) != ti.Type || o.Offset != ti.Offset || fmt.Sprint(o.Dimensions) != fmt.Sprint(ti.Dims) {
+				if o.Name != ti.Name || uint32(o.Type) != uint32(ti.Type) || o.Offset != ti.Offset || fmt.Sprint(o.Dimensions) != fmt.Sprint(ti.Dims) {
 					t.Errorf("tensor %d: %s %v type %d offset %d; ours %s %v %d %d", i, o.Name, o.Dimensions, o.Type, o.Offset, ti.Name, ti.Dims, ti.Type, ti.Offset)
 				}
 			}
@@ -85,4 +86,30 @@ func fileSize(t *testing.T, p string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
+}
+
+// TestGGMLTableAgreesWithGGUFParser checks every type of our ggml table
+// against gguf-parser-go's independent one (same block sizes and bytes per
+// block), and that every type it knows is in ours unless ggml removed it.
+func TestGGMLTableAgreesWithGGUFParser(t *testing.T) {
+	checked := 0
+	for id := uint32(0); id < uint32(ggml.TypeCount); id++ {
+		ours, okOurs := ggml.Type(id).Traits()
+		theirs, okTheirs := parser.GGMLType(id).Trait()
+		okTheirs = okTheirs && theirs.BlockSize > 0
+		switch {
+		case okOurs && !okTheirs:
+			t.Errorf("type %d %s: unknown to gguf-parser-go", id, ours.Name)
+		case okOurs && (uint64(ours.BlockSize) != theirs.BlockSize || uint64(ours.BlockBytes) != theirs.TypeSize):
+			t.Errorf("type %d %s: ours %d elements/%d bytes, gguf-parser-go %d/%d", id, ours.Name, ours.BlockSize, ours.BlockBytes, theirs.BlockSize, theirs.TypeSize)
+		case okOurs:
+			checked++
+		case okTheirs && id != 31 && id != 32 && id != 33 && id != 36 && id != 37 && id != 38:
+			// 31–33 and 36–38 are repacked layouts ggml removed from GGUF files (ggml.h).
+			t.Errorf("type %d (%v): gguf-parser-go knows it, our table does not", id, parser.GGMLType(id))
+		}
+	}
+	if checked < 35 {
+		t.Errorf("only %d types compared", checked)
+	}
 }

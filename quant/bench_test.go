@@ -4,11 +4,13 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/sambay-conv/sambay-conv/ggml"
 )
 
 // cRef is ggml's C reference throughput on this machine class in MB/s of
 // float32 input, single core (the figures the quantizers are held to).
-var cRef = map[Type]float64{TypeQ4_0: 3000, TypeQ8_0: 650, TypeQ6_K: 100, TypeQ5_K: 75, TypeQ4_K: 58, TypeQ2_K: 72, TypeQ3_K: 360}
+var cRef = map[ggml.Type]float64{ggml.TypeQ4_0: 3000, ggml.TypeQ8_0: 650, ggml.TypeQ6_K: 100, ggml.TypeQ5_K: 75, ggml.TypeQ4_K: 58, ggml.TypeQ2_K: 72, ggml.TypeQ3_K: 360}
 
 // BenchmarkQuantize reports single-core MB/s of float32 input per type, the
 // ratio to ggml's C reference figure, and the 2-core speedup of Quantize

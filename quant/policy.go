@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/sambay-conv/sambay-conv/ggml"
 )
 
 // Per-tensor type policy, reproducing llama-quantize's llama_tensor_get_type
@@ -21,7 +23,7 @@ type PlanTensor struct {
 // (first match wins), as llama-quantize's --tensor-type does.
 type Override struct {
 	Pattern *regexp.Regexp
-	Type    Type
+	Type    ggml.Type
 }
 
 // ParseOverride parses "REGEX=TYPE".
@@ -41,13 +43,45 @@ func ParseOverride(s string) (Override, error) {
 	return Override{Pattern: re, Type: t}, nil
 }
 
-// Policies lists the named mixes.
-var Policies = []string{"f32", "f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q5_0", "q4_0"}
+// A Mix is a named llama-quantize mix: the type its quantizable tensors
+// start from (before the per-tensor rules of Plan) and its llama_ftype.
+type Mix struct {
+	Name     string
+	Base     ggml.Type
+	FileType uint32 // general.file_type (llama_ftype, llama.cpp include/llama.h 117–158)
+}
 
-// FileType returns general.file_type (llama_ftype, llama.h 117–158) of a policy.
+// Mixes is the one list of named mixes, in the order help text shows them.
+var Mixes = []Mix{
+	{"f32", ggml.TypeF32, 0}, {"f16", ggml.TypeF16, 1}, {"bf16", ggml.TypeBF16, 32},
+	{"q8_0", ggml.TypeQ8_0, 7}, {"q6_k", ggml.TypeQ6_K, 18}, {"q5_k_m", ggml.TypeQ5_K, 17},
+	{"q4_k_m", ggml.TypeQ4_K, 15}, {"q5_0", ggml.TypeQ5_0, 8}, {"q4_0", ggml.TypeQ4_0, 2},
+}
+
+// LookupMix returns the named mix (lower case, as Mixes spells it).
+func LookupMix(name string) (Mix, bool) {
+	for _, m := range Mixes {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Mix{}, false
+}
+
+// MixNames returns the names of Mixes.
+func MixNames() []string {
+	out := make([]string, len(Mixes))
+	for i, m := range Mixes {
+		out[i] = m.Name
+	}
+	return out
+}
+
+// FileType returns general.file_type of a named mix, and 0 (all F32) for
+// any other policy string.
 func FileType(policy string) uint32 {
-	return map[string]uint32{"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q8_0": 7, "q5_0": 8, "q5_1": 9,
-		"q2_k": 10, "q3_k": 12, "q4_k": 15, "q4_k_m": 15, "q5_k": 17, "q5_k_m": 17, "q6_k": 18, "bf16": 32}[policy]
+	m, _ := LookupMix(policy)
+	return m.FileType
 }
 
 // Quantizable reports whether llama-quantize would quantize a tensor
@@ -58,42 +92,25 @@ func Quantizable(t PlanTensor) bool {
 		!strings.Contains(t.Name, "_norm.weight") && !strings.Contains(t.Name, "ssm_conv1d")
 }
 
-func useMoreBits(i, n int) bool { return i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2 }
+// UseMoreBits is llama-quant.cpp's use_more_bits (and mlx-lm's mixed
+// recipes' copy of it): the first and last eighth of n layers, and every
+// third one between, get the larger type.
+func UseMoreBits(i, n int) bool { return i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2 }
 
 // A Choice is the type picked for one tensor and why.
 type Choice struct {
-	Type Type
+	Type ggml.Type
 	Why  string // "", "fallback from Q4_K: ne[0] 160 % 256", "override …"
 }
 
 // Plan picks the type of every tensor. With pure, every quantizable tensor
 // gets pureType (only the shape fallback applies). nLayer is block_count.
-func Plan(policy string, pure bool, pureType Type, tensors []PlanTensor, nLayer int, overrides []Override) ([]Choice, error) {
-	var base Type
-	switch policy {
-	case "f32":
-		base = TypeF32
-	case "f16":
-		base = TypeF16
-	case "bf16":
-		base = TypeBF16
-	case "q8_0":
-		base = TypeQ8_0
-	case "q6_k":
-		base = TypeQ6_K
-	case "q5_k_m":
-		base = TypeQ5_K
-	case "q4_k_m":
-		base = TypeQ4_K
-	case "q5_0":
-		base = TypeQ5_0
-	case "q4_0":
-		base = TypeQ4_0
-	default:
-		if !pure {
-			return nil, fmt.Errorf("quant: unknown policy %q (want one of %s)", policy, strings.Join(Policies, ", "))
-		}
+func Plan(policy string, pure bool, pureType ggml.Type, tensors []PlanTensor, nLayer int, overrides []Override) ([]Choice, error) {
+	mix, ok := LookupMix(policy)
+	if !ok && !pure {
+		return nil, fmt.Errorf("quant: unknown policy %q (want one of %s)", policy, strings.Join(MixNames(), ", "))
 	}
+	base := mix.Base
 	if pure {
 		base = pureType
 	}
@@ -111,25 +128,25 @@ func Plan(policy string, pure bool, pureType Type, tensors []PlanTensor, nLayer 
 	iV, iFFN := 0, 0
 	for k, t := range tensors {
 		if !Quantizable(t) {
-			out[k] = Choice{Type: TypeF32}
+			out[k] = Choice{Type: ggml.TypeF32}
 			continue
 		}
 		typ := base
 		isOut := t.Name == "output.weight" || (!hasOutput && t.Name == "token_embd.weight")
 		if !pure && base.IsQuantized() {
-			kquant := base == TypeQ4_K || base == TypeQ5_K || base == TypeQ6_K
+			kquant := base == ggml.TypeQ4_K || base == ggml.TypeQ5_K || base == ggml.TypeQ6_K
 			switch {
 			case isOut:
-				if base != TypeQ8_0 {
-					typ = TypeQ6_K // llama-quant.cpp 452–473
+				if base != ggml.TypeQ8_0 {
+					typ = ggml.TypeQ6_K // llama-quant.cpp 452–473
 				}
 			case isAttnV(t.Name):
-				if kquant && base != TypeQ6_K && useMoreBits(iV, nV) {
-					typ = TypeQ6_K
+				if kquant && base != ggml.TypeQ6_K && UseMoreBits(iV, nV) {
+					typ = ggml.TypeQ6_K
 				}
 			case strings.Contains(t.Name, "ffn_down"):
-				if kquant && base != TypeQ6_K && useMoreBits(iFFN, nLayer) {
-					typ = TypeQ6_K
+				if kquant && base != ggml.TypeQ6_K && UseMoreBits(iFFN, nLayer) {
+					typ = ggml.TypeQ6_K
 				}
 			}
 		}
@@ -149,22 +166,22 @@ func Plan(policy string, pure bool, pureType Type, tensors []PlanTensor, nLayer 
 		out[k] = Choice{Type: typ, Why: why}
 		// Shape fallback (llama-quant.cpp 374–422).
 		ne0 := int(t.Dims[0])
-		if info := types[typ]; ne0%info.BlockSize != 0 {
-			fb := TypeF16
+		if bs := typ.BlockSize(); ne0%bs != 0 {
+			fb := ggml.TypeF16
 			switch typ {
-			case TypeQ4_K:
-				fb = TypeQ5_0
-			case TypeQ5_K:
-				fb = TypeQ5_1
-			case TypeQ6_K:
-				fb = TypeQ8_0
-			case TypeQ2_K, TypeQ3_K:
-				fb = TypeQ4_0
+			case ggml.TypeQ4_K:
+				fb = ggml.TypeQ5_0
+			case ggml.TypeQ5_K:
+				fb = ggml.TypeQ5_1
+			case ggml.TypeQ6_K:
+				fb = ggml.TypeQ8_0
+			case ggml.TypeQ2_K, ggml.TypeQ3_K:
+				fb = ggml.TypeQ4_0
 			}
-			if ne0%types[fb].BlockSize != 0 {
-				fb = TypeF16
+			if ne0%fb.BlockSize() != 0 {
+				fb = ggml.TypeF16
 			}
-			out[k] = Choice{Type: fb, Why: fmt.Sprintf("fallback from %v: ne[0] = %d is not a multiple of %d", typ, ne0, info.BlockSize)}
+			out[k] = Choice{Type: fb, Why: fmt.Sprintf("fallback from %v: ne[0] = %d is not a multiple of %d", typ, ne0, bs)}
 		}
 	}
 	return out, nil

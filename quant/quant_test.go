@@ -8,6 +8,8 @@ import (
 	"math"
 	"runtime"
 	"testing"
+
+	"github.com/sambay-conv/sambay-conv/ggml"
 )
 
 // goldenInput is the reproducible generator of spec gguf.md §4.6.
@@ -33,27 +35,27 @@ func fnvHex(b []byte) string {
 	return fmt.Sprintf("%016x", h.Sum64())
 }
 
-func quantizeAll(t Type, x []float32, rows, cols int) []byte {
+func quantizeAll(t ggml.Type, x []float32, rows, cols int) []byte {
 	dst := make([]byte, rows*t.RowBytes(cols))
 	Quantize(t, dst, x, rows, cols)
 	return dst
 }
 
 var goldenTypes = []struct {
-	t          Type
+	t          ggml.Type
 	full, f256 string
 	ramp       string
 }{
-	{TypeQ4_0, "ddd57edb36fe41fc", "fe713a0ebd9d9f45", "3c0fa4b5d84634c5"},
-	{TypeQ4_1, "323b05daef18010b", "9c7c2a2ccda32c3f", "68ee92a11575de15"},
-	{TypeQ5_0, "032a345b99a66307", "e789dc28f5b74924", "ee414e295461c3c5"},
-	{TypeQ5_1, "7d842d32d07d728f", "fbe635b15e851a40", "753230825a697d25"},
-	{TypeQ8_0, "1def03007fa90be4", "a41b13edd330ef7e", "e5c550795ef02c35"},
-	{TypeQ2_K, "28692c0ad1d8a72f", "b63dc02b56cac7e7", "2b7a4aadf87e0158"},
-	{TypeQ3_K, "9dfd23446b6fa0fc", "8f467c2cb54997ed", "5a27357b953ad563"},
-	{TypeQ4_K, "fa88115209b68a8e", "452f1318dadd5a47", "e2aab70dcff7d490"},
-	{TypeQ5_K, "e4b68de5ca5a0209", "28c8fd55e5867cd1", "f29007f7dfe5062f"},
-	{TypeQ6_K, "8bc6fb4bd6499d52", "21fe3ea32e34f665", "6d93e97b68cbff99"},
+	{ggml.TypeQ4_0, "ddd57edb36fe41fc", "fe713a0ebd9d9f45", "3c0fa4b5d84634c5"},
+	{ggml.TypeQ4_1, "323b05daef18010b", "9c7c2a2ccda32c3f", "68ee92a11575de15"},
+	{ggml.TypeQ5_0, "032a345b99a66307", "e789dc28f5b74924", "ee414e295461c3c5"},
+	{ggml.TypeQ5_1, "7d842d32d07d728f", "fbe635b15e851a40", "753230825a697d25"},
+	{ggml.TypeQ8_0, "1def03007fa90be4", "a41b13edd330ef7e", "e5c550795ef02c35"},
+	{ggml.TypeQ2_K, "28692c0ad1d8a72f", "b63dc02b56cac7e7", "2b7a4aadf87e0158"},
+	{ggml.TypeQ3_K, "9dfd23446b6fa0fc", "8f467c2cb54997ed", "5a27357b953ad563"},
+	{ggml.TypeQ4_K, "fa88115209b68a8e", "452f1318dadd5a47", "e2aab70dcff7d490"},
+	{ggml.TypeQ5_K, "e4b68de5ca5a0209", "28c8fd55e5867cd1", "f29007f7dfe5062f"},
+	{ggml.TypeQ6_K, "8bc6fb4bd6499d52", "21fe3ea32e34f665", "6d93e97b68cbff99"},
 }
 
 func TestGoldenInput(t *testing.T) {
@@ -89,15 +91,15 @@ func TestGoldenFirstBlocksAndRamp(t *testing.T) {
 		}
 	}
 	for _, c := range []struct {
-		t    Type
+		t    ggml.Type
 		in   []float32
 		want string
 	}{
-		{TypeQ4_0, x[:32], "4c1e985c8f38a8748408888288d89ab8d777"},
-		{TypeQ8_0, x[:32], "590efd3f730706b9c0fdfea900062700eaf409cf00b025ed00810000fd500a2f4ef8"},
-		{TypeQ4_K, x, "52076812f7b2edeefe72e1e6ef8033f9385c6f88f813a46878a288787a68d777b875a8937a7758800898687d89ab1d87e5ec6833603a78f5026867170574656545843545686b4385636f7014b5260570665b5e377c5043d6eae0235707577997f207b7d4c93d53e6a767355b5c372818c78a8f878783898717bc678240d76647378787856c7c852003f78875c7e77746"},
-		{TypeQ4_0, ramp[:32], "c03f809191a2a2b3b3c4c4d5d5e6e6f7f7f8"},
-		{TypeQ8_0, ramp[:32], "d02f8189919aa2aab2bac3cbd3dbe3ecf4fc040c141d252d353d464e565e666f777f"},
+		{ggml.TypeQ4_0, x[:32], "4c1e985c8f38a8748408888288d89ab8d777"},
+		{ggml.TypeQ8_0, x[:32], "590efd3f730706b9c0fdfea900062700eaf409cf00b025ed00810000fd500a2f4ef8"},
+		{ggml.TypeQ4_K, x, "52076812f7b2edeefe72e1e6ef8033f9385c6f88f813a46878a288787a68d777b875a8937a7758800898687d89ab1d87e5ec6833603a78f5026867170574656545843545686b4385636f7014b5260570665b5e377c5043d6eae0235707577997f207b7d4c93d53e6a767355b5c372818c78a8f878783898717bc678240d76647378787856c7c852003f78875c7e77746"},
+		{ggml.TypeQ4_0, ramp[:32], "c03f809191a2a2b3b3c4c4d5d5e6e6f7f7f8"},
+		{ggml.TypeQ8_0, ramp[:32], "d02f8189919aa2aab2bac3cbd3dbe3ecf4fc040c141d252d353d464e565e666f777f"},
 	} {
 		got := hex.EncodeToString(quantizeAll(c.t, c.in, 1, len(c.in)))
 		if got != c.want {
@@ -114,21 +116,21 @@ func TestZeroBlocks(t *testing.T) {
 	}
 	for _, g := range goldenTypes {
 		b := quantizeAll(g.t, zero, 1, 256)
-		blk := b[:types[g.t].BlockBytes]
+		blk := b[:g.t.RowBytes(g.t.BlockSize())]
 		var want string
 		switch g.t {
-		case TypeQ4_0:
+		case ggml.TypeQ4_0:
 			want = "0080" + repeat("88", 16)
-		case TypeQ5_0:
+		case ggml.TypeQ5_0:
 			want = "0080ffffffff" + repeat("00", 16)
 		default:
-			want = repeat("00", types[g.t].BlockBytes)
+			want = repeat("00", g.t.RowBytes(g.t.BlockSize()))
 		}
 		if got := hex.EncodeToString(blk); got != want {
 			t.Errorf("%v zero block %s, want %s", g.t, got, want)
 		}
 	}
-	for _, tt := range []Type{TypeQ4_1, TypeQ5_1} {
+	for _, tt := range []ggml.Type{ggml.TypeQ4_1, ggml.TypeQ5_1} {
 		if b := quantizeAll(tt, neg, 1, 256); b[2] != 0 || b[3] != 0x80 {
 			t.Errorf("%v of −0: m = %02x%02x, want 0080", tt, b[2], b[3])
 		}
@@ -166,12 +168,12 @@ func TestRoundTripError(t *testing.T) {
 		amax = math.Max(amax, math.Abs(float64(v)))
 	}
 	for _, c := range []struct {
-		t      Type
+		t      ggml.Type
 		maxRel float64 // RMS error relative to RMS of x
 	}{
-		{TypeQ8_0, 0.01}, {TypeQ6_K, 0.03}, {TypeQ5_K, 0.06}, {TypeQ5_1, 0.06}, {TypeQ5_0, 0.07},
-		{TypeQ4_K, 0.12}, {TypeQ4_1, 0.12}, {TypeQ4_0, 0.15}, {TypeQ3_K, 0.25}, {TypeQ2_K, 0.5},
-		{TypeF16, 1e-3}, {TypeBF16, 5e-3},
+		{ggml.TypeQ8_0, 0.01}, {ggml.TypeQ6_K, 0.03}, {ggml.TypeQ5_K, 0.06}, {ggml.TypeQ5_1, 0.06}, {ggml.TypeQ5_0, 0.07},
+		{ggml.TypeQ4_K, 0.12}, {ggml.TypeQ4_1, 0.12}, {ggml.TypeQ4_0, 0.15}, {ggml.TypeQ3_K, 0.25}, {ggml.TypeQ2_K, 0.5},
+		{ggml.TypeF16, 1e-3}, {ggml.TypeBF16, 5e-3},
 	} {
 		q := quantizeAll(c.t, x, 64, 256)
 		y := make([]float32, len(x))
@@ -192,13 +194,27 @@ func TestRoundTripError(t *testing.T) {
 	}
 }
 
-func TestBlockSizes(t *testing.T) {
-	// ggml-common.h static_asserts.
-	for tt, want := range map[Type]int{TypeQ4_0: 18, TypeQ4_1: 20, TypeQ5_0: 22, TypeQ5_1: 24, TypeQ8_0: 34,
-		TypeQ2_K: 2*2 + 16 + 64, TypeQ3_K: 2 + 32 + 64 + 12, TypeQ4_K: 2*2 + 12 + 128, TypeQ5_K: 2*2 + 12 + 32 + 128, TypeQ6_K: 2 + 16 + 128 + 64} {
-		if types[tt].BlockBytes != want {
-			t.Errorf("%v block %d bytes, want %d", tt, types[tt].BlockBytes, want)
+// TestSupportedTypes checks that every type with kernels is one ggml
+// defines (its block layout comes from package ggml, which is checked
+// against ggml's headers) and that ParseType accepts exactly those.
+func TestSupportedTypes(t *testing.T) {
+	n := 0
+	for id := ggml.Type(0); id < ggml.TypeCount; id++ {
+		_, err := ParseType(id.String())
+		if Supported(id) {
+			n++
+			if !id.Known() {
+				t.Errorf("kernels for type %d, which ggml does not define", id)
+			}
+			if err != nil {
+				t.Errorf("ParseType(%q): %v", id, err)
+			}
+		} else if err == nil {
+			t.Errorf("ParseType(%q) accepted a type without kernels", id)
 		}
+	}
+	if n != 13 {
+		t.Errorf("%d supported types, want 13 (F32, F16, BF16, Q4_0 … Q8_0, Q2_K … Q6_K)", n)
 	}
 }
 

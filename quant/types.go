@@ -6,134 +6,64 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/sambay-conv/sambay-conv/ggml"
 	"github.com/x448/float16"
 )
 
-// Type is a ggml tensor type id (ggml include/ggml.h 389–434).
-type Type uint32
-
-// ggml type ids written or read by this package. Names keep ggml spelling.
-const (
-	TypeF32   Type = 0
-	TypeF16   Type = 1
-	TypeQ4_0  Type = 2
-	TypeQ4_1  Type = 3
-	TypeQ5_0  Type = 6
-	TypeQ5_1  Type = 7
-	TypeQ8_0  Type = 8
-	TypeQ2_K  Type = 10
-	TypeQ3_K  Type = 11
-	TypeQ4_K  Type = 12
-	TypeQ5_K  Type = 13
-	TypeQ6_K  Type = 14
-	TypeBF16  Type = 30
-	TypeCount Type = 43
-)
-
 // QK_K is the K-quant super-block size.
-const QK_K = 256
+const QK_K = ggml.QK_K
 
-// TypeInfo holds the facts of one ggml type.
-type TypeInfo struct {
-	Name       string
-	BlockSize  int // elements per block
-	BlockBytes int // bytes per block
+// kernel is one type's row quantizer and dequantizer.
+type kernel struct {
 	quantize   func(dst []byte, x []float32)
 	dequantize func(dst []float32, src []byte)
 }
 
-// types is the table of every type this package knows, indexed by id
-// (ggml src/ggml.c type_traits; sizes from ggml-common.h static_asserts).
-var types = [TypeCount]TypeInfo{
-	TypeF32:  {Name: "F32", BlockSize: 1, BlockBytes: 4, quantize: quantizeF32, dequantize: dequantizeF32},
-	TypeF16:  {Name: "F16", BlockSize: 1, BlockBytes: 2, quantize: quantizeF16, dequantize: dequantizeF16},
-	TypeQ4_0: {Name: "Q4_0", BlockSize: 32, BlockBytes: 18, quantize: quantizeQ4_0, dequantize: dequantizeQ4_0},
-	TypeQ4_1: {Name: "Q4_1", BlockSize: 32, BlockBytes: 20, quantize: quantizeQ4_1, dequantize: dequantizeQ4_1},
-	TypeQ5_0: {Name: "Q5_0", BlockSize: 32, BlockBytes: 22, quantize: quantizeQ5_0, dequantize: dequantizeQ5_0},
-	TypeQ5_1: {Name: "Q5_1", BlockSize: 32, BlockBytes: 24, quantize: quantizeQ5_1, dequantize: dequantizeQ5_1},
-	TypeQ8_0: {Name: "Q8_0", BlockSize: 32, BlockBytes: 34, quantize: quantizeQ8_0, dequantize: dequantizeQ8_0},
-	TypeQ2_K: {Name: "Q2_K", BlockSize: QK_K, BlockBytes: 84, quantize: quantizeQ2_K, dequantize: dequantizeQ2_K},
-	TypeQ3_K: {Name: "Q3_K", BlockSize: QK_K, BlockBytes: 110, quantize: quantizeQ3_K, dequantize: dequantizeQ3_K},
-	TypeQ4_K: {Name: "Q4_K", BlockSize: QK_K, BlockBytes: 144, quantize: quantizeQ4_K, dequantize: dequantizeQ4_K},
-	TypeQ5_K: {Name: "Q5_K", BlockSize: QK_K, BlockBytes: 176, quantize: quantizeQ5_K, dequantize: dequantizeQ5_K},
-	TypeQ6_K: {Name: "Q6_K", BlockSize: QK_K, BlockBytes: 210, quantize: quantizeQ6_K, dequantize: dequantizeQ6_K},
-	TypeBF16: {Name: "BF16", BlockSize: 1, BlockBytes: 2, quantize: quantizeBF16, dequantize: dequantizeBF16},
+// kernels holds the types this package writes and reads, indexed by ggml
+// type id; block layouts come from package ggml.
+var kernels = [ggml.TypeCount]kernel{
+	ggml.TypeF32:  {quantizeF32, dequantizeF32},
+	ggml.TypeF16:  {quantizeF16, dequantizeF16},
+	ggml.TypeQ4_0: {quantizeQ4_0, dequantizeQ4_0},
+	ggml.TypeQ4_1: {quantizeQ4_1, dequantizeQ4_1},
+	ggml.TypeQ5_0: {quantizeQ5_0, dequantizeQ5_0},
+	ggml.TypeQ5_1: {quantizeQ5_1, dequantizeQ5_1},
+	ggml.TypeQ8_0: {quantizeQ8_0, dequantizeQ8_0},
+	ggml.TypeQ2_K: {quantizeQ2_K, dequantizeQ2_K},
+	ggml.TypeQ3_K: {quantizeQ3_K, dequantizeQ3_K},
+	ggml.TypeQ4_K: {quantizeQ4_K, dequantizeQ4_K},
+	ggml.TypeQ5_K: {quantizeQ5_K, dequantizeQ5_K},
+	ggml.TypeQ6_K: {quantizeQ6_K, dequantizeQ6_K},
+	ggml.TypeBF16: {quantizeBF16, dequantizeBF16},
 }
 
-// Info returns the facts of t, and false for a type this package does not handle.
-func (t Type) Info() (TypeInfo, bool) {
-	if t >= TypeCount || types[t].BlockSize == 0 {
-		return TypeInfo{}, false
+// Supported reports whether this package can quantize and dequantize t.
+func Supported(t ggml.Type) bool { return t < ggml.TypeCount && kernels[t].quantize != nil }
+
+// ParseType parses the name of a type this package supports
+// (case-insensitive: q4_k, Q8_0, f16, bf16, f32).
+func ParseType(s string) (ggml.Type, error) {
+	t, err := ggml.ParseType(s)
+	if err != nil || !Supported(t) {
+		return 0, fmt.Errorf("quant: unknown type %q", s)
 	}
-	return types[t], true
-}
-
-func (t Type) String() string {
-	if i, ok := t.Info(); ok {
-		return i.Name
-	}
-	return fmt.Sprintf("Type(%d)", uint32(t))
-}
-
-// Valid reports whether this package can quantize and dequantize t.
-func (t Type) Valid() bool { _, ok := t.Info(); return ok }
-
-// IsQuantized reports whether t is a block type (not F32, F16 or BF16).
-func (t Type) IsQuantized() bool { return t.Valid() && types[t].BlockSize > 1 }
-
-// BitsPerWeight returns the storage bits per element.
-func (t Type) BitsPerWeight() float64 {
-	i := types[t]
-	return 8 * float64(i.BlockBytes) / float64(i.BlockSize)
-}
-
-// RowBytes returns the bytes of a row of n elements (n a multiple of the block size).
-func (t Type) RowBytes(n int) int {
-	i := types[t]
-	return n / i.BlockSize * i.BlockBytes
-}
-
-// ParseType parses a type name (case-insensitive: q4_k, Q8_0, f16, bf16, f32).
-func ParseType(s string) (Type, error) {
-	for id, i := range types {
-		if i.BlockSize != 0 && equalFold(i.Name, s) {
-			return Type(id), nil
-		}
-	}
-	return 0, fmt.Errorf("quant: unknown type %q", s)
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
+	return t, nil
 }
 
 // QuantizeRow quantizes one row x (len a multiple of the block size) into dst.
-func QuantizeRow(t Type, dst []byte, x []float32) { types[t].quantize(dst[:t.RowBytes(len(x))], x) }
+func QuantizeRow(t ggml.Type, dst []byte, x []float32) {
+	kernels[t].quantize(dst[:t.RowBytes(len(x))], x)
+}
 
 // DequantizeRow widens one quantized row into dst (len = elements).
-func DequantizeRow(t Type, dst []float32, src []byte) {
-	types[t].dequantize(dst, src[:t.RowBytes(len(dst))])
+func DequantizeRow(t ggml.Type, dst []float32, src []byte) {
+	kernels[t].dequantize(dst, src[:t.RowBytes(len(dst))])
 }
 
 // Quantize quantizes a row-major [rows, cols] matrix x into dst (rows ×
 // RowBytes(cols)), rows split among goroutines. cols must be a multiple of
 // the block size; the caller checks.
-func Quantize(t Type, dst []byte, x []float32, rows, cols int) {
+func Quantize(t ggml.Type, dst []byte, x []float32, rows, cols int) {
 	rb := t.RowBytes(cols)
 	nt := min(runtime.GOMAXPROCS(0), rows)
 	if nt <= 1 {
@@ -225,32 +155,32 @@ func dequantizeBF16(dst []float32, src []byte) {
 
 // f16Fields lists the byte offsets of the f16 scale fields inside one block
 // of each block type, for ValidateRow.
-var f16Fields = map[Type][]int{
-	TypeQ4_0: {0}, TypeQ4_1: {0, 2}, TypeQ5_0: {0}, TypeQ5_1: {0, 2}, TypeQ8_0: {0},
-	TypeQ2_K: {80, 82}, TypeQ3_K: {108}, TypeQ4_K: {0, 2}, TypeQ5_K: {0, 2}, TypeQ6_K: {208},
+var f16Fields = map[ggml.Type][]int{
+	ggml.TypeQ4_0: {0}, ggml.TypeQ4_1: {0, 2}, ggml.TypeQ5_0: {0}, ggml.TypeQ5_1: {0, 2}, ggml.TypeQ8_0: {0},
+	ggml.TypeQ2_K: {80, 82}, ggml.TypeQ3_K: {108}, ggml.TypeQ4_K: {0, 2}, ggml.TypeQ5_K: {0, 2}, ggml.TypeQ6_K: {208},
 }
 
 // ValidateRow checks an encoded row as ggml's ggml_validate_row_data does:
 // every f16 scale (and every F16/BF16/F32 element) must be finite. It
 // returns the index of the first bad block (element for float types), or −1.
-func ValidateRow(t Type, row []byte) int {
-	info := types[t]
+func ValidateRow(t ggml.Type, row []byte) int {
+	blockBytes := t.RowBytes(t.BlockSize())
 	switch t {
-	case TypeF16:
+	case ggml.TypeF16:
 		for i := 0; i+1 < len(row); i += 2 {
 			if (uint16(row[i])|uint16(row[i+1])<<8)&0x7c00 == 0x7c00 {
 				return i / 2
 			}
 		}
 		return -1
-	case TypeBF16:
+	case ggml.TypeBF16:
 		for i := 0; i+1 < len(row); i += 2 {
 			if (uint16(row[i])|uint16(row[i+1])<<8)&0x7f80 == 0x7f80 {
 				return i / 2
 			}
 		}
 		return -1
-	case TypeF32:
+	case ggml.TypeF32:
 		for i := 0; i+3 < len(row); i += 4 {
 			if row[i+3]&0x7f == 0x7f && row[i+2]&0x80 == 0x80 {
 				return i / 4
@@ -258,9 +188,9 @@ func ValidateRow(t Type, row []byte) int {
 		}
 		return -1
 	}
-	for b := 0; b*info.BlockBytes < len(row); b++ {
+	for b := 0; b*blockBytes < len(row); b++ {
 		for _, off := range f16Fields[t] {
-			p := b*info.BlockBytes + off
+			p := b*blockBytes + off
 			if (uint16(row[p])|uint16(row[p+1])<<8)&0x7c00 == 0x7c00 {
 				return b
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/ggml"
 	"github.com/sambay-conv/sambay-conv/quant"
 )
 
@@ -24,7 +25,7 @@ func quantCommand() *cli.Command {
 			&cli.IntFlag{Name: "group-size", Value: 64, Usage: "mlx: group size (32, 64, 128)"},
 			&cli.StringFlag{Name: "recipe", Usage: "mlx: mixed_4_6 (6 bits for embeddings, self-attention Wqkv and some fc2, 4 elsewhere)"},
 			&cli.BoolFlag{Name: "force", Usage: "mlx: replace an existing output folder"},
-			&cli.StringFlag{Name: "type", Value: "q4_k_m", Usage: "GGUF mix (" + strings.Join(quant.Policies, ", ") + "), or with --pure one ggml type"},
+			&cli.StringFlag{Name: "type", Value: "q4_k_m", Usage: "GGUF mix (" + strings.Join(quant.MixNames(), ", ") + "), or with --pure one ggml type"},
 			&cli.BoolFlag{Name: "pure", Usage: "every quantizable tensor in the one --type (q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k f16 bf16); shape fallback only"},
 			&cli.StringSliceFlag{Name: "tensor-type", Usage: "REGEX=TYPE override on GGUF tensor names (first match wins); repeatable"},
 			&cli.BoolFlag{Name: "generic", Usage: "any safetensors checkpoint, whatever its architecture: every float tensor of ≥ 2 dims in --type (a ggml type), names kept"},
@@ -84,7 +85,7 @@ func quantCommand() *cli.Command {
 			case c.Bool("generic"), c.Bool("pure"):
 				flag := map[bool]string{true: "--generic", false: "--pure"}[c.Bool("generic")]
 				t, perr := quant.ParseType(c.String("type"))
-				if perr != nil || t == quant.TypeF32 {
+				if perr != nil || t == ggml.TypeF32 {
 					return usagef("%s --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", flag, c.String("type"))
 				}
 				if c.Bool("generic") {
@@ -95,11 +96,11 @@ func quantCommand() *cli.Command {
 				}
 			default:
 				known := false
-				for _, p := range quant.Policies {
+				for _, p := range quant.MixNames() {
 					known = known || p == opts.Policy
 				}
 				if !known {
-					return usagef("--type %q: want one of %s (or --pure with a ggml type)", c.String("type"), strings.Join(quant.Policies, ", "))
+					return usagef("--type %q: want one of %s (or --pure with a ggml type)", c.String("type"), strings.Join(quant.MixNames(), ", "))
 				}
 				res, err = convert.ExportGGUF(ctx, c.Args().First(), opts)
 			}

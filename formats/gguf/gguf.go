@@ -3,6 +3,8 @@ package gguf
 import (
 	"fmt"
 	"math"
+
+	"github.com/sambay-conv/sambay-conv/ggml"
 )
 
 // Magic is the GGUF file magic; Version the version written.
@@ -90,39 +92,12 @@ func TypeOf(v any) (ValueType, bool) {
 	return 0, false
 }
 
-// GGMLType describes a ggml tensor type for layout purposes.
-type GGMLType struct {
-	Name      string
-	BlockSize int64 // elements per block
-	TypeSize  int64 // bytes per block
-}
-
-// ggmlTypes lists the tensor types by id with their block layout (ggml
-// src/ggml.c type_traits; ggml-common.h). Removed ids have BlockSize 0.
-var ggmlTypes = map[uint32]GGMLType{
-	0: {"F32", 1, 4}, 1: {"F16", 1, 2}, 2: {"Q4_0", 32, 18}, 3: {"Q4_1", 32, 20},
-	6: {"Q5_0", 32, 22}, 7: {"Q5_1", 32, 24}, 8: {"Q8_0", 32, 34}, 9: {"Q8_1", 32, 36},
-	10: {"Q2_K", 256, 84}, 11: {"Q3_K", 256, 110}, 12: {"Q4_K", 256, 144}, 13: {"Q5_K", 256, 176},
-	14: {"Q6_K", 256, 210}, 15: {"Q8_K", 256, 292}, 16: {"IQ2_XXS", 256, 66}, 17: {"IQ2_XS", 256, 74},
-	18: {"IQ3_XXS", 256, 98}, 19: {"IQ1_S", 256, 50}, 20: {"IQ4_NL", 32, 18}, 21: {"IQ3_S", 256, 110},
-	22: {"IQ2_S", 256, 82}, 23: {"IQ4_XS", 256, 136}, 24: {"I8", 1, 1}, 25: {"I16", 1, 2},
-	26: {"I32", 1, 4}, 27: {"I64", 1, 8}, 28: {"F64", 1, 8}, 29: {"IQ1_M", 256, 56}, 30: {"BF16", 1, 2},
-	34: {"TQ1_0", 256, 54}, 35: {"TQ2_0", 256, 66}, 39: {"MXFP4", 32, 17}, 40: {"NVFP4", 64, 36},
-	41: {"Q1_0", 128, 18}, 42: {"Q2_0", 64, 18},
-}
-
-// LookupType returns the layout of ggml type id t.
-func LookupType(t uint32) (GGMLType, bool) {
-	g, ok := ggmlTypes[t]
-	return g, ok
-}
-
 // A TensorInfo is one tensor of a GGUF file. Dims are ggml ne[] (the
 // PyTorch shape reversed); Offset is relative to the data section.
 type TensorInfo struct {
 	Name   string
 	Dims   []uint64
-	Type   uint32
+	Type   ggml.Type
 	Offset uint64
 }
 
@@ -138,9 +113,9 @@ func (t *TensorInfo) NumElements() int64 {
 // Size returns the tensor's byte size, or an error when its type is unknown,
 // ne[0] is not a multiple of the block size, or the size overflows.
 func (t *TensorInfo) Size() (int64, error) {
-	g, ok := ggmlTypes[t.Type]
+	g, ok := t.Type.Traits()
 	if !ok {
-		return 0, fmt.Errorf("unknown ggml type %d", t.Type)
+		return 0, fmt.Errorf("unknown ggml type %d", uint32(t.Type))
 	}
 	n := int64(1)
 	for _, d := range t.Dims {
@@ -153,14 +128,15 @@ func (t *TensorInfo) Size() (int64, error) {
 	if len(t.Dims) > 0 {
 		ne0 = int64(t.Dims[0])
 	}
-	if ne0%g.BlockSize != 0 {
-		return 0, fmt.Errorf("ne[0] = %d is not a multiple of the %s block size %d", ne0, g.Name, g.BlockSize)
+	bs, bb := int64(g.BlockSize), int64(g.BlockBytes)
+	if ne0%bs != 0 {
+		return 0, fmt.Errorf("ne[0] = %d is not a multiple of the %s block size %d", ne0, g.Name, bs)
 	}
-	blocks := n / g.BlockSize
-	if blocks > math.MaxInt64/g.TypeSize {
+	blocks := n / bs
+	if blocks > math.MaxInt64/bb {
 		return 0, fmt.Errorf("byte size overflows")
 	}
-	return blocks * g.TypeSize, nil
+	return blocks * bb, nil
 }
 
 func align(o, a uint64) uint64 { return o + (a-o%a)%a }

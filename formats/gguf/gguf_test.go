@@ -80,6 +80,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestReaderErrors(t *testing.T) {
+	unsupported := map[string]bool{"version_1": true, "version_4": true, "big_endian": true, "unknown_type": true, "type_beyond_ggml": true}
 	good := sampleFile(t)
 	hdr := func(mut func(b []byte) []byte) []byte { return mut(append([]byte(nil), good...)) }
 	find := func(b []byte, s string) int { return bytes.Index(b, []byte(s)) }
@@ -90,8 +91,10 @@ func TestReaderErrors(t *testing.T) {
 	}{
 		{"bad_magic", hdr(func(b []byte) []byte { b[0] = 'X'; return b }), "magic"},
 		{"truncated", good[:20], "past the end"},
-		{"version_1", hdr(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[4:], 1); return b }), "version 1"},
-		{"big_endian", hdr(func(b []byte) []byte { binary.BigEndian.PutUint32(b[4:], 3); return b }), "endianness"},
+		{"version_1", hdr(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[4:], 1); return b }), "GGUF version 1"},
+		{"version_4", hdr(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[4:], 4); return b }), "GGUF version 4"},
+		{"version_0", hdr(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[4:], 0); return b }), "version 0"},
+		{"big_endian", hdr(func(b []byte) []byte { binary.BigEndian.PutUint32(b[4:], 3); return b }), "big-endian"},
 		{"tensor_count_huge", hdr(func(b []byte) []byte { binary.LittleEndian.PutUint64(b[8:], 1<<60); return b }), "cannot fit"},
 		{"string_too_long", hdr(func(b []byte) []byte { binary.LittleEndian.PutUint64(b[24:], 1<<40); return b }), "exceeds the limit"},
 		{"duplicate_key", hdr(func(b []byte) []byte { copy(b[find(b, "a.i16"):], "a.f32"); return b }), `duplicate metadata key "a.f32"`},
@@ -115,7 +118,12 @@ func TestReaderErrors(t *testing.T) {
 			i := find(b, "\x01\x00\x00\x00\x00\x00\x00\x00v")
 			binary.LittleEndian.PutUint32(b[i+8+1+4+8:], 4) // removed Q4_2
 			return b
-		}), "unknown or removed ggml type 4"},
+		}), "ggml type 4 is unknown"},
+		{"type_beyond_ggml", hdr(func(b []byte) []byte {
+			i := find(b, "\x01\x00\x00\x00\x00\x00\x00\x00v")
+			binary.LittleEndian.PutUint32(b[i+8+1+4+8:], 43) // GGML_TYPE_COUNT at ggml d99724f
+			return b
+		}), "ggml type 43 is unknown"},
 		{"ne0_not_block_multiple", hdr(func(b []byte) []byte {
 			i := find(b, "\x01\x00\x00\x00\x00\x00\x00\x00w")
 			binary.LittleEndian.PutUint64(b[i+8+1+4:], 33)
@@ -133,8 +141,13 @@ func TestReaderErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if !errors.Is(err, formats.ErrFormat) || !strings.Contains(err.Error(), "bad.gguf") || !strings.Contains(err.Error(), c.msg) {
-				t.Errorf("error %q (want ErrFormat naming the file and saying %q)", err, c.msg)
+			// Valid files this reader does not handle are ErrUnsupported, broken ones ErrFormat.
+			kind, other := formats.ErrFormat, formats.ErrUnsupported
+			if unsupported[c.name] {
+				kind, other = other, kind
+			}
+			if !errors.Is(err, kind) || errors.Is(err, other) || !strings.Contains(err.Error(), "bad.gguf") || !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("error %q (want %v, naming the file and saying %q)", err, kind, c.msg)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/ggml"
 	"github.com/sambay-conv/sambay-conv/internal/mmap"
 )
 
@@ -101,6 +102,13 @@ type cursor struct {
 func (c *cursor) fail(format string, args ...any) {
 	if c.err == nil {
 		c.err = formats.Errorf(formats.ErrFormat, c.name, "", c.off, format, args...)
+	}
+}
+
+// unsupported records a valid file this reader does not handle.
+func (c *cursor) unsupported(format string, args ...any) {
+	if c.err == nil {
+		c.err = formats.Errorf(formats.ErrUnsupported, c.name, "", c.off, format, args...)
 	}
 }
 
@@ -241,10 +249,15 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 	f.Version = c.u32()
 	if c.err == nil {
 		switch {
+		case f.Version == 0:
+			c.off -= 4
+			c.fail("version 0")
 		case f.Version&0xffff == 0:
-			c.fail("version %#x: wrong endianness", f.Version)
+			c.off -= 4
+			c.unsupported("version %#x reads as a big-endian file; only little-endian GGUF is supported", f.Version)
 		case f.Version < 2 || f.Version > Version:
-			c.fail("version %d (want 2 or 3)", f.Version)
+			c.off -= 4
+			c.unsupported("GGUF version %d; this reader supports versions 2 and 3", f.Version)
 		}
 	}
 	nt := c.u64()
@@ -291,10 +304,11 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 		if c.err != nil {
 			break
 		}
-		fail := func(format string, args ...any) {
+		failAs := func(kind error, format string, args ...any) {
 			c.off = toff
-			c.err = formats.Errorf(formats.ErrFormat, name, ti.Name, toff, format, args...)
+			c.err = formats.Errorf(kind, name, ti.Name, toff, format, args...)
 		}
+		fail := func(format string, args ...any) { failAs(formats.ErrFormat, format, args...) }
 		if len(ti.Name) > MaxNameLen {
 			fail("tensor name of %d bytes exceeds %d", len(ti.Name), MaxNameLen)
 			break
@@ -310,7 +324,7 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 		for d := uint32(0); d < nd; d++ {
 			ti.Dims = append(ti.Dims, c.u64())
 		}
-		ti.Type = c.u32()
+		ti.Type = ggml.Type(c.u32())
 		ti.Offset = c.u64()
 		if c.err != nil {
 			break
@@ -324,8 +338,8 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 		if c.err != nil {
 			break
 		}
-		if g, ok := ggmlTypes[ti.Type]; !ok || g.BlockSize == 0 {
-			fail("unknown or removed ggml type %d", ti.Type)
+		if !ti.Type.Known() {
+			failAs(formats.ErrUnsupported, "ggml type %d is unknown to this reader or removed from ggml", uint32(ti.Type))
 			break
 		}
 		sz, err := ti.Size()

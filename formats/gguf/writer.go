@@ -244,7 +244,6 @@ func WriteFile(path string, kvs []KV, srcs []Source, opts WriteOptions) (int64, 
 
 // rowsOf returns the row count (product of dims after ne[0]) and bytes per row.
 func rowsOf(t *TensorInfo) (int, int64) {
-	g := ggmlTypes[t.Type]
 	ne0 := int64(1)
 	rows := 1
 	for i, d := range t.Dims {
@@ -257,5 +256,5 @@ func rowsOf(t *TensorInfo) (int, int64) {
 	if ne0 == 0 {
 		return 0, 0
 	}
-	return rows, ne0 / g.BlockSize * g.TypeSize
+	return rows, int64(t.Type.RowBytes(int(ne0)))
 }
