@@ -16,6 +16,7 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
 
@@ -175,7 +176,7 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 		bySource[m.Spec.Name] = m
 		total += t.Size()
 	}
-	pd, err := newPendingDir(opts.Output, opts.Force)
+	pd, err := atomicfile.NewDir(opts.Output, opts.Force)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +219,7 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 			}
 		},
 	}
-	wr, err := safetensors.WriteModel(pd.tmp, out, wopts)
+	wr, err := safetensors.WriteModel(pd.Path(), out, wopts)
 	if err != nil {
 		var fe *formats.FormatError
 		if errors.As(err, &fe) && fe.Tensor != "" {
@@ -240,19 +241,19 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 	}
 	files := wr.Files
 	cfgJSON := HFConfigJSON(&cfg, rc.Extra, source)
-	if err := writeFileSync(filepath.Join(pd.tmp, "config.json"), cfgJSON); err != nil {
+	if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), "config.json"), cfgJSON); err != nil {
 		return nil, err
 	}
 	files = append(files, fileEntry("config.json", cfgJSON))
 	if src.GenConfig != nil {
-		if err := writeFileSync(filepath.Join(pd.tmp, "generation_config.json"), src.GenConfig); err != nil {
+		if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), "generation_config.json"), src.GenConfig); err != nil {
 			return nil, err
 		}
 		files = append(files, fileEntry("generation_config.json", src.GenConfig))
 	}
 	for _, name := range TokenizerFiles {
 		if b, ok := src.Tokenizer[name]; ok {
-			if err := writeFileSync(filepath.Join(pd.tmp, name), b); err != nil {
+			if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), name), b); err != nil {
 				return nil, err
 			}
 			files = append(files, fileEntry(name, b))
@@ -303,7 +304,7 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(filepath.Join(pd.tmp, "manifest.json"), append(mj, '\n')); err != nil {
+	if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), "manifest.json"), append(mj, '\n')); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 	"github.com/sambay-conv/sambay-conv/quant"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
@@ -129,12 +130,12 @@ func ExportMLX(ctx context.Context, modelDir string, opts MLXOptions) (*MLXResul
 		out = append(out, t)
 		res.Params += t.NumElements()
 	}
-	pd, err := newPendingDir(opts.Output, opts.Force)
+	pd, err := atomicfile.NewDir(opts.Output, opts.Force)
 	if err != nil {
 		return nil, err
 	}
 	defer pd.Cleanup()
-	wr, err := safetensors.WriteModel(pd.tmp, out, safetensors.WriteOptions{
+	wr, err := safetensors.WriteModel(pd.Path(), out, safetensors.WriteOptions{
 		MaxShardSize: 5 << 30, Metadata: map[string]string{"format": "mlx"}, RejectNonFinite: true, Ctx: ctx,
 		KeepOrder: true, AlwaysIndex: true, IndexMetadata: map[string]any{"total_parameters": res.Params}, IndexIndent: "    ",
 	})
@@ -156,12 +157,12 @@ func ExportMLX(ctx context.Context, modelDir string, opts MLXOptions) (*MLXResul
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(filepath.Join(pd.tmp, "config.json"), append(cj, '\n')); err != nil {
+	if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), "config.json"), append(cj, '\n')); err != nil {
 		return nil, err
 	}
 	for _, f := range []string{"generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"} {
 		if b, err := os.ReadFile(filepath.Join(modelDir, f)); err == nil {
-			if err := writeFileSync(filepath.Join(pd.tmp, f), b); err != nil {
+			if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), f), b); err != nil {
 				return nil, err
 			}
 		}

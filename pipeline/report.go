@@ -6,9 +6,10 @@ import (
 	"html"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 )
 
 func (r *Result) writeReport(path string) error {
@@ -26,11 +27,7 @@ func (r *Result) writeReport(path string) error {
 	case ".html":
 		r.html(&b)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, []byte(b.String()))
 }
 
 func (r *Result) markdown(w io.Writer) {

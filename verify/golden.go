@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
@@ -91,14 +89,6 @@ func WriteGolden(path string, g *Golden) error {
 	for i, h := range g.Hidden {
 		ts = append(ts, f32(fmt.Sprintf("hidden.%d", i), h, int64(len(h))/T))
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	tmp.Close()
-	defer os.Remove(tmp.Name())
-	if _, _, err := safetensors.WriteFile(tmp.Name(), ts, safetensors.WriteOptions{Metadata: map[string]string{"format": "sambay-golden"}}); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	_, _, err := safetensors.WriteFile(path, ts, safetensors.WriteOptions{Metadata: map[string]string{"format": "sambay-golden"}})
+	return err
 }

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
 
@@ -63,12 +62,11 @@ func WriteKLD(path string, m *reference.Model, tokens []int, nctx int) error {
 	nchunk := len(tokens) / nctx
 	V := m.Cfg.VocabSize
 	nv := 2*((V+1)/2) + 4
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp)
+	defer f.Cleanup()
 	w := bufio.NewWriter(f)
 	w.WriteString("_logits_")
 	for _, v := range []int32{int32(nctx), int32(V), int32(nchunk)} {
@@ -81,25 +79,19 @@ func WriteKLD(path string, m *reference.Model, tokens []int, nctx int) error {
 	for c := 0; c < nchunk; c++ {
 		res, err := m.Run(m.NewState(), tokens[c*nctx:(c+1)*nctx], reference.Want{AllLogits: true})
 		if err != nil {
-			f.Close()
 			return err
 		}
 		for p := nctx / 2; p <= nctx-2; p++ {
 			kldRecord(rec, res.Logits[p*V:(p+1)*V])
 			if err := binary.Write(w, binary.LittleEndian, rec); err != nil {
-				f.Close()
 				return err
 			}
 		}
 	}
 	if err := w.Flush(); err != nil {
-		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Clean(path))
+	return f.Commit()
 }
 
 // KLDFile is a parsed .kld file.

@@ -6,9 +6,10 @@ import (
 	"html"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 )
 
 // WriteJSON writes the report as one indented JSON object.
@@ -171,9 +172,5 @@ func (r *Report) WriteFile(path string) error {
 	default:
 		return fmt.Errorf("report %s: unknown format (want .md, .html or .json)", path)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, []byte(b.String()))
 }

@@ -5,10 +5,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
+
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 )
 
 // A Source is one tensor to write: its info (Offset is computed by the
@@ -142,17 +142,11 @@ func WriteFile(path string, kvs []KV, srcs []Source, opts WriteOptions) (int64, 
 	if err != nil {
 		return 0, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	tmp, err := atomicfile.Create(path)
 	if err != nil {
 		return 0, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.Cleanup()
 	// Truncate to the full size: the alignment padding (the last tensor's
 	// included) is zero bytes the loader requires to be present.
 	if err := tmp.Truncate(total); err != nil {
@@ -229,16 +223,9 @@ func WriteFile(path string, kvs []KV, srcs []Source, opts WriteOptions) (int64, 
 	if firstErr != nil {
 		return 0, firstErr
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return 0, err
 	}
-	if err := tmp.Close(); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return 0, err
-	}
-	ok = true
 	return total, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 )
 
 // DefaultMaxShardSize is the shard size cap used by Hugging Face's
@@ -155,8 +156,7 @@ func WriteModel(dir string, tensors []formats.Tensor, opts WriteOptions) (*Write
 			return nil, err
 		}
 		idx = append(idx, '\n')
-		p := filepath.Join(dir, IndexName)
-		if err := os.WriteFile(p, idx, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, IndexName), idx); err != nil {
 			return nil, err
 		}
 		sum := sha256.Sum256(idx)
@@ -166,9 +166,27 @@ func WriteModel(dir string, tensors []formats.Tensor, opts WriteOptions) (*Write
 	return res, nil
 }
 
-// WriteFile writes tensors into one safetensors file at path.
+// WriteFile writes tensors into one safetensors file at path, under a
+// temporary name renamed into place when complete (nothing is left at path
+// on error).
 func WriteFile(path string, tensors []formats.Tensor, opts WriteOptions) (WrittenFile, []WrittenTensor, error) {
-	return writeFile(path, tensors, opts)
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return WrittenFile{}, nil, err
+	}
+	defer f.Cleanup()
+	wf, wts, err := writeTo(f.File, path, tensors, opts)
+	if err != nil {
+		return wf, nil, err
+	}
+	if err := f.Commit(); err != nil {
+		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for i := range wts {
+		wts[i].File = filepath.Base(path)
+	}
+	wf.Name = filepath.Base(path)
+	return wf, wts, nil
 }
 
 // EncodeHeader returns the 8-byte length prefix and header for tensors in
@@ -244,15 +262,22 @@ func ContentDigest(header []byte, tensorDigests [][]byte) string {
 // chunkBytes is the size of one read-check-write-hash step.
 const chunkBytes = 1 << 20
 
+// writeFile writes a shard inside a folder that is itself renamed into
+// place when complete (WriteModel's callers write into an atomicfile.Dir).
 func writeFile(path string, tensors []formats.Tensor, opts WriteOptions) (WrittenFile, []WrittenTensor, error) {
-	ordered := append([]formats.Tensor(nil), tensors...)
-	sort.Slice(ordered, func(i, j int) bool { return less(ordered[i], ordered[j]) })
-	hdr := EncodeHeader(ordered, opts.Metadata)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
 	if err != nil {
 		return WrittenFile{}, nil, err
 	}
 	defer f.Close()
+	return writeTo(f, path, tensors, opts)
+}
+
+// writeTo writes the file's bytes to f, fsyncs and closes it.
+func writeTo(f *os.File, path string, tensors []formats.Tensor, opts WriteOptions) (WrittenFile, []WrittenTensor, error) {
+	ordered := append([]formats.Tensor(nil), tensors...)
+	sort.Slice(ordered, func(i, j int) bool { return less(ordered[i], ordered[j]) })
+	hdr := EncodeHeader(ordered, opts.Metadata)
 	if _, err := f.Write(hdr); err != nil {
 		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -316,9 +341,6 @@ func writeFile(path string, tensors []formats.Tensor, opts WriteOptions) (Writte
 		return WrittenFile{}, nil, firstErr
 	}
 	if err := f.Sync(); err != nil {
-		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
 		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var wts []WrittenTensor
