@@ -15,6 +15,7 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/internal/testmodel"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
 
@@ -292,17 +293,6 @@ func corrupt(t *testing.T, change func(map[string]formats.Tensor)) string {
 	return dir
 }
 
-func f32Tensor(name string, shape []int64, fill func(i int) float32) formats.Tensor {
-	n, _ := formats.NumElements(shape)
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = fill(i)
-	}
-	b := make([]byte, 4*n)
-	formats.EncodeFloat32(b, v, formats.F32)
-	return formats.NewTensorBytes(name, formats.F32, shape, "mem", b)
-}
-
 func TestImportErrors(t *testing.T) {
 	for _, c := range []struct {
 		name   string
@@ -312,10 +302,10 @@ func TestImportErrors(t *testing.T) {
 		{"missing_tensor", func(ts map[string]formats.Tensor) { delete(ts, "model.layers.3.mlp.fc2.weight") },
 			[]string{"model.layers.3.mlp.fc2.weight is missing", "[32, 64]"}},
 		{"shape_mismatch", func(ts map[string]formats.Tensor) {
-			ts["model.layers.2.attn.x_proj.weight"] = f32Tensor("model.layers.2.attn.x_proj.weight", []int64{30, 64}, func(int) float32 { return 0 })
+			ts["model.layers.2.attn.x_proj.weight"] = testmodel.F32Tensor("model.layers.2.attn.x_proj.weight", []int64{30, 64}, func(int) float32 { return 0 })
 		}, []string{"model.layers.2.attn.x_proj.weight has shape [30, 64]", "expects [34, 64]"}},
 		{"nan", func(ts map[string]formats.Tensor) {
-			ts["model.layers.6.mlp.fc1.weight"] = f32Tensor("model.layers.6.mlp.fc1.weight", []int64{128, 32}, func(i int) float32 {
+			ts["model.layers.6.mlp.fc1.weight"] = testmodel.F32Tensor("model.layers.6.mlp.fc1.weight", []int64{128, 32}, func(i int) float32 {
 				if i == 77 {
 					return float32(math.NaN())
 				}
@@ -323,10 +313,10 @@ func TestImportErrors(t *testing.T) {
 			})
 		}, []string{"model.layers.6.mlp.fc1.weight", "element 77 is not finite"}},
 		{"unexpected_tensor", func(ts map[string]formats.Tensor) {
-			ts["model.layers.0.mlp.fc1.bias"] = f32Tensor("model.layers.0.mlp.fc1.bias", []int64{128}, func(int) float32 { return 0 })
+			ts["model.layers.0.mlp.fc1.bias"] = testmodel.F32Tensor("model.layers.0.mlp.fc1.bias", []int64{128}, func(int) float32 { return 0 })
 		}, []string{"1 tensor(s) the config does not use", "model.layers.0.mlp.fc1.bias", "_bias"}},
 		{"tie_mismatch", func(ts map[string]formats.Tensor) {
-			ts["lm_head.weight"] = f32Tensor("lm_head.weight", []int64{128, 32}, func(i int) float32 { return float32(i) })
+			ts["lm_head.weight"] = testmodel.F32Tensor("lm_head.weight", []int64{128, 32}, func(i int) float32 { return float32(i) })
 		}, []string{"ties the embeddings", "lm_head.weight", "differ"}},
 		{"f8_weight", func(ts map[string]formats.Tensor) {
 			ts["model.final_layernorm.bias"] = formats.NewTensorBytes("model.final_layernorm.bias", formats.F8_E4M3, []int64{32}, "mem", make([]byte, 32))

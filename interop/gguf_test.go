@@ -9,9 +9,9 @@ import (
 
 	parser "github.com/gpustack/gguf-parser-go"
 
-	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/ggml"
+	"github.com/sambay-conv/sambay-conv/ggufmodel"
 )
 
 // TestGGUFParserGoAgrees writes SambaY GGUF files and reads them with
@@ -21,7 +21,7 @@ func TestGGUFParserGoAgrees(t *testing.T) {
 	for _, c := range []struct{ model, policy string }{{"phi4flash-tiny", "q4_k_m"}, {"sambay-tiny", "q8_0"}, {"sambay-tiny", "bf16"}} {
 		t.Run(c.model+"/"+c.policy, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "m.gguf")
-			if _, err := convert.ExportGGUF(context.Background(), filepath.Join("..", "testdata", c.model, "hf"), convert.GGUFOptions{Output: out, Policy: c.policy, Name: c.model}); err != nil {
+			if _, err := ggufmodel.Export(context.Background(), filepath.Join("..", "testdata", c.model, "hf"), ggufmodel.Options{Output: out, Policy: c.policy, Name: c.model}); err != nil {
 				t.Fatal(err)
 			}
 			ours, err := gguf.Open(out)

@@ -14,6 +14,9 @@ import (
 	"strings"
 
 	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/ggufmodel"
+	"github.com/sambay-conv/sambay-conv/mlxmodel"
+	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/reference"
 	"github.com/sambay-conv/sambay-conv/verify"
 )
@@ -112,12 +115,12 @@ type TensorQuality struct {
 
 // Result is everything the pipeline did.
 type Result struct {
-	Import    *convert.ImportResult  `json:"-"`
-	Canonical string                 `json:"canonical"`
-	Inspect   *convert.InspectReport `json:"inspect"`
-	Golden    *verify.Report         `json:"golden,omitempty"`
-	Targets   []TargetResult         `json:"targets"`
-	Reports   []string               `json:"reports"`
+	Import    *convert.ImportResult `json:"-"`
+	Canonical string                `json:"canonical"`
+	Inspect   *model.InspectReport  `json:"inspect"`
+	Golden    *verify.Report        `json:"golden,omitempty"`
+	Targets   []TargetResult        `json:"targets"`
+	Reports   []string              `json:"reports"`
 }
 
 // Run runs the pipeline. It returns an error wrapping verify.ErrParity when
@@ -137,13 +140,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	res.Import = imp
-	if res.Inspect, err = convert.Inspect(res.Canonical, convert.ConfigOptions{}, convert.SourceOptions{}); err != nil {
+	if res.Inspect, err = model.Inspect(res.Canonical, convert.ConfigOptions{}, convert.SourceOptions{}); err != nil {
 		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	if res.Inspect.ConfigError != "" {
 		return nil, fmt.Errorf("inspect of the imported model: %s", res.Inspect.ConfigError)
 	}
-	base, err := convert.LoadModel(res.Canonical, reference.Options{})
+	base, err := model.Open(res.Canonical, reference.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +180,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		switch t.Format {
 		case "gguf":
 			tr.Path = filepath.Join(o.Output, "model-"+t.Policy+".gguf")
-			g, err := convert.ExportGGUF(ctx, res.Canonical, convert.GGUFOptions{Output: tr.Path, Policy: t.Policy})
+			g, err := ggufmodel.Export(ctx, res.Canonical, ggufmodel.Options{Output: tr.Path, Policy: t.Policy})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", t, err)
 			}
@@ -195,7 +198,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				group = 64
 			}
 			tr.Path = filepath.Join(o.Output, fmt.Sprintf("mlx-%dbit-g%d", t.Bits, group))
-			m, err := convert.ExportMLX(ctx, res.Canonical, convert.MLXOptions{Output: tr.Path, Bits: t.Bits, GroupSize: group, Force: true})
+			m, err := mlxmodel.Export(ctx, res.Canonical, mlxmodel.Options{Output: tr.Path, Bits: t.Bits, GroupSize: group, Force: true})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", t, err)
 			}
@@ -208,11 +211,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		default:
 			return nil, fmt.Errorf("unknown target %s", t)
 		}
-		q, err := convert.Open(tr.Path, reference.Options{})
+		q, err := model.Open(tr.Path, reference.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t, err)
 		}
-		rep, _, err := verify.AgainstModel(q.Model, base.Model, tokens, verify.Tolerance{Logits: 1e30, Hidden: 1e30})
+		rep, _, err := verify.AgainstModel(q.Model, base.Model, tokens, verify.ReportOnly)
 		q.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t, err)

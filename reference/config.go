@@ -122,3 +122,10 @@ func (c *Config) HFCompatible() bool {
 		!c.MLPBias && c.GMU && c.QDim() == c.NEmbd && c.AttnScale == c.DefaultAttnScale() &&
 		!c.DepthScale && c.LogitScale == 1 && c.Window >= 1
 }
+
+// Summary is a one-line description of c.
+func (c *Config) Summary() string {
+	return fmt.Sprintf("L=%d E=%d H=%d G=%d hd=%d I=%d V=%d W=%d norm=%s diff_attn=%v tied=%v biases(qkv=%v out=%v mlp=%v) residual×%.4g logit×%.4g attn_scale=%.4g",
+		c.NLayer, c.NEmbd, c.NHead, c.NKVHead, c.HeadDim, c.Intermediate, c.VocabSize, c.Window, c.Norm, c.DiffAttn, c.Tied,
+		c.QKVBias, c.AttnOutBias, c.MLPBias, c.ResidualScale(), c.LogitScale, c.AttnScale)
+}

@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
 
@@ -16,9 +16,9 @@ import (
 // there and drifts by whole logits).
 func TestDecodeMatchesPrefill(t *testing.T) {
 	seq := []int{5, 42, 7, 99, 3, 17, 64, 88, 1, 8, 33, 77, 12, 60, 2, 90, 14, 71, 9, 55}
-	for _, model := range []string{"phi4flash-tiny", "sambay-tiny"} {
+	for _, name := range []string{"phi4flash-tiny", "sambay-tiny"} {
 		for _, mode := range []reference.Numerics{reference.FP32, reference.BF16} {
-			m, err := convert.LoadModel(filepath.Join("..", "testdata", model, "hf"), reference.Options{Numerics: mode})
+			m, err := model.Open(filepath.Join("..", "testdata", name, "hf"), reference.Options{Numerics: mode})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,7 +37,7 @@ func TestDecodeMatchesPrefill(t *testing.T) {
 					want := full.Logits[pos*V : (pos+1)*V]
 					scale := maxAbs(want)
 					if d := maxDiff(got, want); d > 1e-5*scale {
-						t.Errorf("%s %v prompt %d: position %d differs by %.3g (max |logit| %.3g)", model, mode, prompt, pos, d, scale)
+						t.Errorf("%s %v prompt %d: position %d differs by %.3g (max |logit| %.3g)", name, mode, prompt, pos, d, scale)
 					}
 				}
 				check(prompt-1, res.Logits)
@@ -63,9 +63,9 @@ func TestDecodeMatchesPrefill(t *testing.T) {
 func TestStateBF16(t *testing.T) {
 	seq := []int{5, 42, 7, 99, 3, 17, 64, 88, 1, 8, 33, 77}
 	dir := filepath.Join("..", "testdata", "phi4flash-tiny", "hf")
-	plain, _ := convert.LoadModel(dir, reference.Options{Numerics: reference.BF16})
+	plain, _ := model.Open(dir, reference.Options{Numerics: reference.BF16})
 	defer plain.Close()
-	rounded, _ := convert.LoadModel(dir, reference.Options{Numerics: reference.BF16, StateBF16: true})
+	rounded, _ := model.Open(dir, reference.Options{Numerics: reference.BF16, StateBF16: true})
 	defer rounded.Close()
 	a, _ := plain.Run(plain.NewState(), seq, reference.Want{AllLogits: true})
 	b, _ := rounded.Run(rounded.NewState(), seq, reference.Want{AllLogits: true})

@@ -14,6 +14,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
 
@@ -98,7 +99,7 @@ func BenchmarkFullSize(b *testing.B) {
 	}()
 	defer close(stop)
 	base := rssAnon()
-	m, err := convert.LoadModel(dir, reference.Options{})
+	m, err := model.Open(dir, reference.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

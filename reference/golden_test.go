@@ -8,6 +8,7 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
 
@@ -91,7 +92,7 @@ func TestMatchesTorchGoldens(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			m, err := convert.LoadModel(modelDir, reference.Options{Numerics: c.mode})
+			m, err := model.Open(modelDir, reference.Options{Numerics: c.mode})
 			if err != nil {
 				t.Fatal(err)
 			}

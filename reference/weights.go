@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/layout"
 	"github.com/sambay-conv/sambay-conv/reference/internal/kernel"
 )
 
@@ -41,6 +42,11 @@ type Options struct {
 
 // A TensorSource hands out the canonical model's tensors by name.
 type TensorSource func(name string) (formats.Tensor, bool)
+
+// A StoredSource hands out a canonical tensor as a file stores it: in the
+// canonical shape, with the transform the file applied to its values
+// (layout.Same, or layout.NegExp for A = −exp(A_log) as GGUF stores it).
+type StoredSource func(s TensorSpec) (t formats.Tensor, tr layout.Transform, ok bool)
 
 // A QuantSource hands out matrices stored in a ggml block type (GGUF) or
 // another row format: rows are dequantized inside the kernels, never as a
@@ -86,35 +92,37 @@ type layer struct {
 }
 
 type loader struct {
-	get  TensorSource
+	get  StoredSource
 	q    QuantSource
 	opts Options
 	errs []string
 }
 
-func (l *loader) tensor(name string, shape []int64) (formats.Tensor, bool) {
-	t, ok := l.get(name)
+func (l *loader) tensor(s TensorSpec) (formats.Tensor, layout.Transform, bool) {
+	t, tr, ok := l.get(s)
 	if !ok {
-		l.errs = append(l.errs, fmt.Sprintf("tensor %s is missing", name))
-		return t, false
+		l.errs = append(l.errs, fmt.Sprintf("tensor %s is missing", s.Name))
+		return t, tr, false
 	}
-	if !formats.EqualShape(t.Shape, shape) {
-		l.errs = append(l.errs, fmt.Sprintf("tensor %s has shape %s, want %s", name, formats.ShapeString(t.Shape), formats.ShapeString(shape)))
-		return t, false
+	if !formats.EqualShape(t.Shape, s.Shape) {
+		l.errs = append(l.errs, fmt.Sprintf("tensor %s has shape %s, want %s", s.Name, formats.ShapeString(t.Shape), formats.ShapeString(s.Shape)))
+		return t, tr, false
 	}
-	return t, true
+	return t, tr, true
 }
 
-func (l *loader) mat(name string, rows, cols int) kernel.Mat {
+// mat returns a matrix spec [rows, cols] in its stored row format.
+func (l *loader) mat(s TensorSpec) kernel.Mat {
+	rows, cols := int(s.Shape[0]), int(s.Shape[1])
 	if l.q != nil {
-		if dec, r, c, ok := l.q(name); ok {
+		if dec, r, c, ok := l.q(s.Name); ok {
 			if r != rows || c != cols {
-				l.errs = append(l.errs, fmt.Sprintf("tensor %s has shape [%d, %d], want [%d, %d]", name, r, c, rows, cols))
+				l.errs = append(l.errs, fmt.Sprintf("tensor %s has shape [%d, %d], want [%d, %d]", s.Name, r, c, rows, cols))
 			}
 			return kernel.Mat{Rows: rows, Cols: cols, Decoder: dec, RoundBF16: l.opts.Numerics == BF16}
 		}
 	}
-	t, ok := l.tensor(name, []int64{int64(rows), int64(cols)})
+	t, _, ok := l.tensor(s)
 	if !ok {
 		return kernel.Mat{Rows: rows, Cols: cols, Data: make([]byte, 4*rows*cols)}
 	}
@@ -134,17 +142,19 @@ func (l *loader) mat(name string, rows, cols int) kernel.Mat {
 		m.Kind = kernel.F32
 		m.RoundBF16 = l.opts.Numerics == BF16
 	default:
-		l.errs = append(l.errs, fmt.Sprintf("tensor %s: dtype %v is not supported by the forward pass", name, t.DType))
+		l.errs = append(l.errs, fmt.Sprintf("tensor %s: dtype %v is not supported by the forward pass", s.Name, t.DType))
 		m.Data = make([]byte, 4*rows*cols)
 	}
 	return m
 }
 
 // vec returns a tensor as float32, rounded to bf16 in BF16 mode unless it is
-// A_log or a λ (kept as stored unless RoundParamsBF16).
-func (l *loader) vec(name string, shape ...int64) []float32 {
-	n, _ := formats.NumElements(shape)
-	t, ok := l.tensor(name, shape)
+// kept F32 (A_log, the λs: kept as stored unless RoundParamsBF16). A_log
+// comes back as A = −exp(A_log), computed here in fp32 unless the file
+// stores A itself.
+func (l *loader) vec(s TensorSpec) []float32 {
+	n, _ := formats.NumElements(s.Shape)
+	t, tr, ok := l.tensor(s)
 	if !ok {
 		return make([]float32, n)
 	}
@@ -153,21 +163,17 @@ func (l *loader) vec(name string, shape ...int64) []float32 {
 		l.errs = append(l.errs, err.Error())
 		return make([]float32, n)
 	}
-	leaf := name[strings.LastIndexByte(name, '.')+1:]
-	keep := leaf == "A_log" || leaf == "A" || strings.HasPrefix(leaf, "lambda_")
-	if l.opts.Numerics == BF16 && (!keep || l.opts.RoundParamsBF16) {
+	if l.opts.Numerics == BF16 && (!s.KeepF32 || l.opts.RoundParamsBF16) {
 		for i := range v {
 			v[i] = formats.RoundBF16(v[i])
 		}
 	}
-	return v
-}
-
-func (l *loader) optVec(name string, present bool, shape ...int64) []float32 {
-	if !present {
-		return nil
+	if s.Kind.InGGUF == layout.NegExp && tr != layout.NegExp {
+		for j, x := range v {
+			v[j] = -float32(math.Exp(float64(x))) // A = −exp(A_log), fp32 (docs/MODEL.md §Mamba)
+		}
 	}
-	return l.vec(name, shape...)
+	return v
 }
 
 // Load builds a Model of configuration cfg over the tensors of get, which
@@ -176,82 +182,104 @@ func Load(cfg Config, get TensorSource, opts Options) (*Model, error) {
 	return LoadQuantized(cfg, get, nil, opts)
 }
 
-// LoadQuantized is Load with matrices that q provides in a row format. For
-// Mamba layers the source may provide "model.layers.N.attn.A" (= −exp(A_log),
-// [Di, N], as GGUF stores it) instead of A_log.
+// LoadQuantized is Load with matrices that q provides in a row format.
 func LoadQuantized(cfg Config, get TensorSource, q QuantSource, opts Options) (*Model, error) {
+	return LoadStored(cfg, func(s TensorSpec) (formats.Tensor, layout.Transform, bool) {
+		t, ok := get(s.Name)
+		return t, layout.Same, ok
+	}, q, opts)
+}
+
+// LoadStored is LoadQuantized over tensors as a file stores them.
+func LoadStored(cfg Config, get StoredSource, q QuantSource, opts Options) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	l := &loader{get: get, q: q, opts: opts}
-	c := &cfg
-	E, V, I := c.NEmbd, c.VocabSize, c.Intermediate
-	Di, R, N, K := c.Di(), c.DtRank, c.DState, c.DConv
-	Q, C := c.QDim(), c.KVDim()
-	m := &Model{Cfg: cfg, Opts: opts}
-	m.emb = l.mat("model.embed_tokens.weight", V, E)
-	if c.Tied {
-		m.head = m.emb
-	} else {
-		m.head = l.mat("lm_head.weight", V, E)
+	m := &Model{Cfg: cfg, Opts: opts, layers: make([]layer, cfg.NLayer)}
+	for i := range m.layers {
+		m.layers[i].role = cfg.Role(i)
 	}
-	ln := c.Norm == LayerNorm
-	m.normFW = l.vec("model.final_layernorm.weight", int64(E))
-	m.normFB = l.optVec("model.final_layernorm.bias", ln, int64(E))
-	e, di, i2 := int64(E), int64(Di), int64(2*I)
-	for i := 0; i < c.NLayer; i++ {
-		p := fmt.Sprintf("model.layers.%d.", i)
-		a := p + "attn."
-		ly := layer{role: c.Role(i)}
-		ly.n1w = l.vec(p+"input_layernorm.weight", e)
-		ly.n1b = l.optVec(p+"input_layernorm.bias", ln, e)
-		ly.n2w = l.vec(p+"post_attention_layernorm.weight", e)
-		ly.n2b = l.optVec(p+"post_attention_layernorm.bias", ln, e)
-		ly.fc1 = l.mat(p+"mlp.fc1.weight", 2*I, E)
-		ly.fc2 = l.mat(p+"mlp.fc2.weight", E, I)
-		ly.fc1b = l.optVec(p+"mlp.fc1.bias", c.MLPBias, i2)
-		ly.fc2b = l.optVec(p+"mlp.fc2.bias", c.MLPBias, e)
-		switch ly.role {
-		case RoleMamba, RoleMambaMemory:
-			ly.inProj = l.mat(a+"in_proj.weight", 2*Di, E)
-			ly.convW = l.vec(a+"conv1d.weight", di, 1, int64(K))
-			ly.convB = l.vec(a+"conv1d.bias", di)
-			ly.xProj = l.mat(a+"x_proj.weight", R+2*N, Di)
-			ly.dtProj = l.mat(a+"dt_proj.weight", Di, R)
-			ly.dtB = l.vec(a+"dt_proj.bias", di)
-			if _, ok := get(a + "A"); ok {
-				ly.A = l.vec(a+"A", di, int64(N))
-			} else {
-				ly.A = l.vec(a+"A_log", di, int64(N))
-				for j, v := range ly.A {
-					ly.A[j] = -float32(math.Exp(float64(v))) // A = −exp(A_log), fp32 (trap 7)
-				}
-			}
-			ly.D = l.vec(a+"D", di)
-			ly.outProj = l.mat(a+"out_proj.weight", E, Di)
-		case RoleGMU:
-			ly.gin = l.mat(a+"in_proj.weight", Di, E)
-			ly.ginB = l.optVec(a+"in_proj.bias", c.MLPBias, di)
-			ly.gout = l.mat(a+"out_proj.weight", E, Di)
-			ly.goutB = l.optVec(a+"out_proj.bias", c.MLPBias, e)
-		default:
-			rows := Q
-			if ly.role.IsSelfAttention() {
-				rows = Q + 2*C
-			}
-			ly.wqkv = l.mat(a+"Wqkv.weight", rows, E)
-			ly.bqkv = l.optVec(a+"Wqkv.bias", c.QKVBias, int64(rows))
-			ly.wo = l.mat(a+"out_proj.weight", E, Q)
-			ly.bo = l.optVec(a+"out_proj.bias", c.AttnOutBias, e)
-			if c.DiffAttn {
-				hd := int64(c.HeadDim)
-				d := a + "inner_cross_attn."
-				ly.lq1, ly.lk1 = l.vec(d+"lambda_q1", hd), l.vec(d+"lambda_k1", hd)
-				ly.lq2, ly.lk2 = l.vec(d+"lambda_q2", hd), l.vec(d+"lambda_k2", hd)
-				ly.subln = l.vec(d+"subln.weight", 2*hd)
-			}
+	for _, s := range cfg.Tensors() {
+		var ly *layer
+		if s.Layer >= 0 {
+			ly = &m.layers[s.Layer]
 		}
-		m.layers = append(m.layers, ly)
+		switch s.Kind.ID {
+		case "embed":
+			m.emb = l.mat(s)
+		case "head":
+			m.head = l.mat(s)
+		case "final_norm.weight":
+			m.normFW = l.vec(s)
+		case "final_norm.bias":
+			m.normFB = l.vec(s)
+		case "norm1.weight":
+			ly.n1w = l.vec(s)
+		case "norm1.bias":
+			ly.n1b = l.vec(s)
+		case "norm2.weight":
+			ly.n2w = l.vec(s)
+		case "norm2.bias":
+			ly.n2b = l.vec(s)
+		case "mlp.fc1.weight":
+			ly.fc1 = l.mat(s)
+		case "mlp.fc1.bias":
+			ly.fc1b = l.vec(s)
+		case "mlp.fc2.weight":
+			ly.fc2 = l.mat(s)
+		case "mlp.fc2.bias":
+			ly.fc2b = l.vec(s)
+		case "mamba.in_proj.weight":
+			ly.inProj = l.mat(s)
+		case "mamba.conv1d.weight":
+			ly.convW = l.vec(s)
+		case "mamba.conv1d.bias":
+			ly.convB = l.vec(s)
+		case "mamba.x_proj.weight":
+			ly.xProj = l.mat(s)
+		case "mamba.dt_proj.weight":
+			ly.dtProj = l.mat(s)
+		case "mamba.dt_proj.bias":
+			ly.dtB = l.vec(s)
+		case "mamba.A_log":
+			ly.A = l.vec(s)
+		case "mamba.D":
+			ly.D = l.vec(s)
+		case "mamba.out_proj.weight":
+			ly.outProj = l.mat(s)
+		case "gmu.in_proj.weight":
+			ly.gin = l.mat(s)
+		case "gmu.in_proj.bias":
+			ly.ginB = l.vec(s)
+		case "gmu.out_proj.weight":
+			ly.gout = l.mat(s)
+		case "gmu.out_proj.bias":
+			ly.goutB = l.vec(s)
+		case "self.qkv.weight", "cross.q.weight":
+			ly.wqkv = l.mat(s)
+		case "self.qkv.bias", "cross.q.bias":
+			ly.bqkv = l.vec(s)
+		case "attn.out_proj.weight":
+			ly.wo = l.mat(s)
+		case "attn.out_proj.bias":
+			ly.bo = l.vec(s)
+		case "attn.lambda_q1":
+			ly.lq1 = l.vec(s)
+		case "attn.lambda_k1":
+			ly.lk1 = l.vec(s)
+		case "attn.lambda_q2":
+			ly.lq2 = l.vec(s)
+		case "attn.lambda_k2":
+			ly.lk2 = l.vec(s)
+		case "attn.subln.weight":
+			ly.subln = l.vec(s)
+		default:
+			panic("reference: layout kind " + s.Kind.ID + " has no place in the model") // a new kind needs a field
+		}
+	}
+	if cfg.Tied {
+		m.head = m.emb
 	}
 	if len(l.errs) > 0 {
 		if len(l.errs) > 8 {

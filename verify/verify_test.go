@@ -12,6 +12,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/reference"
 	"github.com/sambay-conv/sambay-conv/verify"
 )
@@ -54,7 +55,7 @@ func TestCorruptTensorIsLocated(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, layer := range []string{"3", "6"} {
-		m, err := convert.LoadModel(swapGateUp(t, layer), reference.Options{})
+		m, err := model.Open(swapGateUp(t, layer), reference.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +75,7 @@ func TestCorruptTensorIsLocated(t *testing.T) {
 }
 
 func TestReportsAndGoldenRoundTrip(t *testing.T) {
-	m, err := convert.LoadModel(filepath.Join(td, "sambay-tiny", "hf"), reference.Options{})
+	m, err := model.Open(filepath.Join(td, "sambay-tiny", "hf"), reference.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,12 +162,12 @@ func TestArchScaleImportMatchesRelease(t *testing.T) {
 		Output: out, Config: convert.ConfigOptions{ConfigFile: filepath.Join(td, "phi4flash-tiny", "litgpt-config.json")}}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := convert.LoadModel(out, reference.Options{})
+	a, err := model.Open(out, reference.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := convert.LoadModel(filepath.Join(td, "phi4flash-tiny", "hf"), reference.Options{})
+	b, err := model.Open(filepath.Join(td, "phi4flash-tiny", "hf"), reference.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestArchScaleImportMatchesRelease(t *testing.T) {
 }
 
 func TestKLDFile(t *testing.T) {
-	m, err := convert.LoadModel(filepath.Join(td, "phi4flash-tiny", "hf"), reference.Options{})
+	m, err := model.Open(filepath.Join(td, "phi4flash-tiny", "hf"), reference.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,7 +170,7 @@ func importJSON(res *convert.ImportResult) map[string]any {
 func printImport(w io.Writer, res *convert.ImportResult) {
 	m := res.Manifest
 	fmt.Fprintf(w, "imported %s (%s, %s layout)\n", res.Source.Path, res.Source.Format, res.Source.Layout)
-	fmt.Fprintf(w, "config:  %s (from %s)\n", convert.Summary(&res.Config), m.ConfigFrom)
+	fmt.Fprintf(w, "config:  %s (from %s)\n", (&res.Config).Summary(), m.ConfigFrom)
 	fmt.Fprintf(w, "output:  %s: %d tensors, %d parameters, %d bytes (%s)\n", res.Output, len(m.Tensors), m.Params, m.TotalSize, m.Target.DType)
 	for _, f := range m.Files {
 		fmt.Fprintf(w, "  %-40s %12d  sha256 %s\n", f.Name, f.Size, f.SHA256[:16])

@@ -6,9 +6,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/urfave/cli/v3"
-
-	"github.com/sambay-conv/sambay-conv/convert"
 )
 
 func inspectCommand() *cli.Command {
@@ -25,7 +24,7 @@ func inspectCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			r, err := convert.Inspect(c.Args().First(), co, so)
+			r, err := model.Inspect(c.Args().First(), co, so)
 			if err != nil {
 				return err
 			}
@@ -38,7 +37,7 @@ func inspectCommand() *cli.Command {
 	})
 }
 
-func printInspect(w io.Writer, r *convert.InspectReport) {
+func printInspect(w io.Writer, r *model.InspectReport) {
 	fmt.Fprintf(w, "path:       %s\n", r.Path)
 	fmt.Fprintf(w, "format:     %s (%s layout)\n", r.Format, r.Layout)
 	fmt.Fprintf(w, "tensors:    %d, %d parameters, %d bytes\n", r.Tensors, r.Params, r.Bytes)
@@ -55,7 +54,7 @@ func printInspect(w io.Writer, r *convert.InspectReport) {
 		fmt.Fprintf(w, "config:     undecided: %s\n", r.ConfigError)
 		return
 	}
-	fmt.Fprintf(w, "config:     %s\n            from %s; Phi4Flash-compatible: %v\n", convert.Summary(r.Config), r.ConfigFrom, *r.HFCompat)
+	fmt.Fprintf(w, "config:     %s\n            from %s; Phi4Flash-compatible: %v\n", (r.Config).Summary(), r.ConfigFrom, *r.HFCompat)
 	if r.ConfigError != "" {
 		fmt.Fprintf(w, "mismatch:   %s\n", r.ConfigError)
 	}

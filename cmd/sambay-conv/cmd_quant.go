@@ -8,8 +8,9 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/ggml"
+	"github.com/sambay-conv/sambay-conv/ggufmodel"
+	"github.com/sambay-conv/sambay-conv/mlxmodel"
 	"github.com/sambay-conv/sambay-conv/quant"
 )
 
@@ -47,7 +48,7 @@ func quantCommand() *cli.Command {
 				if err := quant.MLXCheck(int(c.Int("bits")), int(c.Int("group-size"))); err != nil {
 					return usagef("%v", err)
 				}
-				res, err := convert.ExportMLX(ctx, c.Args().First(), convert.MLXOptions{Output: c.String("output"),
+				res, err := mlxmodel.Export(ctx, c.Args().First(), mlxmodel.Options{Output: c.String("output"),
 					Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Recipe: c.String("recipe"), Force: c.Bool("force")})
 				if err != nil {
 					return err
@@ -68,7 +69,7 @@ func quantCommand() *cli.Command {
 			default:
 				return usagef("--to %q: want gguf or mlx", c.String("to"))
 			}
-			opts := convert.GGUFOptions{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name")}
+			opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name")}
 			for _, s := range c.StringSlice("tensor-type") {
 				o, err := quant.ParseOverride(s)
 				if err != nil {
@@ -79,7 +80,7 @@ func quantCommand() *cli.Command {
 			if opts.Output == "" && !opts.DryRun {
 				return usagef("quant needs -o FILE (or --dry-run)")
 			}
-			var res *convert.GGUFResult
+			var res *ggufmodel.Result
 			var err error
 			switch {
 			case c.Bool("generic"), c.Bool("pure"):
@@ -89,10 +90,10 @@ func quantCommand() *cli.Command {
 					return usagef("%s --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", flag, c.String("type"))
 				}
 				if c.Bool("generic") {
-					res, err = convert.ExportGenericGGUF(ctx, c.Args().First(), convert.GenericOptions{Output: opts.Output, Type: t, Overrides: opts.Overrides, DryRun: opts.DryRun})
+					res, err = ggufmodel.ExportGeneric(ctx, c.Args().First(), ggufmodel.GenericOptions{Output: opts.Output, Type: t, Overrides: opts.Overrides, DryRun: opts.DryRun})
 				} else {
 					opts.Pure, opts.PureType, opts.Policy = true, t, ""
-					res, err = convert.ExportGGUF(ctx, c.Args().First(), opts)
+					res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
 				}
 			default:
 				known := false
@@ -102,7 +103,7 @@ func quantCommand() *cli.Command {
 				if !known {
 					return usagef("--type %q: want one of %s (or --pure with a ggml type)", c.String("type"), strings.Join(quant.MixNames(), ", "))
 				}
-				res, err = convert.ExportGGUF(ctx, c.Args().First(), opts)
+				res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
 			}
 			if err != nil {
 				return err
@@ -116,7 +117,7 @@ func quantCommand() *cli.Command {
 	})
 }
 
-func printPlan(w io.Writer, r *convert.GGUFResult) {
+func printPlan(w io.Writer, r *ggufmodel.Result) {
 	fmt.Fprintf(w, "%-34s %-18s %-6s %12s  %s\n", "tensor", "dims", "type", "bytes", "nmse / note")
 	for _, t := range r.Tensors {
 		note := t.Why

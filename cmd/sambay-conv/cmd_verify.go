@@ -2,18 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"math"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v3"
 
 	sambayconv "github.com/sambay-conv/sambay-conv"
-	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/reference"
 	"github.com/sambay-conv/sambay-conv/verify"
 )
@@ -47,7 +44,7 @@ func verifyCommand() *cli.Command {
 			if c.Args().Len() != 1 {
 				return usagef("verify takes one MODEL argument, got %d", c.Args().Len())
 			}
-			return runVerify(ctx, c, c.Args().First())
+			return runVerify(ctx, c)
 		},
 	})
 }
@@ -87,172 +84,65 @@ func tokenFlags(c *cli.Command) ([]int, error) {
 	return nil, nil
 }
 
-func runVerify(ctx context.Context, c *cli.Command, model string) error {
-	opts := reference.Options{RoundParamsBF16: c.Bool("round-params-bf16"), StateBF16: c.Bool("state-bf16")}
+// verifyOptions turns the flags into verify.Options; bad flags are usage errors.
+func verifyOptions(c *cli.Command) (verify.Options, error) {
+	o := verify.Options{Model: c.Args().First(), Golden: c.String("golden"), Against: c.String("against"),
+		Decode: c.Bool("decode"), Device: c.String("device"),
+		Reference: reference.Options{RoundParamsBF16: c.Bool("round-params-bf16"), StateBF16: c.Bool("state-bf16")},
+		LogitsOut: c.String("logits-out"), KLDOut: c.String("kld-out"), KLDCtx: int(c.Int("ctx")), Report: c.String("report"),
+		TorchScript: sambayconv.TorchReference}
 	switch c.String("mode") {
 	case "fp32":
 	case "bf16":
-		opts.Numerics = reference.BF16
+		o.Reference.Numerics = reference.BF16
 	default:
-		return usagef("--mode %q: want fp32 or bf16", c.String("mode"))
+		return o, usagef("--mode %q: want fp32 or bf16", c.String("mode"))
 	}
-	tol := verify.DefaultTolerance(opts.Numerics)
-	if c.IsSet("tol-logits") {
-		tol.Logits = c.Float("tol-logits")
+	for _, f := range []struct {
+		name string
+		dst  **float64
+	}{{"tol-logits", &o.TolLogits}, {"tol-hidden", &o.TolHidden}, {"max-kld", &o.MaxKLD}} {
+		if c.IsSet(f.name) {
+			v := c.Float(f.name)
+			*f.dst = &v
+		}
 	}
-	if c.IsSet("tol-hidden") {
-		tol.Hidden = c.Float("tol-hidden")
-	}
-	ids, err := tokenFlags(c)
+	var err error
+	o.Tokens, err = tokenFlags(c)
+	return o, err
+}
+
+func runVerify(ctx context.Context, c *cli.Command) error {
+	opts, err := verifyOptions(c)
 	if err != nil {
 		return err
 	}
-	golden := c.String("golden")
-	against := c.String("against")
-	cuda := c.String("device") == "cuda"
-	if c.String("device") != "cpu" && !cuda {
-		return usagef("--device %q: want cpu or cuda", c.String("device"))
-	}
-	n := 0
-	for _, b := range []bool{golden != "" && !c.Bool("decode") && !cuda, against != "", c.Bool("decode"), cuda} {
-		if b {
-			n++
-		}
-	}
-	if n != 1 {
-		return usagef("choose one check: --golden FILE, --against MODEL, --decode or --device cuda")
-	}
-	var g *verify.Golden
-	if golden != "" {
-		if g, err = verify.ReadGolden(golden); err != nil {
-			return err
-		}
-		if ids == nil {
-			ids = g.IDs
-		}
-	}
-	if (against != "" || c.Bool("decode") || cuda) && ids == nil {
-		return usagef("this check needs token ids: --tokens, --tokens-file or --golden")
-	}
-	m, err := convert.Open(model, opts)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	quantized := m.Format != "safetensors"
-	if quantized && !c.IsSet("tol-logits") && !c.IsSet("tol-hidden") {
-		// A quantized model is expected to differ: report, and judge only by --max-kld.
-		tol = verify.Tolerance{Logits: math.Inf(1), Hidden: math.Inf(1)}
-	}
-	var rep *verify.Report
-	var got *verify.Golden
-	switch {
-	case c.Bool("decode"):
-		rep, err = verify.Decode(m.Model, ids, tol)
-	case against != "":
-		var o *convert.LoadedModel
-		if o, err = convert.Open(against, opts); err != nil {
-			return err
-		}
-		defer o.Close()
-		rep, got, err = verify.AgainstModel(m.Model, o.Model, ids, tol)
-		if rep != nil {
-			rep.Got, rep.Want = model, against
-		}
-	case cuda:
-		if g, err = torchGolden(ctx, model, ids, opts.Numerics); err != nil {
-			return err
-		}
-		rep, got, err = verify.AgainstGolden(m.Model, g, tol)
-		if rep != nil {
-			rep.Got, rep.Want = model+" (Go, CPU)", "reference/torch/sambay_ref.py on cuda"
-		}
-	default:
-		rep, got, err = verify.AgainstGolden(m.Model, g, tol)
-		if rep != nil {
-			rep.Got, rep.Want = model, golden
-		}
+	res, err := verify.Run(ctx, opts)
+	if errors.Is(err, verify.ErrUsage) {
+		return usageError{err}
 	}
 	if err != nil {
 		return err
 	}
-	if c.IsSet("max-kld") && rep.KLDMean > c.Float("max-kld") {
-		rep.Pass = false
-		rep.Notes = append(rep.Notes, fmt.Sprintf("mean KL divergence %.4g exceeds --max-kld %.4g", rep.KLDMean, c.Float("max-kld")))
-	}
-	var quality []convert.TensorQuality
-	if quantized && against != "" {
-		if quality, err = convert.QuantizationReport(model, against); err != nil {
-			return err
-		}
-	}
-	if out := c.String("logits-out"); out != "" {
-		if got == nil {
-			if got, err = verify.Forward(m.Model, ids); err != nil {
-				return err
-			}
-		}
-		if err := verify.WriteGolden(out, got); err != nil {
-			return err
-		}
-	}
-	if p := c.String("kld-out"); p != "" {
-		if err := verify.WriteKLD(p, m.Model, ids, int(c.Int("ctx"))); err != nil {
-			return err
-		}
-	}
-	if p := c.String("report"); p != "" {
-		if err := rep.WriteFile(p); err != nil {
-			return err
-		}
-	}
+	rep := res.Report
 	w := c.Root().Writer
 	if c.Bool("json") {
-		if quality != nil {
-			return errOr(printJSON(w, map[string]any{"parity": rep, "tensors": quality}), rep)
+		if res.Quality != nil {
+			return errOr(printJSON(w, map[string]any{"parity": rep, "tensors": res.Quality}), rep)
 		}
 		if err := rep.WriteJSON(w); err != nil {
 			return err
 		}
 	} else {
 		rep.WriteText(w)
-		if quality != nil {
+		if res.Quality != nil {
 			fmt.Fprintf(w, "\nquantization: %-34s %-12s %8s %10s\n", "tensor", "type", "bits/w", "nmse")
-			for _, q := range quality {
+			for _, q := range res.Quality {
 				fmt.Fprintf(w, "              %-34s %-12s %8.3f %10.3g\n", q.Name, q.Type, q.BitsPerWeight, q.NMSE)
 			}
 		}
 	}
 	return rep.Err()
-}
-
-// torchGolden runs the embedded PyTorch reference through python3 (or
-// $SAMBAY_PYTHON) on the GPU and reads its golden back.
-func torchGolden(ctx context.Context, model string, ids []int, n reference.Numerics) (*verify.Golden, error) {
-	dir, err := os.MkdirTemp("", "sambay-torch-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	script := filepath.Join(dir, "sambay_ref.py")
-	if err := os.WriteFile(script, sambayconv.TorchReference, 0o644); err != nil {
-		return nil, err
-	}
-	toks := make([]string, len(ids))
-	for i, v := range ids {
-		toks[i] = strconv.Itoa(v)
-	}
-	py := os.Getenv("SAMBAY_PYTHON")
-	if py == "" {
-		py = "python3"
-	}
-	out := filepath.Join(dir, "golden.safetensors")
-	cmd := exec.CommandContext(ctx, py, script, model, "--tokens", strings.Join(toks, ","), "--mode", n.String(), "--device", "cuda", "-o", out)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("PyTorch reference on cuda (%s %s): %w", py, script, err)
-	}
-	return verify.ReadGolden(out)
 }
 
 func errOr(err error, rep *verify.Report) error {

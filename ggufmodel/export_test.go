@@ -1,4 +1,4 @@
-package convert
+package ggufmodel
 
 import (
 	"context"
@@ -7,20 +7,24 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/ggml"
+	"github.com/sambay-conv/sambay-conv/internal/testmodel"
 
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
+
+const td = "../testdata"
 
 func releaseConfig(t *testing.T) reference.Config {
 	cb, err := os.ReadFile(filepath.Join(td, "phi4flash-release", "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := ParseHFConfig(cb)
+	c, _, err := convert.ParseHFConfig(cb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +45,7 @@ func TestReleaseGGUFMixes(t *testing.T) {
 		{"q6_k", map[string]int{"Q6_K": 138, "Q8_0": 9, "F32": 287}, 3_166_872_576},
 		{"q8_0", map[string]int{"Q8_0": 147, "F32": 287}, 4_097_765_376},
 	} {
-		res, err := PlanGGUF(&c, GGUFOptions{Policy: want.policy})
+		res, err := Plan(&c, Options{Policy: want.policy})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +62,7 @@ func TestReleaseGGUFMixes(t *testing.T) {
 		}
 	}
 	// Q4_K_M: attn_qkv of layers 1, 7, 13, 15, 17 and ffn_down of 16 layers take Q6_K.
-	res, _ := PlanGGUF(&c, GGUFOptions{Policy: "q4_k_m"})
+	res, _ := Plan(&c, Options{Policy: "q4_k_m"})
 	q6 := map[string]bool{}
 	for _, tn := range res.Tensors {
 		if tn.Type == "Q6_K" {
@@ -82,11 +86,11 @@ func TestWorkedExampleGGUF(t *testing.T) {
 	c := reference.Config{NLayer: 8, NEmbd: 64, NHead: 4, NKVHead: 2, HeadDim: 16, Intermediate: 256, VocabSize: 256,
 		Window: 16, DState: 16, DConv: 4, Expand: 2, DtRank: 4, Norm: reference.LayerNorm, NormEps: 1e-5, DiffAttn: true,
 		QKVBias: true, AttnOutBias: true, Tied: true, GMU: true, LogitScale: 1, AttnScale: 0.25}
-	q4, err := PlanGGUF(&c, GGUFOptions{Policy: "q4_k_m"})
+	q4, err := Plan(&c, Options{Policy: "q4_k_m"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	q8, _ := PlanGGUF(&c, GGUFOptions{Policy: "q8_0"})
+	q8, _ := Plan(&c, Options{Policy: "q8_0"})
 	rows := []struct{ name, dims, q4, q8 string }{
 		{"token_embd.weight", "[64 256]", "Q8_0", "Q8_0"},
 		{"blk.0.attn_norm.weight", "[64]", "F32", "F32"},
@@ -155,7 +159,7 @@ func itoa(d uint64) string {
 
 func TestExportGGUFReadsBack(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "m.gguf")
-	res, err := ExportGGUF(context.Background(), filepath.Join(td, "sambay-tiny", "hf"), GGUFOptions{Output: out, Policy: "q8_0", Name: "sambay-tiny"})
+	res, err := Export(context.Background(), filepath.Join(td, "sambay-tiny", "hf"), Options{Output: out, Policy: "q8_0", Name: "sambay-tiny"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,15 +188,15 @@ func TestGenericGGUF(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "any.safetensors")
 	ts := []formats.Tensor{
-		f32Tensor("encoder.block.0.attention.weight", []int64{8, 64}, func(i int) float32 { return float32(i%17) * 0.01 }),
-		f32Tensor("encoder.block.0.norm.scale", []int64{64}, func(i int) float32 { return 1 }),
-		f32Tensor("head.proj", []int64{3, 40}, func(i int) float32 { return float32(i) * 0.001 }),
+		testmodel.F32Tensor("encoder.block.0.attention.weight", []int64{8, 64}, func(i int) float32 { return float32(i%17) * 0.01 }),
+		testmodel.F32Tensor("encoder.block.0.norm.scale", []int64{64}, func(i int) float32 { return 1 }),
+		testmodel.F32Tensor("head.proj", []int64{3, 40}, func(i int) float32 { return float32(i) * 0.001 }),
 	}
 	if _, _, err := safetensors.WriteFile(src, ts, safetensors.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "any.gguf")
-	res, err := ExportGenericGGUF(context.Background(), src, GenericOptions{Output: out, Type: ggml.TypeQ8_0})
+	res, err := ExportGeneric(context.Background(), src, GenericOptions{Output: out, Type: ggml.TypeQ8_0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +224,7 @@ func TestGenericGGUF(t *testing.T) {
 func TestRowValidationRefuses(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "big.safetensors")
-	ts := []formats.Tensor{f32Tensor("w", []int64{4, 64}, func(i int) float32 {
+	ts := []formats.Tensor{testmodel.F32Tensor("w", []int64{4, 64}, func(i int) float32 {
 		if i == 2*64+5 {
 			return 1e6
 		}
@@ -231,7 +235,7 @@ func TestRowValidationRefuses(t *testing.T) {
 	}
 	for _, typ := range []ggml.Type{ggml.TypeF16, ggml.TypeQ4_0} {
 		out := filepath.Join(dir, "big.gguf")
-		_, err := ExportGenericGGUF(context.Background(), src, GenericOptions{Output: out, Type: typ})
+		_, err := ExportGeneric(context.Background(), src, GenericOptions{Output: out, Type: typ})
 		// F16: 1e6 rounds to +Inf. Q4_0: the block scale 1e6/−8 = −125000 overflows f16.
 		if err == nil || !strings.Contains(err.Error(), "tensor w") || !strings.Contains(err.Error(), "row 2") {
 			t.Errorf("%v: %v", typ, err)
@@ -245,11 +249,11 @@ func TestRowValidationRefuses(t *testing.T) {
 func TestGGUFTokenizerMetadata(t *testing.T) {
 	// Import carries the tokenizer files; the GGUF export writes them as metadata.
 	canon := filepath.Join(t.TempDir(), "canon")
-	if _, err := Import(context.Background(), filepath.Join(td, "phi4flash-tiny", "hf-sharded"), ImportOptions{Output: canon}); err != nil {
+	if _, err := convert.Import(context.Background(), filepath.Join(td, "phi4flash-tiny", "hf-sharded"), convert.ImportOptions{Output: canon}); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "m.gguf")
-	if _, err := ExportGGUF(context.Background(), canon, GGUFOptions{Output: out, Policy: "q8_0"}); err != nil {
+	if _, err := Export(context.Background(), canon, Options{Output: out, Policy: "q8_0"}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := gguf.Open(out)

@@ -1,13 +1,15 @@
-package convert
+package model
 
 import (
 	"fmt"
 	"math"
-	"strings"
 
+	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/ggml"
+	"github.com/sambay-conv/sambay-conv/ggufmodel"
+	"github.com/sambay-conv/sambay-conv/mlxmodel"
 	"github.com/sambay-conv/sambay-conv/quant"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
@@ -46,29 +48,22 @@ func QuantizationReport(quantPath, originalDir string) ([]TensorQuality, error) 
 			return 0, err
 		}
 		q := make([]float32, cols)
-		var se, sx float64
+		var acc quant.ErrSums
 		for r := 0; r < rows; r++ {
 			decode(r, q)
-			for i, v := range x[r*cols : (r+1)*cols] {
-				d := float64(q[i]) - float64(v)
-				se += d * d
-				sx += float64(v) * float64(v)
-			}
+			acc.AddRow(x[r*cols:(r+1)*cols], q)
 		}
-		if sx == 0 {
-			return 0, nil
-		}
-		return se / sx, nil
+		return acc.NMSE(), nil
 	}
 	switch m.Format {
-	case "gguf":
+	case KindGGUF:
 		f, err := gguf.Open(quantPath)
 		if err != nil {
 			return nil, err
 		}
 		defer f.Close()
 		back := map[string]string{}
-		for canon, g := range GGUFNames(&m.Cfg) {
+		for canon, g := range ggufmodel.Names(&m.Cfg) {
 			back[g] = canon
 		}
 		for i := range f.Tensors {
@@ -89,35 +84,25 @@ func QuantizationReport(quantPath, originalDir string) ([]TensorQuality, error) 
 			}
 			out = append(out, TensorQuality{Name: ti.Name, Type: t.String(), BitsPerWeight: t.BitsPerWeight(), NMSE: e})
 		}
-	case "mlx":
+	case KindMLX:
 		q, err := safetensors.OpenModel(quantPath)
 		if err != nil {
 			return nil, err
 		}
 		defer q.Close()
-		for _, t := range q.Tensors {
-			if !strings.HasSuffix(t.Name, ".scales") {
-				continue
+		mods, err := mlxmodel.QuantizedModules(quantPath, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, mod := range mods {
+			if o, ok := orig.Tensor(mod.Path + ".weight"); !ok || !formats.EqualShape(o.Shape, []int64{int64(mod.Out), int64(mod.In)}) {
+				return nil, fmt.Errorf("%s: module %s is [%d, %d]; %s has no matrix %s.weight of that shape", quantPath, mod.Path, mod.Out, mod.In, originalDir, mod.Path)
 			}
-			path := strings.TrimSuffix(t.Name, ".scales")
-			w, _ := q.Tensor(path + ".weight")
-			o, ok := orig.Tensor(path + ".weight")
-			if !ok || len(o.Shape) != 2 || len(w.Shape) != 2 {
-				continue
-			}
-			bits := int(w.Shape[1]) * 32 / int(o.Shape[1])
-			group := int(o.Shape[1]) / int(t.Shape[1])
-			bs, _ := q.Tensor(path + ".biases")
-			dec := &mlxRows{bits: bits, group: group, in: int(o.Shape[1]), scales: t, biases: bs}
-			if dec.packed, err = w.Bytes(); err != nil {
-				return nil, err
-			}
-			e, err := nmse(path+".weight", dec.DecodeRow)
+			e, err := nmse(mod.Path+".weight", mod.Rows.DecodeRow)
 			if err != nil {
 				return nil, err
 			}
-			bpw := float64(bits) + 2*8*float64(t.DType.Size())/float64(group)
-			out = append(out, TensorQuality{Name: path, Type: fmt.Sprintf("affine%d-g%d", bits, group), BitsPerWeight: bpw, NMSE: e})
+			out = append(out, TensorQuality{Name: mod.Path, Type: fmt.Sprintf("affine%d-g%d", mod.Bits, mod.Group), BitsPerWeight: mod.BitsPerWeight(), NMSE: e})
 		}
 	default:
 		return nil, fmt.Errorf("%s is not a quantized model (GGUF file or MLX folder)", quantPath)

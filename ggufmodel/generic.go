@@ -1,4 +1,4 @@
-package convert
+package ggufmodel
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/quant"
 )
 
-// GenericOptions control ExportGenericGGUF.
+// GenericOptions control ExportGeneric.
 type GenericOptions struct {
 	Output    string
 	Type      ggml.Type // for every float tensor of ≥ 2 dims
@@ -19,18 +19,18 @@ type GenericOptions struct {
 	DryRun    bool
 }
 
-// ExportGenericGGUF quantizes any safetensors checkpoint, whatever its
+// ExportGeneric quantizes any safetensors checkpoint, whatever its
 // architecture, to GGUF: every float tensor of ≥ 2 dimensions in opts.Type
 // (with the shape fallback), every other tensor kept in its own type, names
 // kept, general.architecture "generic". Tensor names longer than GGUF
 // allows, or dtypes GGUF cannot hold, are refused by name.
-func ExportGenericGGUF(ctx context.Context, path string, opts GenericOptions) (*GGUFResult, error) {
+func ExportGeneric(ctx context.Context, path string, opts GenericOptions) (*Result, error) {
 	st, err := safetensors.OpenModelWith(path, safetensors.OpenOptions{NoMmap: true})
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	res := &GGUFResult{Policy: "generic " + opts.Type.String(), TypeCounts: map[string]int{}}
+	res := &Result{Policy: "generic " + opts.Type.String(), TypeCounts: map[string]int{}}
 	keep := map[formats.DType]ggml.Type{formats.F32: ggml.TypeF32, formats.F16: ggml.TypeF16, formats.BF16: ggml.TypeBF16}
 	var plan []quant.PlanTensor
 	for _, t := range st.Tensors {
@@ -46,7 +46,7 @@ func ExportGenericGGUF(ctx context.Context, path string, opts GenericOptions) (*
 		plan = append(plan, quant.PlanTensor{Name: t.Name, Dims: reversed(t.Shape)})
 	}
 	for i, t := range st.Tensors {
-		gt := GGUFTensor{Name: t.Name, Dims: plan[i].Dims, Source: t.Name, shape: t.Shape, src: t, stats: &errStats{}}
+		gt := Tensor{Name: t.Name, Dims: plan[i].Dims, Source: t.Name, shape: t.Shape, src: t, stats: &quant.ErrStats{}}
 		typ, ok := keep[t.DType]
 		if !ok {
 			typ = ggml.TypeF32 // F64
@@ -85,10 +85,10 @@ func ExportGenericGGUF(ctx context.Context, path string, opts GenericOptions) (*
 		return res, nil
 	}
 	kv := []gguf.KV{
-		{Key: "general.architecture", Value: "generic"},
-		{Key: "general.alignment", Value: uint32(gguf.DefaultAlignment)},
-		{Key: "general.quantization_version", Value: uint32(2)},
-		{Key: "sambay_conv.source_format", Value: "safetensors"},
+		{Key: KeyArchitecture, Value: "generic"},
+		{Key: KeyAlignment, Value: uint32(gguf.DefaultAlignment)},
+		{Key: KeyQuantVersion, Value: uint32(2)},
+		{Key: KeySourceFormat, Value: "safetensors"},
 	}
-	return res, writeGGUF(ctx, opts.Output, kv, res)
+	return res, write(ctx, opts.Output, kv, res)
 }

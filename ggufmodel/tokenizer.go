@@ -1,4 +1,4 @@
-package convert
+package ggufmodel
 
 import (
 	"encoding/json"

@@ -1,12 +1,12 @@
-package convert
+package model
 
 import (
-	"fmt"
 	"sort"
-	"strings"
 
+	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/ggufmodel"
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -51,11 +51,15 @@ type LayerInfo struct {
 // when the configuration can be decided and matches the tensors — the
 // layer table. A configuration that cannot be decided is reported, not
 // fatal.
-func Inspect(path string, co ConfigOptions, so SourceOptions) (*InspectReport, error) {
-	if strings.HasSuffix(strings.ToLower(path), ".gguf") || isMLX(path) {
-		return inspectQuantized(path)
+func Inspect(path string, co convert.ConfigOptions, so convert.SourceOptions) (*InspectReport, error) {
+	kind, err := Sniff(path)
+	if err != nil {
+		return nil, err
 	}
-	src, err := OpenSource(path, so)
+	if kind == KindGGUF || kind == KindMLX {
+		return inspectQuantized(path, kind)
+	}
+	src, err := convert.OpenSource(path, so)
 	if err != nil {
 		return nil, err
 	}
@@ -67,13 +71,13 @@ func Inspect(path string, co ConfigOptions, so SourceOptions) (*InspectReport, e
 		r.count(t.DType.String(), t.NumElements(), t.Size())
 		r.Params += t.NumElements()
 	}
-	rc, err := ResolveConfig(src, co)
+	rc, err := convert.ResolveConfig(src, co)
 	if err != nil {
 		r.ConfigError = err.Error()
 		return r, nil
 	}
 	cfg := rc.Config
-	if _, _, _, err := Canonicalize(&cfg, src); err != nil {
+	if _, _, _, err := convert.Canonicalize(&cfg, src); err != nil {
 		r.ConfigError = err.Error()
 	}
 	r.Config, r.ConfigFrom = &cfg, rc.From
@@ -101,10 +105,10 @@ func (r *InspectReport) layers(cfg *reference.Config) {
 
 // inspectQuantized describes a GGUF file or an MLX folder: its tensors by
 // storage type and the model it holds (loaded as the forward pass would).
-func inspectQuantized(path string) (*InspectReport, error) {
+func inspectQuantized(path string, kind Kind) (*InspectReport, error) {
 	r := &InspectReport{Path: path, DTypes: map[string]DTStat{}}
-	if isMLX(path) {
-		r.Format, r.Layout = "mlx", LayoutHF
+	if kind == KindMLX {
+		r.Format, r.Layout = string(KindMLX), convert.LayoutHF
 		st, err := safetensors.OpenModel(path)
 		if err != nil {
 			return nil, err
@@ -115,7 +119,7 @@ func inspectQuantized(path string) (*InspectReport, error) {
 		r.Tensors = len(st.Tensors)
 		st.Close()
 	} else {
-		r.Format, r.Layout = "gguf", "sambay"
+		r.Format, r.Layout = string(KindGGUF), ggufmodel.Arch
 		f, err := gguf.Open(path)
 		if err != nil {
 			return nil, err
@@ -159,11 +163,4 @@ func (r *InspectReport) SortedDTypes() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// Summary is a one-line description of a config.
-func Summary(c *reference.Config) string {
-	return fmt.Sprintf("L=%d E=%d H=%d G=%d hd=%d I=%d V=%d W=%d norm=%s diff_attn=%v tied=%v biases(qkv=%v out=%v mlp=%v) residual×%.4g logit×%.4g attn_scale=%.4g",
-		c.NLayer, c.NEmbd, c.NHead, c.NKVHead, c.HeadDim, c.Intermediate, c.VocabSize, c.Window, c.Norm, c.DiffAttn, c.Tied,
-		c.QKVBias, c.AttnOutBias, c.MLPBias, c.ResidualScale(), c.LogitScale, c.AttnScale)
 }

@@ -1,0 +1,63 @@
+package convert
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/reference"
+)
+
+// A Canonical is a canonical model folder (as Import writes it, or as the
+// Hugging Face release ships) opened for streaming: its config and its
+// safetensors shards, read with pread so that a pass over the model does not
+// grow the process's resident memory.
+type Canonical struct {
+	Dir        string
+	Config     reference.Config
+	ConfigJSON []byte // config.json as stored
+	Model      *safetensors.Model
+}
+
+// OpenCanonical opens the canonical folder dir for streaming.
+func OpenCanonical(dir string) (*Canonical, error) {
+	p := filepath.Join(dir, "config.json")
+	cb, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _, err := ParseHFConfig(cb)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, p, err)
+	}
+	st, err := safetensors.OpenModelWith(dir, safetensors.OpenOptions{NoMmap: true})
+	if err != nil {
+		return nil, err
+	}
+	return &Canonical{Dir: dir, Config: cfg, ConfigJSON: cb, Model: st}, nil
+}
+
+// Close closes the shards.
+func (c *Canonical) Close() error { return c.Model.Close() }
+
+// ReadManifest reads dir/manifest.json; it returns nil and no error when the
+// folder has none (a folder not written by Import).
+func ReadManifest(dir string) (*Manifest, error) {
+	p := filepath.Join(dir, "manifest.json")
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return &m, nil
+}

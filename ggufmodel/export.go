@@ -1,0 +1,271 @@
+package ggufmodel
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/formats/gguf"
+	"github.com/sambay-conv/sambay-conv/ggml"
+	"github.com/sambay-conv/sambay-conv/layout"
+	"github.com/sambay-conv/sambay-conv/quant"
+	"github.com/sambay-conv/sambay-conv/reference"
+)
+
+// Options control Export.
+type Options struct {
+	Output    string
+	Policy    string // a named mix of quant.Mixes (f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m, q5_0, q4_0)
+	Pure      bool   // every quantizable tensor in PureType (shape fallback only)
+	PureType  ggml.Type
+	Overrides []quant.Override
+	DryRun    bool
+	Name      string // general.name
+}
+
+// Tensor is one row of an export plan.
+type Tensor struct {
+	Name   string   `json:"name"`
+	Dims   []uint64 `json:"dims"`
+	Type   string   `json:"type"`
+	Bytes  int64    `json:"bytes"`
+	Source string   `json:"source"`
+	Why    string   `json:"why,omitempty"`
+	// NMSE is Σ(dequantized − original)² / Σ original² over the tensor
+	// (written files only).
+	NMSE float64 `json:"nmse"`
+
+	stats  *quant.ErrStats
+	typ    ggml.Type
+	shape  []int64 // canonical shape of the source
+	src    formats.Tensor
+	negExp bool // ssm_a = −exp(A_log)
+}
+
+// Result describes an export (or, with DryRun, its plan).
+type Result struct {
+	Path          string         `json:"path,omitempty"`
+	Policy        string         `json:"policy"`
+	Tensors       []Tensor       `json:"tensors"`
+	TensorBytes   int64          `json:"tensor_bytes"`
+	FileBytes     int64          `json:"file_bytes,omitempty"`
+	Params        int64          `json:"parameters"`
+	BitsPerWeight float64        `json:"bits_per_weight"`
+	TypeCounts    map[string]int `json:"type_counts"`
+}
+
+// Name returns the SambaY GGUF name of the layout kind id in layer (−1 for
+// a global kind).
+func Name(c *reference.Config, id string, layer int) string {
+	return layout.Name(layout.Get(id).GGUF, layer)
+}
+
+// Names returns the canonical name → GGUF name map of a config.
+func Names(c *reference.Config) map[string]string {
+	m := map[string]string{}
+	for _, s := range c.Tensors() {
+		m[s.Name] = layout.Name(s.Kind.GGUF, s.Layer)
+	}
+	return m
+}
+
+func reversed(shape []int64) []uint64 {
+	out := make([]uint64, len(shape))
+	for i, d := range shape {
+		out[len(shape)-1-i] = uint64(d)
+	}
+	return out
+}
+
+// Plan lists the GGUF tensors of cfg in file order (docs/GGUF.md
+// §Tensors) with the type each gets under opts (policy, --pure, overrides)
+// and its byte size, without reading any weights.
+func Plan(cfg *reference.Config, opts Options) (*Result, error) {
+	var ts []Tensor
+	for _, s := range cfg.Tensors() {
+		shape := s.Shape
+		if s.Kind.InGGUF == layout.Squeeze {
+			shape = []int64{s.Shape[0], s.Shape[2]} // conv1d [Di, 1, K] stored as [Di, K]
+		}
+		ts = append(ts, Tensor{Name: layout.Name(s.Kind.GGUF, s.Layer), Dims: reversed(shape), Source: s.Name, shape: s.Shape,
+			negExp: s.Kind.InGGUF == layout.NegExp})
+	}
+	plan := make([]quant.PlanTensor, len(ts))
+	for i, t := range ts {
+		plan[i] = quant.PlanTensor{Name: t.Name, Dims: t.Dims}
+	}
+	choices, err := quant.Plan(opts.Policy, opts.Pure, opts.PureType, plan, cfg.NLayer, opts.Overrides)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Policy: opts.Policy, TypeCounts: map[string]int{}}
+	if opts.Pure {
+		res.Policy = "pure " + opts.PureType.String()
+	}
+	for i := range ts {
+		t := &ts[i]
+		t.typ, t.Why = choices[i].Type, choices[i].Why
+		t.Type = t.typ.String()
+		info := gguf.TensorInfo{Name: t.Name, Dims: t.Dims, Type: t.typ}
+		if t.Bytes, err = info.Size(); err != nil {
+			return nil, fmt.Errorf("gguf: tensor %s: %v", t.Name, err)
+		}
+		res.TensorBytes += t.Bytes
+		res.Params += info.NumElements()
+		res.TypeCounts[t.Type]++
+	}
+	res.Tensors = ts
+	res.BitsPerWeight = 8 * float64(res.TensorBytes) / float64(res.Params)
+	return res, nil
+}
+
+// Export writes a canonical model folder as a SambaY GGUF file with the
+// per-tensor types of a policy (docs/GGUF.md). With DryRun it only returns
+// the plan.
+func Export(ctx context.Context, modelDir string, opts Options) (*Result, error) {
+	cm, err := convert.OpenCanonical(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	defer cm.Close()
+	cfg := cm.Config
+	res, err := Plan(&cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	ts := res.Tensors
+	quantized := false
+	for i := range ts {
+		t := &ts[i]
+		src, ok := cm.Model.Tensor(t.Source)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s: tensor %s is missing", convert.ErrValidation, modelDir, t.Source)
+		}
+		if want := t.shape; !formats.EqualShape(src.Shape, want) || !src.DType.IsFloat() {
+			return nil, fmt.Errorf("%w: %s: tensor %s is %v %s, want a float tensor of shape %s", convert.ErrValidation, modelDir, t.Source, src.DType, formats.ShapeString(src.Shape), formats.ShapeString(want))
+		}
+		t.src = src
+		t.stats = &quant.ErrStats{}
+		quantized = quantized || t.typ.IsQuantized()
+	}
+	if opts.DryRun {
+		return res, nil
+	}
+	kv := metadata(&cfg, quant.FileType(opts.Policy), quantized, opts.Name, "")
+	prov, err := provenanceKVs(modelDir, cfg.NumParams())
+	if err != nil {
+		return nil, err
+	}
+	kv = append(kv, prov...)
+	tk, err := tokenizerKVs(modelDir, cfg.VocabSize)
+	if err != nil {
+		return nil, err
+	}
+	kv = append(kv, tk...)
+	return res, write(ctx, opts.Output, kv, res)
+}
+
+// write encodes the planned tensors of res (sources attached) into a GGUF
+// file and records each tensor's quantization NMSE.
+func write(ctx context.Context, path string, kv []gguf.KV, res *Result) error {
+	srcs := make([]gguf.Source, len(res.Tensors))
+	for i := range res.Tensors {
+		t := &res.Tensors[i]
+		srcs[i] = gguf.Source{Info: gguf.TensorInfo{Name: t.Name, Dims: t.Dims, Type: t.typ}, EncodeRows: func(dst []byte, first, n int) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return encodeRows(t, dst, first, n)
+		}}
+	}
+	size, err := gguf.WriteFile(path, kv, srcs, gguf.WriteOptions{})
+	if err != nil {
+		return err
+	}
+	res.Path, res.FileBytes = path, size
+	for i := range res.Tensors {
+		res.Tensors[i].NMSE = res.Tensors[i].stats.NMSE()
+	}
+	return nil
+}
+
+// encodeRows widens rows [first, first+n) of the source to float32 and
+// encodes them in the tensor's type, refusing input or output that ggml's
+// row validation would reject.
+func encodeRows(t *Tensor, dst []byte, first, n int) error {
+	ne0 := int(t.Dims[0])
+	es := int64(t.src.DType.Size())
+	raw := make([]byte, int64(n*ne0)*es)
+	if _, err := t.src.ReadAt(raw, int64(first*ne0)*es); err != nil && len(raw) > 0 {
+		return err
+	}
+	x := make([]float32, n*ne0)
+	formats.DecodeFloat32(x, raw, t.src.DType)
+	if t.negExp {
+		for i, v := range x {
+			x[i] = float32(-math.Exp(float64(v)))
+		}
+	}
+	if i := formats.FirstNonFinite(f32bytes(x), formats.F32, len(x)); i >= 0 {
+		return fmt.Errorf("row %d: element %d is not finite", first+i/ne0, i%ne0)
+	}
+	rb := t.typ.RowBytes(ne0)
+	back := make([]float32, ne0)
+	var acc quant.ErrSums
+	for r := 0; r < n; r++ {
+		row := dst[r*rb : (r+1)*rb]
+		xr := x[r*ne0 : (r+1)*ne0]
+		quant.QuantizeRow(t.typ, row, xr)
+		if b := quant.ValidateRow(t.typ, row); b >= 0 {
+			return fmt.Errorf("row %d: block %d of %v has a scale that overflows f16 (values beyond ±65504?); ggml would reject it", first+r, b, t.typ)
+		}
+		quant.DequantizeRow(t.typ, back, row)
+		acc.AddRow(xr, back)
+	}
+	t.stats.Add(acc)
+	return nil
+}
+
+func f32bytes(x []float32) []byte {
+	b := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	}
+	return b
+}
+
+// provenanceKVs describes where a canonical folder came from, from its
+// manifest.json when it has one: general.basename, general.size_label and
+// the sambay_conv.source_* keys (format and source file digests).
+func provenanceKVs(dir string, params int64) ([]gguf.KV, error) {
+	kv := []gguf.KV{{Key: KeyBasename, Value: filepath.Base(filepath.Clean(dir))},
+		{Key: KeySizeLabel, Value: sizeLabel(params)}}
+	man, err := convert.ReadManifest(dir)
+	if err != nil || man == nil {
+		return kv, err
+	}
+	var digests []string
+	for _, f := range man.Source.Files {
+		digests = append(digests, filepath.Base(f.Name)+":"+f.SHA256)
+	}
+	kv = append(kv, gguf.KV{Key: KeySourceFormat, Value: man.Source.Format},
+		gguf.KV{Key: KeySourceSHA256, Value: strings.Join(digests, ",")},
+		gguf.KV{Key: KeyToolVersion, Value: man.Version})
+	return kv, nil
+}
+
+// sizeLabel formats a parameter count the way general.size_label does ("3.9B", "100K").
+func sizeLabel(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.0fM", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.0fK", float64(n)/1e3)
+}

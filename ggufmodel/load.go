@@ -1,0 +1,114 @@
+package ggufmodel
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/formats/gguf"
+	"github.com/sambay-conv/sambay-conv/ggml"
+	"github.com/sambay-conv/sambay-conv/layout"
+	"github.com/sambay-conv/sambay-conv/quant"
+	"github.com/sambay-conv/sambay-conv/reference"
+)
+
+// quantRows decodes rows of a quantized matrix in place (no dequantized copy).
+type quantRows struct {
+	t        ggml.Type
+	data     []byte
+	rowBytes int
+}
+
+func (q *quantRows) DecodeRow(i int, dst []float32) {
+	quant.DequantizeRow(q.t, dst, q.data[i*q.rowBytes:(i+1)*q.rowBytes])
+}
+
+// Load opens a SambaY GGUF file for the forward pass: quantized matrices
+// are dequantized row by row inside the kernels. The returned file backs
+// the model's matrices; close it when done with the model.
+func Load(path string, opts reference.Options) (*reference.Model, *gguf.File, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := load(f, path, opts)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return m, f, nil
+}
+
+func load(f *gguf.File, path string, opts reference.Options) (*reference.Model, error) {
+	cfg, err := configFromMetadata(f)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", convert.ErrConfig, path, err)
+	}
+	dtypeOf := map[ggml.Type]formats.DType{ggml.TypeF32: formats.F32, ggml.TypeF16: formats.F16, ggml.TypeBF16: formats.BF16}
+	var errs []error
+	// info finds the GGUF tensor of a canonical one, and checks its element count.
+	info := func(s reference.TensorSpec) (*gguf.TensorInfo, bool) {
+		name := layout.Name(s.Kind.GGUF, s.Layer)
+		ti, ok := f.Tensor(name)
+		if !ok {
+			return nil, false // reported as missing by the loader
+		}
+		if n, _ := formats.NumElements(s.Shape); n != ti.NumElements() {
+			errs = append(errs, fmt.Errorf("tensor %s: dims %v hold %d elements, want %d (%s)", name, ti.Dims, ti.NumElements(), n, formats.ShapeString(s.Shape)))
+			return nil, false
+		}
+		return ti, true
+	}
+	get := func(s reference.TensorSpec) (formats.Tensor, layout.Transform, bool) {
+		ti, ok := info(s)
+		if !ok {
+			return formats.Tensor{}, layout.Same, false
+		}
+		dt, ok := dtypeOf[ti.Type]
+		if !ok {
+			errs = append(errs, fmt.Errorf("tensor %s: type %v; the forward pass reads this tensor as F32, F16 or BF16", ti.Name, ti.Type))
+			return formats.Tensor{}, layout.Same, false
+		}
+		b, err := f.Data(ti)
+		if err != nil {
+			errs = append(errs, err)
+			return formats.Tensor{}, layout.Same, false
+		}
+		tr := layout.Same
+		if s.Kind.InGGUF == layout.NegExp {
+			tr = layout.NegExp // ssm_a holds A = −exp(A_log)
+		}
+		return formats.NewTensorBytes(s.Name, dt, s.Shape, path, b), tr, true
+	}
+	specs := map[string]reference.TensorSpec{}
+	for _, s := range cfg.Tensors() {
+		specs[s.Name] = s
+	}
+	q := func(name string) (reference.RowDecoder, int, int, bool) {
+		s := specs[name]
+		ti, ok := f.Tensor(layout.Name(s.Kind.GGUF, s.Layer)) // the loader checks rows × cols
+		if !ok || len(ti.Dims) != 2 || !ti.Type.IsQuantized() {
+			return nil, 0, 0, false
+		}
+		if !quant.Supported(ti.Type) {
+			errs = append(errs, fmt.Errorf("tensor %s: type %v cannot be dequantized by this tool", ti.Name, ti.Type))
+			return nil, 0, 0, false
+		}
+		b, err := f.Data(ti)
+		if err != nil {
+			errs = append(errs, err)
+			return nil, 0, 0, false
+		}
+		cols := int(ti.Dims[0])
+		return &quantRows{t: ti.Type, data: b, rowBytes: ti.Type.RowBytes(cols)}, int(ti.Dims[1]), cols, true
+	}
+	m, err := reference.LoadStored(cfg, get, q, opts)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s: %w", path, errors.Join(errs...))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}

@@ -1,0 +1,249 @@
+package mlxmodel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
+	"github.com/sambay-conv/sambay-conv/layout"
+	"github.com/sambay-conv/sambay-conv/quant"
+	"github.com/sambay-conv/sambay-conv/reference"
+)
+
+// Options control Export.
+type Options struct {
+	Output    string
+	Bits      int    // 2, 3, 4, 5, 6, 8 (default 4)
+	GroupSize int    // 32, 64 (default), 128
+	Recipe    string // "" (every quantizable module at Bits) or "mixed_4_6"
+	Force     bool
+}
+
+// Module is one quantizable module of an MLX export.
+type Module struct {
+	Path      string  `json:"path"`
+	Quantized bool    `json:"quantized"`
+	Bits      int     `json:"bits,omitempty"`
+	NMSE      float64 `json:"nmse,omitempty"`
+	Why       string  `json:"why,omitempty"`
+	stats     *quant.ErrStats
+}
+
+// Result describes an MLX export.
+type Result struct {
+	Path          string   `json:"path"`
+	Bits          int      `json:"bits"`
+	GroupSize     int      `json:"group_size"`
+	Modules       []Module `json:"modules"`
+	TensorBytes   int64    `json:"tensor_bytes"`
+	Params        int64    `json:"parameters"`
+	BitsPerWeight float64  `json:"bits_per_weight"`
+}
+
+// Recipes lists the mixed-precision recipes Export knows.
+var Recipes = []string{"mixed_4_6"}
+
+// Export writes a canonical model folder as an MLX affine-quantized folder
+// (docs/MLX.md): quantized modules as U32 weights with scales and biases in
+// the weight dtype, the rest as float (A_log and λ F32), conv1d in MLX
+// [Di, K, 1] layout, config.json with "quantization", shards of at most
+// 5 GiB with an index and {"format": "mlx"}.
+func Export(ctx context.Context, modelDir string, opts Options) (*Result, error) {
+	if opts.Bits == 0 {
+		opts.Bits = 4
+	}
+	if opts.GroupSize == 0 {
+		opts.GroupSize = 64
+	}
+	if opts.Recipe == "mixed_4_6" {
+		opts.Bits = 4
+	} else if opts.Recipe != "" {
+		return nil, fmt.Errorf("mlx: unknown recipe %q (want %s)", opts.Recipe, strings.Join(Recipes, ", "))
+	}
+	if err := quant.MLXCheck(opts.Bits, opts.GroupSize); err != nil {
+		return nil, err
+	}
+	cm, err := convert.OpenCanonical(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	defer cm.Close()
+	cfg, st := cm.Config, cm.Model
+	res := &Result{Bits: opts.Bits, GroupSize: opts.GroupSize}
+	overrides := map[string]any{}
+	var out []formats.Tensor
+	for _, s := range cfg.Tensors() {
+		src, ok := st.Tensor(s.Name)
+		if !ok || !formats.EqualShape(src.Shape, s.Shape) || !src.DType.IsFloat() {
+			return nil, fmt.Errorf("%w: %s: tensor %s missing or not a float tensor of shape %s", convert.ErrValidation, modelDir, s.Name, formats.ShapeString(s.Shape))
+		}
+		if s.Kind.MLX {
+			path := layout.Module(s.Name)
+			mod := Module{Path: path, stats: &quant.ErrStats{}}
+			bits := opts.Bits
+			if opts.Recipe == "mixed_4_6" && mixed46High(s, cfg.NLayer) {
+				bits = 6
+			}
+			in := int(s.Shape[1])
+			if in%opts.GroupSize != 0 {
+				mod.Why = fmt.Sprintf("in = %d is not a multiple of the group size %d: kept float", in, opts.GroupSize)
+				overrides[path] = false
+			} else {
+				mod.Quantized, mod.Bits = true, bits
+				if bits != opts.Bits {
+					overrides[path] = map[string]any{"group_size": opts.GroupSize, "bits": bits, "mode": "affine"}
+				}
+				out = append(out, mlxQuantized(src, path, s.Shape, bits, opts.GroupSize, mod.stats)...)
+				res.Modules = append(res.Modules, mod)
+				res.Params += s.Shape[0] * s.Shape[1]
+				continue
+			}
+			res.Modules = append(res.Modules, mod)
+		}
+		t := src
+		if s.KeepF32 {
+			t = formats.Converted(src, formats.F32)
+		}
+		t.Name = s.Name
+		if s.Kind.InMLX == layout.MLXConv {
+			t.Shape = []int64{s.Shape[0], s.Shape[2], 1} // MLX Conv1d layout [Di, K, 1], same bytes as [Di, 1, K]
+		}
+		out = append(out, t)
+		res.Params += t.NumElements()
+	}
+	pd, err := atomicfile.NewDir(opts.Output, opts.Force)
+	if err != nil {
+		return nil, err
+	}
+	defer pd.Cleanup()
+	wr, err := safetensors.WriteModel(pd.Path(), out, safetensors.WriteOptions{
+		MaxShardSize: 5 << 30, Metadata: map[string]string{"format": "mlx"}, RejectNonFinite: true, Ctx: ctx,
+		KeepOrder: true, AlwaysIndex: true, IndexMetadata: map[string]any{"total_parameters": res.Params}, IndexIndent: "    ",
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.TensorBytes = wr.TotalSize
+	var conf map[string]any
+	if err := json.Unmarshal(cm.ConfigJSON, &conf); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(modelDir, "config.json"), err)
+	}
+	delete(conf, "_name_or_path")
+	q := map[string]any{"group_size": opts.GroupSize, "bits": opts.Bits, "mode": "affine"}
+	for k, v := range overrides {
+		q[k] = v
+	}
+	conf["quantization"], conf["quantization_config"] = q, q
+	cj, err := json.MarshalIndent(conf, "", "    ")
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), "config.json"), append(cj, '\n')); err != nil {
+		return nil, err
+	}
+	for _, f := range append([]string{"generation_config.json"}, convert.TokenizerFiles...) {
+		b, err := os.ReadFile(filepath.Join(modelDir, f))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), f), b); err != nil {
+			return nil, err
+		}
+	}
+	if err := pd.Commit(); err != nil {
+		return nil, err
+	}
+	for i := range res.Modules {
+		if m := &res.Modules[i]; m.stats != nil {
+			m.NMSE = m.stats.NMSE()
+		}
+	}
+	res.Path = opts.Output
+	res.BitsPerWeight = 8 * float64(res.TensorBytes) / float64(res.Params)
+	return res, nil
+}
+
+// mlxQuantized returns the lazy weight, scales and biases tensors of one
+// quantized module; rows are quantized when read.
+func mlxQuantized(src formats.Tensor, path string, shape []int64, bits, group int, stats *quant.ErrStats) []formats.Tensor {
+	out, in := shape[0], int(shape[1])
+	sdt := src.DType
+	if sdt == formats.F64 {
+		sdt = formats.F32
+	}
+	es := int64(src.DType.Size())
+	quantRow := func(r int) (x []float32, packed []byte, sc, bs []float32, err error) {
+		raw := make([]byte, int64(in)*es)
+		if _, err := src.ReadAt(raw, int64(r)*int64(in)*es); err != nil && len(raw) > 0 {
+			return nil, nil, nil, nil, err
+		}
+		x = make([]float32, in)
+		formats.DecodeFloat32(x, raw, src.DType)
+		packed = make([]byte, in*bits/8)
+		sc, bs = make([]float32, in/group), make([]float32, in/group)
+		quant.MLXQuantizeRow(packed, sc, bs, x, bits, group)
+		return x, packed, sc, bs, nil
+	}
+	weight := formats.RowMapped(path+".weight", formats.U32, []int64{out, int64(in * bits / 32)}, int64(in*bits/8), func(r int, dst []byte) error {
+		x, packed, sc, bs, err := quantRow(r)
+		if err != nil {
+			return err
+		}
+		copy(dst, packed)
+		// Error of the stored model: scales and biases as they are stored.
+		back := make([]float32, in)
+		quant.MLXDequantizeRow(back, packed, roundTo(sc, sdt), roundTo(bs, sdt), bits, group)
+		var acc quant.ErrSums
+		acc.AddRow(x, back)
+		stats.Add(acc)
+		return nil
+	})
+	side := func(name string, pick int) formats.Tensor {
+		return formats.RowMapped(name, sdt, []int64{out, int64(in / group)}, int64(in/group*sdt.Size()), func(r int, dst []byte) error {
+			_, _, sc, bs, err := quantRow(r)
+			if err != nil {
+				return err
+			}
+			v := sc
+			if pick == 1 {
+				v = bs
+			}
+			formats.EncodeFloat32(dst, v, sdt) // cast after coding, as MLX
+			return nil
+		})
+	}
+	return []formats.Tensor{weight, side(path+".scales", 0), side(path+".biases", 1)}
+}
+
+func roundTo(v []float32, dt formats.DType) []float32 {
+	b := make([]byte, len(v)*dt.Size())
+	formats.EncodeFloat32(b, v, dt)
+	out := make([]float32, len(v))
+	formats.DecodeFloat32(out, b, dt)
+	return out
+}
+
+// mixed46High reports whether mlx-lm's mixed_4_6 recipe gives module s
+// 6 bits: the embedding and head, the self-attention input projections,
+// and fc2 of the layers llama.cpp's use_more_bits picks.
+func mixed46High(s reference.TensorSpec, nLayer int) bool {
+	switch s.Kind.ID {
+	case "embed", "head", "self.qkv.weight":
+		return true
+	case "mlp.fc2.weight":
+		return quant.UseMoreBits(s.Layer, nLayer)
+	}
+	return false
+}
