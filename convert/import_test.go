@@ -255,7 +255,7 @@ func TestReleaseTensorSet(t *testing.T) {
 	}
 	seen := map[string]string{}
 	for _, s := range as.Tensors() {
-		for _, n := range ArchScaleName(&as, s) {
+		for _, n := range ArchScaleName(s) {
 			if prev, dup := seen[n]; dup && !strings.HasSuffix(s.Name, "Wqkv.bias") {
 				t.Errorf("%s and %s both map to %s", prev, s.Name, n)
 			}

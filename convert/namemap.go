@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/layout"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
 
@@ -134,8 +135,9 @@ func (m *mapper) mapHF(specs []reference.TensorSpec) {
 		m.copy(s, s.Name, "canonical")
 	}
 	if m.cfg.Tied {
-		if _, ok := m.src.Tensors["lm_head.weight"]; ok {
-			m.checkTie("model.embed_tokens.weight", "lm_head.weight")
+		emb, head := layout.Get("embed"), layout.Get("head")
+		if _, ok := m.src.Tensors[head.Canonical]; ok {
+			m.checkTie(emb.Canonical, head.Canonical)
 		}
 	}
 }
@@ -186,50 +188,23 @@ func sameBytes(a, b formats.Tensor) (bool, error) {
 	}
 }
 
-// asName maps a canonical name onto the ArchScale separate/fused layout for
-// everything but the attention projections (spec model.md §5.4).
-func asName(canon string) string {
-	switch canon {
-	case "model.embed_tokens.weight":
-		return "transformer.wte.weight"
-	case "lm_head.weight":
-		return "lm_head.weight"
-	case "model.final_layernorm.weight":
-		return "transformer.ln_f.weight"
-	case "model.final_layernorm.bias":
-		return "transformer.ln_f.bias"
+// ArchScaleName returns the ArchScale names (separate layout,
+// docs/MODEL.md §Layouts) a canonical tensor is made from: one name for a
+// plain copy; q_proj, k_proj and v_proj for a self-attention Wqkv weight;
+// q_proj and v_proj biases for its bias (the k bias has no slot).
+func ArchScaleName(spec reference.TensorSpec) []string {
+	k, l := spec.Kind, spec.Layer
+	if k.Import == layout.ConcatQKV {
+		if k.Shape[0] == layout.DimQKV && len(k.Shape) == 1 {
+			return []string{layout.Name(k.ArchScale, l), layout.Name(layout.ArchScaleVBias, l)}
+		}
+		return []string{layout.Name(k.ArchScale, l), layout.Name(layout.ArchScaleK, l), layout.Name(layout.ArchScaleV, l)}
 	}
-	rest := strings.TrimPrefix(canon, "model.layers.")
-	i := strings.IndexByte(rest, '.')
-	layer, leaf := rest[:i], rest[i+1:]
-	r := strings.NewReplacer("input_layernorm", "norm_1", "post_attention_layernorm", "norm_2",
-		"mlp.fc1", "mlp.w1", "mlp.fc2", "mlp.w3", "attn.inner_cross_attn.", "attn.da.")
-	return "transformer.h." + layer + "." + r.Replace(leaf)
+	return []string{layout.Name(k.ArchScale, l)}
 }
 
-// ArchScaleName returns the ArchScale names (separate layout, spec model.md
-// §5.2) a canonical tensor is made from: one name for a plain copy; q_proj,
-// k_proj and v_proj for a self-attention Wqkv weight; q_proj and v_proj
-// biases for its bias (the k bias has no slot).
-func ArchScaleName(cfg *reference.Config, spec reference.TensorSpec) []string {
-	leaf := spec.Name[strings.LastIndexByte(spec.Name, '.')+1:]
-	switch {
-	case spec.Role == reference.RoleGMU && spec.Layer >= 0 && strings.Contains(spec.Name, ".attn."):
-		return []string{fmt.Sprintf("transformer.h.%d.attn.gmu.%s", spec.Layer, strings.TrimPrefix(spec.Name, fmt.Sprintf("model.layers.%d.attn.", spec.Layer)))}
-	case strings.Contains(spec.Name, ".attn.Wqkv."):
-		p := fmt.Sprintf("transformer.h.%d.attn.", spec.Layer)
-		if spec.Role == reference.RoleCross {
-			return []string{p + "q_proj." + leaf}
-		}
-		if leaf == "bias" {
-			return []string{p + "q_proj.bias", p + "v_proj.bias"}
-		}
-		return []string{p + "q_proj.weight", p + "k_proj.weight", p + "v_proj.weight"}
-	case spec.Role.IsAttention() && strings.HasSuffix(spec.Name, ".attn.out_proj."+leaf):
-		return []string{fmt.Sprintf("transformer.h.%d.attn.proj.%s", spec.Layer, leaf)}
-	}
-	return []string{asName(spec.Name)}
-}
+// what describes a source tensor for messages, where a name alone is unclear.
+var what = map[string]string{"cross.q.weight": "query projection", "cross.q.bias": "query projection"}
 
 func (m *mapper) mapArchScale(specs []reference.TensorSpec) {
 	c := m.cfg
@@ -238,30 +213,25 @@ func (m *mapper) mapArchScale(specs []reference.TensorSpec) {
 	P := int64(c.NHead / c.NKVHead)
 	G := int64(c.NKVHead)
 	fusedLayer := func(layer int) bool {
-		_, ok := m.src.Tensors[fmt.Sprintf("transformer.h.%d.attn.attn.weight", layer)]
+		_, ok := m.src.Tensors[layout.Name(layout.Get("self.qkv.weight").Fused, layer)]
 		return ok
 	}
 	for _, s := range specs {
-		p := fmt.Sprintf("transformer.h.%d.attn.", s.Layer)
-		isW := strings.HasSuffix(s.Name, ".attn.Wqkv.weight")
-		isB := strings.HasSuffix(s.Name, ".attn.Wqkv.bias")
+		k, l := s.Kind, s.Layer
+		names := ArchScaleName(s)
 		switch {
-		case (isW || isB) && fusedLayer(s.Layer):
-			leaf := "weight"
-			if isB {
-				leaf = "bias"
-			}
-			name := p + "attn." + leaf
+		case k.Fused != "" && fusedLayer(l):
+			name := layout.Name(k.Fused, l)
 			t, ok := m.get(name, s.Shape, "fused attention projection")
 			if !ok {
 				continue
 			}
-			if s.Role == reference.RoleCross {
+			if k.Import != layout.ConcatQKV {
 				t.Name = s.Name
 				m.out = append(m.out, Mapped{Spec: s, T: t, From: []string{name}})
 				continue
 			}
-			// HF order [Q | K | V] from per-group [q…q, k, v] rows (spec model.md §5.4).
+			// HF order [Q | K | V] from per-group [q…q, k, v] rows (docs/MODEL.md §Layouts).
 			var parts []formats.RowRange
 			for j := int64(0); j < int64(c.NHead); j++ {
 				g, sl := j/P, j%P
@@ -274,41 +244,35 @@ func (m *mapper) mapArchScale(specs []reference.TensorSpec) {
 				parts = append(parts, formats.RowRange{Src: t, Start: (g*(P+2) + P + 1) * hd, Count: hd})
 			}
 			m.gather(s, parts, []string{name}, "rows regrouped from the per-KV-group fused layout to [Q | K | V]")
-		case isW && s.Role == reference.RoleCross, isB && s.Role == reference.RoleCross:
-			leaf := "weight"
-			if isB {
-				leaf = "bias"
-			}
-			m.copy(s, p+"q_proj."+leaf, "query projection")
-		case isW:
-			q, ok1 := m.get(p+"q_proj.weight", []int64{Q, E}, "H·hd × E")
-			k, ok2 := m.get(p+"k_proj.weight", []int64{C, E}, "G·hd × E")
-			v, ok3 := m.get(p+"v_proj.weight", []int64{C, E}, "G·hd × E")
+		case k.Import == layout.ConcatQKV && len(names) == 3:
+			q, ok1 := m.get(names[0], []int64{Q, E}, "H·hd × E")
+			kk, ok2 := m.get(names[1], []int64{C, E}, "G·hd × E")
+			v, ok3 := m.get(names[2], []int64{C, E}, "G·hd × E")
 			if ok1 && ok2 && ok3 {
-				m.gather(s, []formats.RowRange{{Src: q, Count: Q}, {Src: k, Count: C}, {Src: v, Count: C}},
-					[]string{p + "q_proj.weight", p + "k_proj.weight", p + "v_proj.weight"}, "concatenated [q_proj | k_proj | v_proj]")
+				m.gather(s, []formats.RowRange{{Src: q, Count: Q}, {Src: kk, Count: C}, {Src: v, Count: C}},
+					names, "concatenated [q_proj | k_proj | v_proj]")
 			}
-		case isB:
-			q, ok1 := m.get(p+"q_proj.bias", []int64{Q}, "H·hd")
-			v, ok3 := m.get(p+"v_proj.bias", []int64{C}, "G·hd")
-			if _, has := m.src.Tensors[p+"k_proj.bias"]; has {
-				m.fail("%s: tensor %sk_proj.bias present, but the separate layout never has a k bias (spec model.md §5.2)", m.src.Path, p)
+		case k.Import == layout.ConcatQKV:
+			q, ok1 := m.get(names[0], []int64{Q}, "H·hd")
+			v, ok3 := m.get(names[1], []int64{C}, "G·hd")
+			kb := layout.Name(layout.ArchScaleKBias, l)
+			if _, has := m.src.Tensors[kb]; has {
+				m.fail("%s: tensor %s present, but the separate layout never has a k bias (docs/MODEL.md §Layouts)", m.src.Path, kb)
 			}
 			if ok1 && ok3 {
-				z := formats.Zeros(p+"k_proj.bias(zeros)", q.DType, []int64{C})
+				z := formats.Zeros(kb+"(zeros)", q.DType, []int64{C})
 				note := "k bias: the source layout has none; zeros written (adds q·0 to every logit: the same function)"
-				m.gather(s, []formats.RowRange{{Src: q, Count: Q}, {Src: z, Count: C}, {Src: v, Count: C}},
-					[]string{p + "q_proj.bias", p + "v_proj.bias"}, note)
+				m.gather(s, []formats.RowRange{{Src: q, Count: Q}, {Src: z, Count: C}, {Src: v, Count: C}}, names, note)
 				m.notes = append(m.notes, s.Name+": "+note)
 			}
 		default:
-			names := ArchScaleName(c, s)
-			m.copy(s, names[0], "")
+			m.copy(s, names[0], what[k.ID])
 		}
 	}
 	if c.Tied {
-		if _, ok := m.src.Tensors["lm_head.weight"]; ok {
-			m.checkTie("transformer.wte.weight", "lm_head.weight")
+		emb, head := layout.Get("embed"), layout.Get("head")
+		if _, ok := m.src.Tensors[head.ArchScale]; ok {
+			m.checkTie(emb.ArchScale, head.ArchScale)
 		}
 	}
 }
@@ -331,28 +295,32 @@ func (m *mapper) shapeHint() string {
 			diffs = append(diffs, fmt.Sprintf("%s: file %d, config %d", what, file, cfg))
 		}
 	}
-	if t, ok := get("model.embed_tokens.weight", "transformer.wte.weight"); ok && len(t.Shape) == 2 {
+	names := func(id string, layer int) []string {
+		k := layout.Get(id)
+		return []string{layout.Name(k.Canonical, layer), layout.Name(k.ArchScale, layer)}
+	}
+	if t, ok := get(names("embed", -1)...); ok && len(t.Shape) == 2 {
 		cmp("vocab (embedding rows)", t.Shape[0], int64(c.VocabSize))
 		cmp("n_embd (embedding columns)", t.Shape[1], int64(c.NEmbd))
 	}
 	maxLayer := -1
 	for _, n := range src.Names {
-		maxLayer = max(maxLayer, layerIndex(n))
+		maxLayer = max(maxLayer, layout.LayerIndex(n))
 	}
 	cmp("n_layer (largest block index + 1)", int64(maxLayer+1), int64(c.NLayer))
-	if t, ok := get("model.layers.0.mlp.fc2.weight", "transformer.h.0.mlp.w3.weight"); ok && len(t.Shape) == 2 {
+	if t, ok := get(names("mlp.fc2.weight", 0)...); ok && len(t.Shape) == 2 {
 		cmp("intermediate_size (fc2/w3 columns)", t.Shape[1], int64(c.Intermediate))
 	}
-	if t, ok := get("model.layers.0.attn.dt_proj.weight", "transformer.h.0.attn.dt_proj.weight"); ok && len(t.Shape) == 2 {
+	if t, ok := get(names("mamba.dt_proj.weight", 0)...); ok && len(t.Shape) == 2 {
 		cmp("dt_rank (dt_proj columns)", t.Shape[1], int64(c.DtRank))
 	}
-	if t, ok := get("transformer.h.1.attn.k_proj.weight"); ok && len(t.Shape) == 2 {
+	if t, ok := get(layout.Name(layout.ArchScaleK, 1)); ok && len(t.Shape) == 2 {
 		cmp("n_kv_head·head_dim (k_proj rows)", t.Shape[0], int64(c.KVDim()))
 	}
-	if t, ok := get("transformer.h.1.attn.q_proj.weight"); ok && len(t.Shape) == 2 {
+	if t, ok := get(layout.Name(layout.Get("self.qkv.weight").ArchScale, 1)); ok && len(t.Shape) == 2 {
 		cmp("n_head·head_dim (q_proj rows)", t.Shape[0], int64(c.QDim()))
 	}
-	if t, ok := get("model.layers.1.attn.inner_cross_attn.lambda_q1", "transformer.h.1.attn.da.lambda_q1"); ok && len(t.Shape) == 1 {
+	if t, ok := get(names("attn.lambda_q1", 1)...); ok && len(t.Shape) == 1 {
 		cmp("head_dim (DA lambda length)", t.Shape[0], int64(c.HeadDim))
 	}
 	if len(diffs) == 0 {

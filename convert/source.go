@@ -5,12 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/formats/torchpth"
+	"github.com/sambay-conv/sambay-conv/layout"
 )
 
 // Source formats and layouts.
@@ -176,20 +176,22 @@ func (s *Source) finish() {
 // detectLayout tells the naming from the keys: HF names start with
 // "model."; ArchScale names with "transformer."; among ArchScale files,
 // attn.attn.weight marks the fused projection and attn.q_proj.weight the
-// separate one (spec model.md §5.3).
+// separate one (docs/MODEL.md §Layouts).
 func detectLayout(names []string) string {
+	qkv := layout.Get("self.qkv.weight")
+	fusedSuffix, sepSuffix := layout.Suffix(qkv.Fused), layout.Suffix(qkv.ArchScale)
 	var hf, as, fused, sep bool
 	for _, n := range names {
 		switch {
-		case strings.HasPrefix(n, "model."):
+		case strings.HasPrefix(n, layout.CanonicalPrefix):
 			hf = true
-		case strings.HasPrefix(n, "transformer."):
+		case strings.HasPrefix(n, layout.ArchScalePrefix):
 			as = true
 		}
-		if strings.HasSuffix(n, ".attn.attn.weight") {
+		if strings.HasSuffix(n, fusedSuffix) {
 			fused = true
 		}
-		if strings.HasSuffix(n, ".attn.q_proj.weight") {
+		if strings.HasSuffix(n, sepSuffix) {
 			sep = true
 		}
 	}
@@ -206,19 +208,4 @@ func detectLayout(names []string) string {
 		return "mixed"
 	}
 	return "unknown"
-}
-
-// layerIndex returns the block index of an HF or ArchScale name, or -1.
-func layerIndex(name string) int {
-	for _, p := range []string{"model.layers.", "transformer.h."} {
-		if strings.HasPrefix(name, p) {
-			rest := name[len(p):]
-			if i := strings.IndexByte(rest, '.'); i > 0 {
-				if n, err := strconv.Atoi(rest[:i]); err == nil {
-					return n
-				}
-			}
-		}
-	}
-	return -1
 }

@@ -196,12 +196,23 @@ const (
 	ArchScaleVBias = "transformer.h.%d.attn.v_proj.bias"
 )
 
-// Prefixes of layer names in each layout, for parsing a layer index.
+// Prefixes of names in each layout: every canonical name but the head's
+// starts with CanonicalPrefix, every ArchScale one with ArchScalePrefix;
+// layer names with the LayerPrefix of their layout.
 const (
+	CanonicalPrefix      = "model."
+	ArchScalePrefix      = "transformer."
 	CanonicalLayerPrefix = "model.layers."
 	ArchScaleLayerPrefix = "transformer.h."
 	GGUFLayerPrefix      = "blk."
 )
+
+// Suffix returns what follows the layer index in a per-layer name pattern
+// (".attn.attn.weight" of "transformer.h.%d.attn.attn.weight").
+func Suffix(pattern string) string {
+	_, after, _ := strings.Cut(pattern, "%d")
+	return after
+}
 
 // LayerIndex returns the block index of a canonical or ArchScale name, or −1.
 func LayerIndex(name string) int {
