@@ -252,7 +252,7 @@ func archscaleConfig(hp map[string]any, arch string, litFile []byte, ov MuPOverr
 	case litFile != nil:
 		var err error
 		if l, explicit, err = ReadLitConfig(litFile); err != nil {
-			return reference.Config{}, log, fmt.Errorf("%w: --config: %v", ErrConfig, err)
+			return reference.Config{}, log, fmt.Errorf("%w: --config: %w", ErrConfig, err)
 		}
 		log = append(log, "lit_gpt config file")
 	case arch != "":
@@ -325,7 +325,7 @@ func archscaleConfig(hp map[string]any, arch string, litFile []byte, ov MuPOverr
 	}
 	c, err := litToCanonical(l, explicit)
 	if err != nil {
-		return c, log, fmt.Errorf("%w: %v", ErrConfig, err)
+		return c, log, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if ov.AttnScale != nil {
 		c.AttnScale = *ov.AttnScale
@@ -334,7 +334,7 @@ func archscaleConfig(hp map[string]any, arch string, litFile []byte, ov MuPOverr
 		log = append(log, fmt.Sprintf("μP++: depth_scale=%v logit_scale=%g attn_scale=%g", c.DepthScale, c.LogitScale, c.AttnScale))
 	}
 	if err := c.Validate(); err != nil {
-		return c, log, fmt.Errorf("%w: %v", ErrConfig, err)
+		return c, log, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return c, log, nil
 }

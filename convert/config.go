@@ -44,7 +44,7 @@ func ResolveConfig(src *Source, o ConfigOptions) (*ResolvedConfig, error) {
 	if o.ConfigFile != "" {
 		b, err := os.ReadFile(o.ConfigFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 		file = b
 	}
@@ -69,7 +69,7 @@ func ResolveConfig(src *Source, o ConfigOptions) (*ResolvedConfig, error) {
 		}
 		c, info, err := ParseHFConfig(hfDoc)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrConfig, from, err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrConfig, from, err)
 		}
 		if len(info.Defaulted) > 0 {
 			rc.Log = append(rc.Log, fmt.Sprintf("%s omits %v: Phi4FlashConfig class defaults used", from, info.Defaulted))

@@ -125,7 +125,7 @@ func Canonicalize(cfg *reference.Config, src *Source) ([]Mapped, []string, []str
 		if hint := m.shapeHint(); hint != "" {
 			errs = append([]error{fmt.Errorf("%s", hint)}, errs...)
 		}
-		return nil, m.notes, extra, fmt.Errorf("%w: %v", ErrValidation, joinErrs(errs))
+		return nil, m.notes, extra, fmt.Errorf("%w: %w", ErrValidation, joinErrs(errs))
 	}
 	return m.out, m.notes, extra, nil
 }

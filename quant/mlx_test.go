@@ -3,6 +3,7 @@ package quant
 import (
 	"encoding/binary"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -60,6 +61,75 @@ func TestMLXRoundTripAllBits(t *testing.T) {
 			if rel := math.Sqrt(se / sx); rel > 2.5/float64(int(1)<<bits) {
 				t.Errorf("bits %d group %d: relative RMS error %.4f", bits, g, rel)
 			}
+		}
+	}
+}
+
+// TestMLXPackingEveryWidth checks the packed layout of a hand-built row at
+// each bit width: integer values 0…2^bits−1 with both ends present make
+// scale −1 and bias 2^bits−1 exactly, so code i is 2^bits−1−x[i]. The
+// expected bytes are built independently as a string of bits, element 0's
+// least significant bit first (MLX's CPU packing: one little-endian stream
+// per row), and for 2 and 8 bits also written out by hand.
+func TestMLXPackingEveryWidth(t *testing.T) {
+	for _, bits := range []int{2, 3, 4, 5, 6, 8} {
+		nBins := 1<<bits - 1
+		x := make([]float32, 32)
+		for i := range x {
+			x[i] = float32((i*37 + 11) % (nBins + 1))
+		}
+		x[0], x[1] = 0, float32(nBins)
+		packed := make([]byte, len(x)*bits/8)
+		s, b := make([]float32, 1), make([]float32, 1)
+		MLXQuantizeRow(packed, s, b, x, bits, 32)
+		if s[0] != -1 || b[0] != float32(nBins) {
+			t.Fatalf("%d bits: scale %v bias %v, want −1 and %d", bits, s[0], b[0], nBins)
+		}
+		var stream strings.Builder
+		for _, v := range x {
+			code := nBins - int(v)
+			for k := 0; k < bits; k++ {
+				stream.WriteByte(byte('0' + (code>>k)&1))
+			}
+		}
+		bitsStr := stream.String()
+		if len(bitsStr) != 8*len(packed) {
+			t.Fatalf("%d bits: %d bits of codes for %d bytes", bits, len(bitsStr), len(packed))
+		}
+		for j := 0; j < len(packed); j++ {
+			want := 0
+			for k := 7; k >= 0; k-- {
+				want = want<<1 | int(bitsStr[8*j+k]-'0')
+			}
+			if packed[j] != byte(want) {
+				t.Errorf("%d bits: byte %d = %#02x, want %#02x", bits, j, packed[j], want)
+				break
+			}
+		}
+	}
+	// By hand: 2 bits, x = 0,1,2,3,… gives codes 3,2,1,0 → 3 | 2<<2 | 1<<4 | 0<<6 = 0x1b per byte.
+	x := make([]float32, 32)
+	for i := range x {
+		x[i] = float32(i % 4)
+	}
+	p := make([]byte, 8)
+	s, b := make([]float32, 1), make([]float32, 1)
+	MLXQuantizeRow(p, s, b, x, 2, 32)
+	for i, v := range p {
+		if v != 0x1b {
+			t.Fatalf("2 bits: byte %d = %#02x, want 0x1b", i, v)
+		}
+	}
+	// By hand: 8 bits, one byte per element holding 255 − x.
+	for i := range x {
+		x[i] = float32((i * 97) % 256)
+	}
+	x[1] = 255
+	p = make([]byte, 32)
+	MLXQuantizeRow(p, s, b, x, 8, 32)
+	for i, v := range p {
+		if v != byte(255-int(x[i])) {
+			t.Fatalf("8 bits: byte %d = %d, want %d", i, v, 255-int(x[i]))
 		}
 	}
 }

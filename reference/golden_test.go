@@ -1,52 +1,15 @@
 package reference_test
 
 import (
-	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
 
 	"github.com/sambay-conv/sambay-conv/convert"
-	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/reference"
+	"github.com/sambay-conv/sambay-conv/verify"
 )
-
-type golden struct {
-	ids    []int
-	logits []float32 // [T, V]
-	hidden [][]float32
-}
-
-func readGolden(t *testing.T, path string) golden {
-	t.Helper()
-	f, err := safetensors.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var g golden
-	ids, _ := f.Tensor("input_ids")
-	b, _ := ids.Bytes()
-	for i := 0; i < len(b); i += 8 {
-		v := int64(0)
-		for k := 7; k >= 0; k-- {
-			v = v<<8 | int64(b[i+k])
-		}
-		g.ids = append(g.ids, int(v))
-	}
-	lg, _ := f.Tensor("logits")
-	g.logits, _ = lg.Float32s()
-	for i := 0; ; i++ {
-		h, ok := f.Tensor(fmt.Sprintf("hidden.%d", i))
-		if !ok {
-			break
-		}
-		v, _ := h.Float32s()
-		g.hidden = append(g.hidden, v)
-	}
-	return g
-}
 
 func maxAbs(v []float32) float64 {
 	m := 0.0
@@ -83,7 +46,14 @@ func TestMatchesTorchGoldens(t *testing.T) {
 	} {
 		t.Run(c.model+"/"+c.layout+"/"+c.mode.String(), func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", c.model)
-			g := readGolden(t, filepath.Join(dir, "golden-"+c.mode.String()+".safetensors"))
+			// verify.ReadGolden checks the file (names, dtypes, shapes, token ids) and fails on any error.
+			g, err := verify.ReadGolden(filepath.Join(dir, "golden-"+c.mode.String()+".safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(g.IDs) == 0 || len(g.Hidden) != 8 || len(g.Logits) != len(g.IDs)*g.Vocab {
+				t.Fatalf("golden holds %d ids, %d hidden states, %d logits of vocab %d; want 8 blocks", len(g.IDs), len(g.Hidden), len(g.Logits), g.Vocab)
+			}
 			modelDir := filepath.Join(dir, "hf")
 			if c.layout != "hf" {
 				modelDir = filepath.Join(t.TempDir(), "canon")
@@ -97,15 +67,15 @@ func TestMatchesTorchGoldens(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
-			res, err := m.Run(m.NewState(), g.ids, reference.Want{AllLogits: true, Hidden: true})
+			res, err := m.Run(m.NewState(), g.IDs, reference.Want{AllLogits: true, Hidden: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			scale := maxAbs(g.logits)
-			d := maxDiff(res.Logits, g.logits)
+			scale := maxAbs(g.Logits)
+			d := maxDiff(res.Logits, g.Logits)
 			t.Logf("logits max abs err %.3g (%.3g of max |logit| %.3g)", d, d/scale, scale)
-			for i := range g.hidden {
-				hd := maxDiff(res.Hidden[i], g.hidden[i]) / maxAbs(g.hidden[i])
+			for i := range g.Hidden {
+				hd := maxDiff(res.Hidden[i], g.Hidden[i]) / maxAbs(g.Hidden[i])
 				if hd > c.tol*10 {
 					t.Errorf("block %d hidden state: relative error %.3g", i, hd)
 				}

@@ -1,0 +1,162 @@
+package ggufmodel
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/formats/gguf"
+	"github.com/sambay-conv/sambay-conv/layout"
+	"github.com/sambay-conv/sambay-conv/quant"
+)
+
+// TestRoundTrip writes each testdata model (both norms, with and without
+// GMU and differential attention) to an F32 GGUF, reads it back through the
+// reader side of the schema, and compares every field: the config (field
+// by field), the tokenizer (tokens, types, merges, special ids, flags,
+// template) against the source files, and every tensor's values against
+// the original (A_log as ssm_a = −exp(A_log), conv1d squeezed).
+func TestRoundTrip(t *testing.T) {
+	for _, name := range []string{"phi4flash-tiny", "sambay-tiny"} {
+		t.Run(name, func(t *testing.T) {
+			src := filepath.Join(td, name, "hf")
+			out := filepath.Join(t.TempDir(), "m.gguf")
+			if _, err := Export(t.Context(), src, Options{Output: out, Policy: "f32", Name: name}); err != nil {
+				t.Fatal(err)
+			}
+			orig, err := convert.OpenCanonical(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer orig.Close()
+			f, err := gguf.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+
+			cfg, err := configFromMetadata(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := orig.Config
+			gv, wv := reflect.ValueOf(cfg), reflect.ValueOf(want)
+			for i := 0; i < gv.NumField(); i++ {
+				if w, ok := wv.Field(i).Interface().(float64); ok {
+					// The schema stores these keys as FLOAT32 (docs/GGUF.md): they come back rounded.
+					if g := gv.Field(i).Float(); g != float64(float32(w)) && g != w {
+						t.Errorf("config %s: read back %v, written %v (as float32 %v)", gv.Type().Field(i).Name, g, w, float32(w))
+					}
+					continue
+				}
+				if !reflect.DeepEqual(gv.Field(i).Interface(), wv.Field(i).Interface()) {
+					t.Errorf("config %s: read back %v, written %v", gv.Type().Field(i).Name, gv.Field(i), wv.Field(i))
+				}
+			}
+			if v, _ := f.Get(KeyName); v != name {
+				t.Errorf("%s = %v", KeyName, v)
+			}
+
+			tok, err := ReadTokenizer(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantTok, err := readTokenizer(src, want.VocabSize)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (tok == nil) != (wantTok == nil) {
+				t.Fatalf("tokenizer read back %v, source has one: %v", tok != nil, wantTok != nil)
+			}
+			if tok != nil {
+				if !reflect.DeepEqual(tok, wantTok) {
+					t.Errorf("tokenizer differs:\n read %+v\n want %+v", summary(tok), summary(wantTok))
+				}
+				checkTokensAgainstJSON(t, src, tok)
+			}
+
+			checkTensors(t, f, orig)
+		})
+	}
+}
+
+func summary(t *Tokenizer) string {
+	return fmt.Sprintf("%s/%s %d tokens %d merges special %v bos %v eos %v template %d bytes (%v)",
+		t.Model, t.Pre, len(t.Tokens), len(t.Merges), t.Special, t.AddBOS, t.AddEOS, len(t.ChatTemplate), t.HasTemplate)
+}
+
+// checkTokensAgainstJSON compares the tokens read back with tokenizer.json
+// itself, not with the writer's view of it.
+func checkTokensAgainstJSON(t *testing.T, dir string, tok *Tokenizer) {
+	b, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tj struct {
+		Model struct {
+			Vocab  map[string]int `json:"vocab"`
+			Merges []any          `json:"merges"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(b, &tj); err != nil {
+		t.Fatal(err)
+	}
+	for s, id := range tj.Model.Vocab {
+		if tok.Tokens[id] != s || tok.Types[id] != TokenNormal {
+			t.Errorf("token %d: read back %q type %d, tokenizer.json %q", id, tok.Tokens[id], tok.Types[id], s)
+		}
+	}
+	if len(tok.Merges) != len(tj.Model.Merges) {
+		t.Errorf("%d merges, tokenizer.json has %d", len(tok.Merges), len(tj.Model.Merges))
+	}
+}
+
+// checkTensors compares every tensor of an F32 GGUF with the original.
+func checkTensors(t *testing.T, f *gguf.File, orig *convert.Canonical) {
+	specs := orig.Config.Tensors()
+	if len(f.Tensors) != len(specs) {
+		t.Errorf("%d tensors, the model has %d", len(f.Tensors), len(specs))
+	}
+	for _, s := range specs {
+		name := layout.Name(s.Kind.GGUF, s.Layer)
+		ti, ok := f.Tensor(name)
+		if !ok {
+			t.Errorf("%s (%s) missing", name, s.Name)
+			continue
+		}
+		if n, _ := formats.NumElements(s.Shape); ti.NumElements() != n || ti.Dims[0] != uint64(s.Shape[len(s.Shape)-1]) {
+			t.Errorf("%s: dims %v for %s", name, ti.Dims, formats.ShapeString(s.Shape))
+		}
+		b, err := f.Data(ti)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, ti.NumElements())
+		quant.DequantizeRow(ti.Type, got, b)
+		ot, _ := orig.Model.Tensor(s.Name)
+		x, err := ot.Float32s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range x {
+			w := v
+			if s.Kind.InGGUF == layout.NegExp {
+				w = negExp(v)
+			}
+			if got[i] != w {
+				t.Errorf("%s element %d: %v, want %v", name, i, got[i], w)
+				break
+			}
+		}
+	}
+}
+
+// negExp is ssm_a's value for an A_log element: −exp computed in float64,
+// rounded once to float32 (docs/GGUF.md §Tensors).
+func negExp(v float32) float32 { return float32(-math.Exp(float64(v))) }

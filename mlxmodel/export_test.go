@@ -1,0 +1,286 @@
+package mlxmodel
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/layout"
+	"github.com/sambay-conv/sambay-conv/quant"
+	"github.com/sambay-conv/sambay-conv/reference"
+)
+
+const src = "../testdata/phi4flash-tiny/hf"
+
+func readConfig(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func floats(t *testing.T, tn formats.Tensor) []float32 {
+	t.Helper()
+	v, err := tn.Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestExportValues exports the tiny model at every bit width and checks
+// every tensor of the output against the original: a quantized module's
+// dequantized rows lie within what its bits allow (half a step, plus the
+// rounding of scale and bias to the stored bf16), its NMSE is the one the
+// export reported, and every other tensor holds the original values.
+func TestExportValues(t *testing.T) {
+	orig, err := convert.OpenCanonical(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	for _, bits := range []int{2, 3, 4, 5, 6, 8} {
+		t.Run(fmt.Sprintf("bits=%d", bits), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "mlx")
+			res, err := Export(t.Context(), src, Options{Output: out, Bits: bits, GroupSize: 32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := readConfig(t, out)["quantization"].(map[string]any)
+			if q["bits"] != float64(bits) || q["group_size"] != float64(32) || q["mode"] != "affine" {
+				t.Errorf("config quantization %v", q)
+			}
+			st, err := safetensors.OpenModel(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			reported := map[string]Module{}
+			for _, m := range res.Modules {
+				reported[m.Path] = m
+			}
+			nQuant := 0
+			for _, s := range orig.Config.Tensors() {
+				ot, _ := orig.Model.Tensor(s.Name)
+				x := floats(t, ot)
+				mod := layout.Module(s.Name)
+				if s.Kind.MLX && s.Shape[1]%32 == 0 {
+					nQuant++
+					checkModule(t, st, mod, x, int(s.Shape[0]), int(s.Shape[1]), bits, reported[mod])
+					continue
+				}
+				got, ok := st.Tensor(s.Name)
+				if !ok {
+					t.Errorf("%s missing", s.Name)
+					continue
+				}
+				if _, has := st.Tensor(mod + ".scales"); has && s.Kind.MLX {
+					t.Errorf("%s: kept float but has scales", s.Name)
+				}
+				wantShape := s.Shape
+				if s.Kind.InMLX == layout.MLXConv {
+					wantShape = []int64{s.Shape[0], s.Shape[2], 1}
+				}
+				if !formats.EqualShape(got.Shape, wantShape) || (s.KeepF32 && got.DType != formats.F32) {
+					t.Errorf("%s: %v %s, want shape %s (F32: %v)", s.Name, got.DType, formats.ShapeString(got.Shape), formats.ShapeString(wantShape), s.KeepF32)
+				}
+				g := floats(t, got)
+				for i := range x {
+					if g[i] != x[i] {
+						t.Errorf("%s: element %d = %v, original %v", s.Name, i, g[i], x[i])
+						break
+					}
+				}
+			}
+			if nQuant == 0 || nQuant != len(res.Modules)-countFloat(res.Modules) {
+				t.Errorf("%d quantized modules checked, the export reports %d", nQuant, len(res.Modules)-countFloat(res.Modules))
+			}
+		})
+	}
+}
+
+func countFloat(ms []Module) int {
+	n := 0
+	for _, m := range ms {
+		if !m.Quantized {
+			n++
+		}
+	}
+	return n
+}
+
+// checkModule dequantizes module mod of the output and compares it with
+// the original rows x ([out, in]).
+func checkModule(t *testing.T, st *safetensors.Model, mod string, x []float32, out, in, bits int, rep Module) {
+	t.Helper()
+	w, ok1 := st.Tensor(mod + ".weight")
+	sc, ok2 := st.Tensor(mod + ".scales")
+	bs, ok3 := st.Tensor(mod + ".biases")
+	if !ok1 || !ok2 || !ok3 {
+		t.Fatalf("%s: weight/scales/biases missing", mod)
+	}
+	if w.DType != formats.U32 || !formats.EqualShape(w.Shape, []int64{int64(out), int64(in * bits / 32)}) ||
+		sc.DType != formats.BF16 || !formats.EqualShape(sc.Shape, []int64{int64(out), int64(in / 32)}) || !formats.EqualShape(bs.Shape, sc.Shape) {
+		t.Fatalf("%s: weight %v %v, scales %v %v, biases %v", mod, w.DType, w.Shape, sc.DType, sc.Shape, bs.Shape)
+	}
+	packed, _ := w.Bytes()
+	scales, biases := floats(t, sc), floats(t, bs)
+	ng, pb := in/32, in*bits/8
+	back := make([]float32, in)
+	var acc quant.ErrSums
+	nBins := float64(int(1)<<bits - 1)
+	for r := 0; r < out; r++ {
+		s, b := scales[r*ng:(r+1)*ng], biases[r*ng:(r+1)*ng]
+		quant.MLXDequantizeRow(back, packed[r*pb:(r+1)*pb], s, b, bits, 32)
+		xr := x[r*in : (r+1)*in]
+		for i, v := range xr {
+			g := i / 32
+			step := math.Abs(float64(s[g]))
+			// What rounding scale and bias to bf16 (relative 2^−9, taken as 2^−8) moves a code's value.
+			stored := (nBins*step+math.Abs(float64(b[g])))*0x1p-8 + 1e-7
+			d := math.Abs(float64(back[i]) - float64(v))
+			if d <= 0.5*step+stored {
+				continue // within half a step
+			}
+			// MLX makes the group's larger-magnitude end exact (code 0 = bias; scale =
+			// edge/round(edge/scale)), which can push values near the opposite end past
+			// the last code: those are clipped to it, by up to one step (1 + 1/nBins of
+			// the stored one).
+			far := float32(s[g]*float32(nBins)) + b[g]
+			if back[i] != far || d > step*(1+1/nBins)+stored {
+				t.Fatalf("%s row %d element %d: %v dequantizes to %v (error %.3g, step %.3g, last code's value %v)", mod, r, i, v, back[i], d, step, far)
+			}
+		}
+		acc.AddRow(xr, back)
+	}
+	if got := acc.NMSE(); !rep.Quantized || rep.Bits != bits || math.Abs(got-rep.NMSE) > 1e-9*got {
+		t.Errorf("%s: recomputed NMSE %.6g, export reported %+v", mod, got, rep)
+	}
+}
+
+// TestMixed46Recipe checks mlx-lm's mixed_4_6 recipe on the 8-layer tiny
+// model, by hand: 6 bits for the embedding (tied: no head), the
+// self-attention Wqkv of layers 1, 3 and 5 (SWA, SWA, full KV), and fc2 of
+// the layers use_more_bits picks for 8 layers (0, 3, 6 and 7); 4 bits for
+// every other quantizable module; the 6-bit ones listed in config.json.
+func TestMixed46Recipe(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "mlx")
+	res, err := Export(t.Context(), src, Options{Output: out, Recipe: "mixed_4_6", GroupSize: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	six := map[string]bool{"model.embed_tokens": true,
+		"model.layers.1.attn.Wqkv": true, "model.layers.3.attn.Wqkv": true, "model.layers.5.attn.Wqkv": true,
+		"model.layers.0.mlp.fc2": true, "model.layers.3.mlp.fc2": true, "model.layers.6.mlp.fc2": true, "model.layers.7.mlp.fc2": true}
+	q := readConfig(t, out)["quantization"].(map[string]any)
+	if q["bits"] != float64(4) {
+		t.Errorf("default bits %v, want 4", q["bits"])
+	}
+	st, err := safetensors.OpenModel(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	n6 := 0
+	for _, m := range res.Modules {
+		if !m.Quantized {
+			continue
+		}
+		want := 4
+		if six[m.Path] {
+			want, n6 = 6, n6+1
+			o, _ := q[m.Path].(map[string]any)
+			if o["bits"] != float64(6) || o["group_size"] != float64(32) {
+				t.Errorf("%s: config override %v, want bits 6 group 32", m.Path, q[m.Path])
+			}
+		} else if _, ok := q[m.Path]; ok {
+			t.Errorf("%s: unexpected config override %v", m.Path, q[m.Path])
+		}
+		w, _ := st.Tensor(m.Path + ".weight")
+		if m.Bits != want || w.Shape[1]*32 != int64(want)*int64(inOf(t, m.Path)) {
+			t.Errorf("%s: %d bits, weight %v; want %d bits", m.Path, m.Bits, w.Shape, want)
+		}
+	}
+	if n6 != len(six) {
+		t.Errorf("%d modules at 6 bits, want %d", n6, len(six))
+	}
+	if _, err := Export(t.Context(), src, Options{Output: filepath.Join(t.TempDir(), "x"), Recipe: "mixed_3_5"}); err == nil {
+		t.Error("unknown recipe accepted")
+	}
+}
+
+func inOf(t *testing.T, mod string) int {
+	c, err := convert.OpenCanonical(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tn, _ := c.Model.Tensor(mod + ".weight")
+	return int(tn.Shape[1])
+}
+
+// TestLoadRoundTrip loads an export for the forward pass and checks that
+// every quantized row decodes to what the stored tensors say.
+func TestLoadRoundTrip(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "mlx")
+	if _, err := Export(t.Context(), src, Options{Output: out, Bits: 4, GroupSize: 32}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := safetensors.OpenModel(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	mods, err := QuantizedModules(out, st)
+	if err != nil || len(mods) == 0 {
+		t.Fatalf("%d modules, %v", len(mods), err)
+	}
+	for _, m := range mods {
+		sc, _ := st.Tensor(m.Path + ".scales")
+		bs, _ := st.Tensor(m.Path + ".biases")
+		w, _ := st.Tensor(m.Path + ".weight")
+		packed, _ := w.Bytes()
+		s, b := floats(t, sc), floats(t, bs)
+		got, want := make([]float32, m.In), make([]float32, m.In)
+		ng, pb := m.In/m.Group, m.In*m.Bits/8
+		for r := 0; r < m.Out; r++ {
+			m.Rows.DecodeRow(r, got)
+			quant.MLXDequantizeRow(want, packed[r*pb:(r+1)*pb], s[r*ng:(r+1)*ng], b[r*ng:(r+1)*ng], m.Bits, m.Group)
+			if !bytes.Equal(f32bytes(got), f32bytes(want)) {
+				t.Fatalf("%s row %d decodes differently", m.Path, r)
+			}
+		}
+		if m.BitsPerWeight() != 4+2*16.0/32 {
+			t.Errorf("%s: %v bits per weight", m.Path, m.BitsPerWeight())
+		}
+	}
+	mm, f, err := Load(out, referenceOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if mm.Cfg.NLayer != 8 {
+		t.Errorf("loaded %d layers", mm.Cfg.NLayer)
+	}
+}
+
+func f32bytes(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	formats.EncodeFloat32(b, v, formats.F32)
+	return b
+}
+
+func referenceOptions() reference.Options { return reference.Options{} }
