@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"internal/atomicfile":       {},
 	"internal/testmodel":        {"formats", "formats/safetensors", "reference"},
 	"ggml":                      {},
+	"report":                    {"internal/atomicfile"},
 	"layout":                    {},
 	"formats":                   {"github.com/x448/float16"},
 	"formats/safetensors":       {"formats", "internal/mmap", "internal/atomicfile"},
@@ -34,8 +35,8 @@ var allowed = map[string][]string{
 	"ggufmodel":                 {"formats", "formats/gguf", "formats/safetensors", "ggml", "quant", "layout", "reference", "convert"},
 	"mlxmodel":                  {"formats", "formats/safetensors", "quant", "layout", "reference", "convert", "internal/atomicfile"},
 	"model":                     {"formats", "formats/gguf", "formats/safetensors", "ggml", "quant", "reference", "convert", "ggufmodel", "mlxmodel"},
-	"verify":                    {"formats", "formats/safetensors", "reference", "model", "internal/atomicfile"},
-	"pipeline":                  {"convert", "ggufmodel", "mlxmodel", "model", "verify", "reference", "internal/atomicfile"},
+	"verify":                    {"formats", "formats/safetensors", "reference", "model", "report", "internal/atomicfile"},
+	"pipeline":                  {"convert", "ggufmodel", "mlxmodel", "model", "verify", "reference", "report"},
 	"cmd/sambay-conv": {"", "convert", "ggml", "ggufmodel", "mlxmodel", "model", "formats", "reference", "verify", "quant", "pipeline", "formats/safetensors", "formats/torchpth",
 		"github.com/urfave/cli/v3", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 }

@@ -59,6 +59,21 @@ type Result struct {
 	TypeCounts    map[string]int `json:"type_counts"`
 }
 
+// Validate checks the options before any work: a named mix unless Pure,
+// and a type quant supports when Pure. Errors wrap quant.ErrUnknown.
+func (o *Options) Validate() error {
+	if o.Pure {
+		if !quant.Supported(o.PureType) {
+			return fmt.Errorf("%w: type %v", quant.ErrUnknown, o.PureType)
+		}
+		return nil
+	}
+	if _, ok := quant.LookupMix(o.Policy); !ok {
+		return fmt.Errorf("%w: policy %q (want one of %s)", quant.ErrUnknown, o.Policy, strings.Join(quant.MixNames(), ", "))
+	}
+	return nil
+}
+
 // Name returns the SambaY GGUF name of the layout kind id in layer (−1 for
 // a global kind).
 func Name(c *reference.Config, id string, layer int) string {
@@ -128,6 +143,9 @@ func Plan(cfg *reference.Config, opts Options) (*Result, error) {
 // per-tensor types of a policy (docs/GGUF.md). With DryRun it only returns
 // the plan.
 func Export(ctx context.Context, modelDir string, opts Options) (*Result, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	cm, err := convert.OpenCanonical(modelDir)
 	if err != nil {
 		return nil, err

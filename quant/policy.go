@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -42,6 +43,9 @@ func ParseOverride(s string) (Override, error) {
 	}
 	return Override{Pattern: re, Type: t}, nil
 }
+
+// ErrUnknown reports a mix or type name this package does not know.
+var ErrUnknown = errors.New("quant: unknown")
 
 // A Mix is a named llama-quantize mix: the type its quantizable tensors
 // start from (before the per-tensor rules of Plan) and its llama_ftype.
@@ -108,7 +112,7 @@ type Choice struct {
 func Plan(policy string, pure bool, pureType ggml.Type, tensors []PlanTensor, nLayer int, overrides []Override) ([]Choice, error) {
 	mix, ok := LookupMix(policy)
 	if !ok && !pure {
-		return nil, fmt.Errorf("quant: unknown policy %q (want one of %s)", policy, strings.Join(MixNames(), ", "))
+		return nil, fmt.Errorf("%w: policy %q (want one of %s)", ErrUnknown, policy, strings.Join(MixNames(), ", "))
 	}
 	base := mix.Base
 	if pure {

@@ -45,7 +45,7 @@ func Supported(t ggml.Type) bool { return t < ggml.TypeCount && kernels[t].quant
 func ParseType(s string) (ggml.Type, error) {
 	t, err := ggml.ParseType(s)
 	if err != nil || !Supported(t) {
-		return 0, fmt.Errorf("quant: unknown type %q", s)
+		return 0, fmt.Errorf("%w: type %q", ErrUnknown, s)
 	}
 	return t, nil
 }

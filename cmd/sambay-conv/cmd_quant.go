@@ -96,12 +96,8 @@ func quantCommand() *cli.Command {
 					res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
 				}
 			default:
-				known := false
-				for _, p := range quant.MixNames() {
-					known = known || p == opts.Policy
-				}
-				if !known {
-					return usagef("--type %q: want one of %s (or --pure with a ggml type)", c.String("type"), strings.Join(quant.MixNames(), ", "))
+				if err := opts.Validate(); err != nil {
+					return usagef("--type %q: %v (or --pure with a ggml type)", c.String("type"), err)
 				}
 				res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
 			}
