@@ -46,7 +46,7 @@ func (l litConfig) str(k, def string) string {
 }
 
 // ArchNames lists the built-in ArchScale configurations (AS config.py
-// 864–935; spec model.md §1.3 table).
+// 864–935; docs/MODEL.md §1.3 table).
 func ArchNames() []string {
 	var out []string
 	for _, d := range []int{8, 12, 16, 20, 24} {
@@ -99,8 +99,8 @@ func archTable(name string) (litConfig, bool) {
 	return base, true
 }
 
-// outOfFamily lists lit_gpt switches that leave the SambaY family (spec
-// model.md §1.1 rule 3); a true value is refused by name.
+// outOfFamily lists lit_gpt switches that leave the SambaY family (docs/MODEL.md
+// §1.1 rule 3); a true value is refused by name.
 var outOfFamily = []string{"add_sink", "gmu_attn", "gmu_mlp", "yoco_window", "ada_rope", "sink_attn",
 	"use_sigmoid", "gated_attn", "qk_norm", "attn_norm", "sc_attn", "relu2", "mlp_relu2", "moe",
 	"post_norm", "decouple_postnorm", "skip_gain", "no_skip", "sum_skip", "lc", "scale_embed",
@@ -190,7 +190,7 @@ func litToCanonical(l litConfig, explicit map[string]bool) (reference.Config, er
 			errs = append(errs, fmt.Errorf("%s is set: outside the SambaY family", k))
 		}
 	}
-	// μP++ (spec model.md §4.11).
+	// μP++ (docs/MODEL.md §4.11).
 	mup := l.bool("mup")
 	c.DepthScale = l.bool("depth_scale")
 	c.AttnScale = c.DefaultAttnScale()
@@ -235,8 +235,8 @@ func ReadLitConfig(data []byte) (litConfig, map[string]bool, error) {
 	return l, explicit, nil
 }
 
-// archscaleConfig resolves the config of an ArchScale checkpoint (spec
-// model.md §1.3): a lit_gpt file (litFile, replaces table and hparams
+// archscaleConfig resolves the config of an ArchScale checkpoint (docs/MODEL.md
+// §1.3): a lit_gpt file (litFile, replaces table and hparams
 // rules), else --arch, else hparams["model_name"]; then the hparams
 // patches; μP++ from hparams unless the file sets it; then overrides.
 func archscaleConfig(hp map[string]any, arch string, litFile []byte, ov MuPOverrides) (reference.Config, []string, error) {
@@ -342,7 +342,7 @@ func archscaleConfig(hp map[string]any, arch string, litFile []byte, ov MuPOverr
 var swaRe = regexp.MustCompile(`_swa(\d+)`)
 var ctxRe = regexp.MustCompile(`_ctx(\d+)`)
 
-// patchFromHparams applies the hparams rules of spec model.md §1.3 in order.
+// patchFromHparams applies the hparams rules of docs/MODEL.md §1.3 in order.
 func patchFromHparams(l litConfig, explicit map[string]bool, hp map[string]any, tc string, head bool, log *[]string) error {
 	set := func(k string, v any, why string) {
 		l[k] = v

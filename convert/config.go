@@ -35,7 +35,7 @@ func isHFConfig(data []byte) bool {
 	return a || b
 }
 
-// ResolveConfig decides the configuration of src (spec model.md §1.1, §1.3):
+// ResolveConfig decides the configuration of src (docs/MODEL.md §1.1, §1.3):
 // an HF config (--config or config.json beside the checkpoint) for the HF
 // layout; for ArchScale names a lit_gpt --config file, --arch, or the
 // hparams of the checkpoint, with μP++ from the hparams.

@@ -12,7 +12,7 @@ import (
 
 // phi4FlashDefaults are the Phi4FlashConfig class defaults
 // (configuration_phi4flash.py 94–121). HF applies them to every key a
-// config.json omits, and so do we (spec model.md §1.1 rule 1): they are not
+// config.json omits, and so do we (docs/MODEL.md §1.1 rule 1): they are not
 // the released model's values.
 var phi4FlashDefaults = map[string]any{
 	"vocab_size": 51200, "hidden_size": 2560, "intermediate_size": 9216, "num_hidden_layers": 32,
@@ -89,9 +89,9 @@ func (d jsonDoc) str(k string, def string) (string, error) {
 }
 
 // ParseHFConfig reads a Phi4Flash config.json (with or without the sambay_*
-// extension keys of spec model.md §1.4) into the canonical config, applying
+// extension keys of docs/MODEL.md §1.4) into the canonical config, applying
 // the class defaults to every omitted key and refusing what HF would
-// silently ignore (rule 3 of §1.1).
+// silently ignore (docs/MODEL.md §1.1 rule 3).
 func ParseHFConfig(data []byte) (reference.Config, *HFConfigInfo, error) {
 	var doc jsonDoc
 	info := &HFConfigInfo{}
@@ -198,7 +198,7 @@ func ParseHFConfig(data []byte) (reference.Config, *HFConfigInfo, error) {
 	} else {
 		info.Defaulted = append(info.Defaulted, "mamba_dt_rank")
 	}
-	// Extension keys (spec model.md §1.4).
+	// Extension keys (docs/MODEL.md §1.4).
 	info.Extended = false
 	for k := range doc {
 		if len(k) > 7 && k[:7] == "sambay_" {
@@ -288,7 +288,7 @@ func ParseHFConfig(data []byte) (reference.Config, *HFConfigInfo, error) {
 	return c, info, nil
 }
 
-// HFConfigJSON returns the config.json of spec model.md §1.4 for c: a valid
+// HFConfigJSON returns the config.json of docs/MODEL.md §1.4 for c: a valid
 // Phi4Flash config with the Mamba keys spelled out, and — when c is not
 // expressible in Phi4Flash terms — head_dim and the sambay_* keys, with
 // sambay_hf_compatible false. extra supplies token ids and auto_map copied

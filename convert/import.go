@@ -165,7 +165,7 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 	for _, w := range warnings {
 		logf("warning: %s", w)
 	}
-	// Output dtypes: A_log and λ stay F32 like the release (spec model.md §6.1).
+	// Output dtypes: A_log and λ stay F32 like the release (docs/MODEL.md §6.1).
 	var out []formats.Tensor
 	bySource := map[string]Mapped{}
 	var total int64
@@ -339,7 +339,7 @@ func extraHint(extra []string) string {
 }
 
 // outDType is the output dtype of a mapped tensor: A_log and λ stay F32
-// like the release (spec model.md §6.1).
+// like the release (docs/MODEL.md §6.1).
 func outDType(m Mapped, dt formats.DType) formats.DType {
 	if m.Spec.KeepF32 {
 		return formats.F32

@@ -92,7 +92,7 @@ func (m *mapper) gather(spec reference.TensorSpec, parts []formats.RowRange, fro
 }
 
 // Canonicalize maps the tensors of src onto the canonical tensor set of cfg
-// (spec model.md §5.4), checking names, shapes and dtypes, and the tie of
+// (docs/MODEL.md §5.4), checking names, shapes and dtypes, and the tie of
 // embedding and head. It returns the mapped tensors in canonical order, notes
 // about derived tensors, and the source names that nothing consumed.
 func Canonicalize(cfg *reference.Config, src *Source) ([]Mapped, []string, []string, error) {
@@ -143,7 +143,7 @@ func (m *mapper) mapHF(specs []reference.TensorSpec) {
 }
 
 // checkTie accepts a stored head under a tied config only when it equals the
-// embedding bit for bit (spec model.md §6.2).
+// embedding bit for bit (docs/MODEL.md §6.2).
 func (m *mapper) checkTie(emb, head string) {
 	m.used[head] = true
 	a, b := m.src.Tensors[emb], m.src.Tensors[head]
@@ -189,7 +189,7 @@ func sameBytes(a, b formats.Tensor) (bool, error) {
 }
 
 // ArchScaleName returns the ArchScale names (separate layout,
-// docs/MODEL.md §Layouts) a canonical tensor is made from: one name for a
+// docs/MODEL.md §5.4) a canonical tensor is made from: one name for a
 // plain copy; q_proj, k_proj and v_proj for a self-attention Wqkv weight;
 // q_proj and v_proj biases for its bias (the k bias has no slot).
 func ArchScaleName(spec reference.TensorSpec) []string {
@@ -231,7 +231,7 @@ func (m *mapper) mapArchScale(specs []reference.TensorSpec) {
 				m.out = append(m.out, Mapped{Spec: s, T: t, From: []string{name}})
 				continue
 			}
-			// HF order [Q | K | V] from per-group [q…q, k, v] rows (docs/MODEL.md §Layouts).
+			// HF order [Q | K | V] from per-group [q…q, k, v] rows (docs/MODEL.md §5.4).
 			var parts []formats.RowRange
 			for j := int64(0); j < int64(c.NHead); j++ {
 				g, sl := j/P, j%P
@@ -257,7 +257,7 @@ func (m *mapper) mapArchScale(specs []reference.TensorSpec) {
 			v, ok3 := m.get(names[1], []int64{C}, "G·hd")
 			kb := layout.Name(layout.ArchScaleKBias, l)
 			if _, has := m.src.Tensors[kb]; has {
-				m.fail("%s: tensor %s present, but the separate layout never has a k bias (docs/MODEL.md §Layouts)", m.src.Path, kb)
+				m.fail("%s: tensor %s present, but the separate layout never has a k bias (docs/MODEL.md §5.4)", m.src.Path, kb)
 			}
 			if ok1 && ok3 {
 				z := formats.Zeros(kb+"(zeros)", q.DType, []int64{C})
@@ -278,7 +278,7 @@ func (m *mapper) mapArchScale(specs []reference.TensorSpec) {
 }
 
 // shapeHint infers the main dimensions from the source names and shapes
-// (spec model.md §1.3 step 4) and compares them with the config.
+// (docs/MODEL.md §1.3 step 4) and compares them with the config.
 func (m *mapper) shapeHint() string {
 	src, c := m.src, m.cfg
 	get := func(names ...string) (formats.Tensor, bool) {

@@ -176,7 +176,7 @@ func (s *Source) finish() {
 // detectLayout tells the naming from the keys: HF names start with
 // "model."; ArchScale names with "transformer."; among ArchScale files,
 // attn.attn.weight marks the fused projection and attn.q_proj.weight the
-// separate one (docs/MODEL.md §Layouts).
+// separate one (docs/MODEL.md §5.3).
 func detectLayout(names []string) string {
 	qkv := layout.Get("self.qkv.weight")
 	fusedSuffix, sepSuffix := layout.Suffix(qkv.Fused), layout.Suffix(qkv.ArchScale)

@@ -32,7 +32,7 @@ func releaseConfig(t *testing.T) reference.Config {
 }
 
 // TestReleaseGGUFMixes checks the per-tensor types of the real release's
-// tensor set under each policy against spec gguf.md §5.3.
+// tensor set under each policy against docs/QUANT.md §Mixes.
 func TestReleaseGGUFMixes(t *testing.T) {
 	c := releaseConfig(t)
 	for _, want := range []struct {
@@ -80,8 +80,8 @@ func TestReleaseGGUFMixes(t *testing.T) {
 	}
 }
 
-// TestWorkedExampleGGUF checks the spec gguf.md §8.4 worked example (the
-// model.md §9 config): names, dims and types of its first 49 tensors.
+// TestWorkedExampleGGUF checks the docs/QUANT.md §Mixes (worked example) worked example (the
+// docs/MODEL.md §9 config): names, dims and types of its first 49 tensors.
 func TestWorkedExampleGGUF(t *testing.T) {
 	c := reference.Config{NLayer: 8, NEmbd: 64, NHead: 4, NKVHead: 2, HeadDim: 16, Intermediate: 256, VocabSize: 256,
 		Window: 16, DState: 16, DConv: 4, Expand: 2, DtRank: 4, Norm: reference.LayerNorm, NormEps: 1e-5, DiffAttn: true,

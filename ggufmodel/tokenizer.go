@@ -12,7 +12,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 )
 
-// Tokenizer metadata keys (docs/GGUF.md §Tokenizer, llama.cpp's names).
+// Tokenizer metadata keys (docs/GGUF.md §Metadata, llama.cpp's names).
 const (
 	KeyTokModel        = "tokenizer.ggml.model"
 	KeyTokPre          = "tokenizer.ggml.pre"

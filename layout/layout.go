@@ -3,7 +3,7 @@
 // fused attention layouts), its SambaY GGUF name, whether MLX quantizes it,
 // its shape in terms of the config, when it is present, whether it stays F32,
 // and how GGUF and MLX store it differently. Every tensor name in the
-// program comes from here (docs/MODEL.md §Tensors, docs/GGUF.md, docs/MLX.md).
+// program comes from here (docs/MODEL.md §5, docs/GGUF.md, docs/MLX.md).
 //
 // The package knows names and shapes, never bytes or configs: callers
 // resolve a Dim and a Cond against their own configuration.
@@ -187,7 +187,7 @@ func (k *Kind) Tail() bool { return k.Global() && k.ID != "embed" }
 func Module(canonical string) string { return strings.TrimSuffix(canonical, ".weight") }
 
 // The ArchScale names of the separate layout's attention projections,
-// which import concatenates (docs/MODEL.md §Layouts).
+// which import concatenates (docs/MODEL.md §5.4).
 const (
 	ArchScaleK = "transformer.h.%d.attn.k_proj.weight"
 	ArchScaleV = "transformer.h.%d.attn.v_proj.weight"

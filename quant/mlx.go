@@ -6,7 +6,7 @@ import (
 )
 
 // MLX affine quantization (ml-explore/mlx 846d176: mlx/backend/cpu/
-// quantized.cpp 1149–1212, mlx/ops.cpp 4988–5087; spec mlx.md §2–3).
+// quantized.cpp 1149–1212, mlx/ops.cpp 4988–5087; docs/MLX.md).
 
 // MLXCheck reports whether bits and group size are MLX affine parameters.
 func MLXCheck(bits, group int) error {

@@ -10,8 +10,8 @@ import (
 )
 
 // Per-tensor type policy, reproducing llama-quantize's llama_tensor_get_type
-// (llama.cpp src/llama-quant.cpp 424–715) on GGUF tensor names, as spec
-// gguf.md §5 states it.
+// (llama.cpp src/llama-quant.cpp 424–715) on GGUF tensor names, as docs/QUANT.md
+// §Mixes states it.
 
 // A PlanTensor is one tensor of a GGUF file in file order: its name and
 // ggml dims (ne[0] first).

@@ -12,7 +12,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/ggml"
 )
 
-// goldenInput is the reproducible generator of spec gguf.md §4.6.
+// goldenInput is the reproducible generator of docs/QUANT.md §Test vectors.
 func goldenInput(n int) []float32 {
 	s := uint64(0x9E3779B97F4A7C15)
 	next := func() uint32 {
@@ -75,7 +75,7 @@ func TestGoldenInput(t *testing.T) {
 }
 
 // TestGoldenFirstBlocksAndRamp checks ggml's output on the first 256 values,
-// the explicit first blocks and the ramp vector (spec gguf.md §4.6).
+// the explicit first blocks and the ramp vector (docs/QUANT.md §Test vectors).
 func TestGoldenFirstBlocksAndRamp(t *testing.T) {
 	x := goldenInput(256)
 	ramp := make([]float32, 256)
@@ -146,7 +146,7 @@ func repeat(s string, n int) string {
 }
 
 // TestGoldenFullTensor quantizes the full 4096×4096 tensor: only the full
-// tensor catches fused multiply-adds (spec gguf.md §4.6).
+// tensor catches fused multiply-adds (docs/QUANT.md §Test vectors).
 func TestGoldenFullTensor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("16.7 M values per type")

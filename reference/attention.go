@@ -3,7 +3,7 @@ package reference
 import "math"
 
 // attention runs a sliding-window, full or cross attention layer over rows
-// (spec §4.8), with differential attention when configured (§4.9).
+// (docs/MODEL.md §4.8), with differential attention when configured (§4.9).
 func (r *run) attention(i int, ly *layer, u []float32, rows int) []float32 {
 	c := &r.m.Cfg
 	H, G, hd := c.NHead, c.NKVHead, c.HeadDim
@@ -29,7 +29,7 @@ func (r *run) attention(i int, ly *layer, u []float32, rows int) []float32 {
 			vals = append(vals, row[Q+C:]...)
 		}
 		if ly.role == RoleSWA {
-			// Keep exactly the previous W−1 tokens for the next call (§7 window edge).
+			// Keep exactly the previous W−1 tokens for the next call (docs/MODEL.md §7).
 			keep := min(len(keys)/C, c.Window-1)
 			ls.k = append(ls.k[:0], keys[len(keys)-keep*C:]...)
 			ls.v = append(ls.v[:0], vals[len(vals)-keep*C:]...)
@@ -101,7 +101,7 @@ func (r *run) weighted(out, p, vals []float32, stride, col, a int) {
 	r.roundAll(out)
 }
 
-// diffHeads computes one query row of differential attention (spec §4.9):
+// diffHeads computes one query row of differential attention (docs/MODEL.md §4.9):
 // even/odd striping of q, k and v, GQA inside each half, four attention
 // calls sharing two softmaxes, λ per layer, subln over 2·hd, ×(1−λinit),
 // pair j written to head slots 2j and 2j+1.
@@ -130,7 +130,7 @@ func (r *run) diffHeads(i int, ly *layer, qt, ot, keys, vals []float32, a, b int
 			x[d] = r.R(a11[d] - r.R(lf*a21[d]))
 			x[hd+d] = r.R(a12[d] - r.R(lf*a22[d]))
 		}
-		// subln, HF form: n = R(x·rsqrt(mean(x²)+eps)), then R(w·n) (§4.3).
+		// subln, HF form: n = R(x·rsqrt(mean(x²)+eps)), then R(w·n) (docs/MODEL.md §4.3).
 		var ss float32
 		for _, v := range x {
 			ss += float32(v * v)
@@ -145,7 +145,7 @@ func (r *run) diffHeads(i int, ly *layer, qt, ot, keys, vals []float32, a, b int
 	}
 }
 
-// lambdaFull returns λ = R(R(R(exp(S1)) − R(exp(S2))) + λinit) (§4.9 step 4).
+// lambdaFull returns λ = R(R(R(exp(S1)) − R(exp(S2))) + λinit) (docs/MODEL.md §4.9 step 4).
 func (r *run) lambdaFull(ly *layer, lamInit float64) float32 {
 	dot := func(a, b []float32) float32 {
 		var s float32
@@ -169,7 +169,7 @@ func (r *run) lambdaFull(ly *layer, lamInit float64) float32 {
 // keyRange returns the inclusive range of key indices (into keys starting at
 // absolute position base) that the query at absolute position p sees:
 // W keys including its own for sliding-window layers, all earlier keys
-// otherwise (spec §4.8, trap 9).
+// otherwise (docs/MODEL.md §4.8, trap 9).
 func keyRange(role Role, p, base, window int) (int, int) {
 	lo := base
 	if role == RoleSWA {
@@ -180,7 +180,7 @@ func keyRange(role Role, p, base, window int) (int, int) {
 
 // diffKV returns the original KV heads used by differential-attention pair
 // j (query heads 2j and 2j+1) with P = H/G query heads per KV head: half-query
-// j uses half-KV ⌊j/P⌋, i.e. KV heads 2⌊j/P⌋ and 2⌊j/P⌋+1 (spec §4.9 step 2;
+// j uses half-KV ⌊j/P⌋, i.e. KV heads 2⌊j/P⌋ and 2⌊j/P⌋+1 (docs/MODEL.md §4.9 step 2;
 // not the plain-GQA ⌊2j/P⌋).
 func diffKV(j, P int) (int, int) {
 	g := j / P

@@ -9,14 +9,14 @@ import (
 // NormType is the block and final norm of a model.
 type NormType string
 
-// Norm types (spec model.md §4.3).
+// Norm types (docs/MODEL.md §4.3).
 const (
 	LayerNorm NormType = "layernorm" // mean/variance, weight and bias (Phi-4-mini-flash)
 	RMSNorm   NormType = "rmsnorm"   // root mean square, weight only (ArchScale SambaY)
 )
 
-// Config is the canonical configuration of a SambaY-family model (spec
-// model.md §1.1). Field comments give the spec symbol.
+// Config is the canonical configuration of a SambaY-family model (docs/MODEL.md
+// §1.1). Field comments give the symbol used there.
 type Config struct {
 	NLayer       int      `json:"n_layer"`           // L, divisible by 4
 	NEmbd        int      `json:"n_embd"`            // E
@@ -40,7 +40,7 @@ type Config struct {
 	Tied         bool     `json:"tie_embeddings"`  // lm_head shares the embedding
 	GMU          bool     `json:"gmu"`             // cross-decoder alternates GMU / cross (false: all cross)
 	MaxPosition  int      `json:"max_position"`    // informational (NoPE)
-	// μP++ (spec model.md §4.11). DepthScale multiplies every mixer and MLP
+	// μP++ (docs/MODEL.md §4.11). DepthScale multiplies every mixer and MLP
 	// output by 1/√(2L); LogitScale multiplies the final norm output; the
 	// attention scale is AttnScale (already including √(128/hd) under μP++).
 	DepthScale bool    `json:"depth_scale"`
@@ -72,7 +72,7 @@ func (c *Config) ResidualScale() float64 {
 // DefaultAttnScale returns 1/√hd.
 func (c *Config) DefaultAttnScale() float64 { return 1 / math.Sqrt(float64(c.HeadDim)) }
 
-// Validate checks the rules of spec model.md §1.1 that the canonical config
+// Validate checks the rules of docs/MODEL.md §1.1 that the canonical config
 // can express, and returns every violation found.
 func (c *Config) Validate() error {
 	var errs []error
@@ -116,7 +116,7 @@ func (c *Config) Validate() error {
 }
 
 // HFCompatible reports whether the HF Phi4Flash remote code can run the
-// model as configured (spec model.md §1.4 sambay_hf_compatible).
+// model as configured (docs/MODEL.md §1.4 sambay_hf_compatible).
 func (c *Config) HFCompatible() bool {
 	return c.Norm == LayerNorm && c.DiffAttn && !c.DAConstLamb && c.QKVBias && c.AttnOutBias &&
 		!c.MLPBias && c.GMU && c.QDim() == c.NEmbd && c.AttnScale == c.DefaultAttnScale() &&

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// example is the worked example of spec model.md §9.
+// example is the worked example of docs/MODEL.md §9.
 func example() Config {
 	return Config{NLayer: 8, NEmbd: 64, NHead: 4, NKVHead: 2, HeadDim: 16, Intermediate: 256, VocabSize: 256,
 		Window: 16, DState: 16, DConv: 4, Expand: 2, DtRank: 4, Norm: LayerNorm, NormEps: 1e-5, DiffAttn: true,
@@ -38,15 +38,15 @@ func TestWorkedExample(t *testing.T) {
 		}
 	}
 	if len(ts) != 116 || params != 572_224 || bytes != 1_157_248 {
-		t.Errorf("%d tensors, %d params, %d bytes; spec §9 says 116, 572224, 1157248", len(ts), params, bytes)
+		t.Errorf("%d tensors, %d params, %d bytes; docs/MODEL.md §9 says 116, 572224, 1157248", len(ts), params, bytes)
 	}
-	// Per role, per layer (spec §9): mamba 32,640; self-attention 12,576; GMU 16,384; cross 8,416.
+	// Per role, per layer (docs/MODEL.md §9): mamba 32,640; self-attention 12,576; GMU 16,384; cross 8,416.
 	for role, want := range map[string]int64{"mamba": 2 * 32640, "mamba_memory": 32640, "swa": 2 * 12576, "full_kv": 12576, "gmu": 16384, "cross": 8416} {
 		if perRole[role] != want {
 			t.Errorf("%s mixer parameters %d, want %d", role, perRole[role], want)
 		}
 	}
-	// Table rows spot-checked (number, name, shape) from spec §9.
+	// Table rows spot-checked (number, name, shape) from docs/MODEL.md §9.
 	for i, want := range map[int]string{
 		0: "model.embed_tokens.weight [256 64]", 9: "model.layers.0.attn.A_log [128 16]",
 		18: "model.layers.1.attn.Wqkv.weight [128 64]", 24: "model.layers.1.attn.inner_cross_attn.subln.weight [32]",
@@ -86,7 +86,7 @@ func TestRoles(t *testing.T) {
 
 func TestLambdaInit(t *testing.T) {
 	c := example()
-	// Spec §4.9 step 5, six decimals.
+	// docs/MODEL.md §4.9 step 5, six decimals.
 	for i, want := range map[int]float64{1: 0.355509, 3: 0.556058, 5: 0.666122, 7: 0.726526, 9: 0.759677, 17: 0.796342, 31: 0.799945} {
 		if got := c.LambdaInit(i); math.Abs(got-want) > 5e-7 {
 			t.Errorf("λinit(%d) = %.7f, want %.6f", i, got, want)

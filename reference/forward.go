@@ -8,7 +8,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/reference/internal/kernel"
 )
 
-// State is the decoding state of one sequence (spec model.md §7): per Mamba
+// State is the decoding state of one sequence (docs/MODEL.md §7): per Mamba
 // layer the last K−1 pre-conv inputs and the SSM state, per SWA layer the
 // last W−1 keys and values, the growing K/V of layer L/2+1. Its size is
 // constant per token except for that one shared KV.
@@ -40,7 +40,7 @@ func (m *Model) NewState() *State {
 type Want struct {
 	// AllLogits returns logits for every fed position; otherwise only the
 	// last position's, and the cross-decoder (layers ≥ L/2+2) runs on the
-	// last position only (spec model.md §7, "Prefill").
+	// last position only (docs/MODEL.md §7, "Prefill").
 	AllLogits bool
 	// Hidden returns the residual stream after every block (needs AllLogits).
 	Hidden bool
@@ -138,7 +138,7 @@ type run struct {
 	bf16 bool
 }
 
-// R rounds to bf16 in BF16 mode (spec model.md §0 notation).
+// R rounds to bf16 in BF16 mode (docs/MODEL.md §0 notation).
 func (r *run) R(x float32) float32 {
 	if r.bf16 {
 		return formats.RoundBF16(x)
@@ -156,7 +156,7 @@ func (r *run) roundAll(v []float32) {
 
 func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
 
-// linear returns R(X·Wᵀ + b) for rows of X (spec §4.4: bias added before the one rounding).
+// linear returns R(X·Wᵀ + b) for rows of X (docs/MODEL.md §4.4: bias added before the one rounding).
 func (r *run) linear(X []float32, rows int, W *kernel.Mat, b []float32) []float32 {
 	Y := make([]float32, rows*W.Rows)
 	kernel.MatMul(Y, X, rows, W)
@@ -172,7 +172,7 @@ func (r *run) linear(X []float32, rows int, W *kernel.Mat, b []float32) []float3
 	return Y
 }
 
-// norm applies the block norm to R(x) row by row (spec §4.2, §4.3).
+// norm applies the block norm to R(x) row by row (docs/MODEL.md §4.2, §4.3).
 func (r *run) norm(x []float32, rows int, w, b []float32) []float32 {
 	E := len(w)
 	eps := float32(r.m.Cfg.NormEps)
@@ -214,7 +214,7 @@ func (r *run) norm(x []float32, rows int, w, b []float32) []float32 {
 
 // residual adds a block output to the fp32 stream, with μP++ depth scaling
 // R(h·inv), inv = 1.0f/f32(√(2L)) as PyTorch's CUDA division computes it
-// (spec §4.2).
+// (docs/MODEL.md §4.2).
 func (r *run) residual(x, h []float32) {
 	if r.m.Cfg.DepthScale {
 		inv := 1 / float32(math.Sqrt(float64(2*r.m.Cfg.NLayer)))
@@ -228,7 +228,7 @@ func (r *run) residual(x, h []float32) {
 	}
 }
 
-// mlp is the SwiGLU MLP with fc1 = [gate | up] (spec §4.5).
+// mlp is the SwiGLU MLP with fc1 = [gate | up] (docs/MODEL.md §4.5).
 func (r *run) mlp(ly *layer, u []float32, rows int) []float32 {
 	I := r.m.Cfg.Intermediate
 	a := r.linear(u, rows, &ly.fc1, ly.fc1b)
@@ -242,7 +242,7 @@ func (r *run) mlp(ly *layer, u []float32, rows int) []float32 {
 	return r.linear(o, rows, &ly.fc2, ly.fc2b)
 }
 
-// gmu is the gated memory unit out_proj(silu(in_proj(u)) ⊙ m) (spec §4.7).
+// gmu is the gated memory unit out_proj(silu(in_proj(u)) ⊙ m) (docs/MODEL.md §4.7).
 func (r *run) gmu(ly *layer, u, mem []float32, rows int) []float32 {
 	g := r.linear(u, rows, &ly.gin, ly.ginB)
 	for j := range g {
@@ -252,7 +252,7 @@ func (r *run) gmu(ly *layer, u, mem []float32, rows int) []float32 {
 }
 
 // mamba is the Mamba-1 mixer over rows with the layer's conv window and SSM
-// state (spec §4.6). It returns the block output and the scan output R(y)
+// state (docs/MODEL.md §4.6). It returns the block output and the scan output R(y)
 // (the GMU memory; only the memory layer's is used).
 func (r *run) mamba(i int, ly *layer, u []float32, rows int) ([]float32, []float32) {
 	c := &r.m.Cfg
@@ -330,7 +330,7 @@ func (r *run) mamba(i int, ly *layer, u []float32, rows int) ([]float32, []float
 	return r.linear(o, rows, &ly.outProj, nil), mem
 }
 
-// causalConv is the depthwise causal convolution before its SiLU (spec §4.6,
+// causalConv is the depthwise causal convolution before its SiLU (docs/MODEL.md §4.6,
 // trap 5): win holds K−1 earlier inputs and then the rows' inputs, [K−1+rows,
 // Di]; w is [Di, K] with tap K−1 on the current input; b is the bias.
 func causalConv(win []float32, rows, Di, K int, w, b []float32) []float32 {

@@ -2,7 +2,7 @@ package reference
 
 import "fmt"
 
-// Role is what a layer computes (spec model.md §2.1).
+// Role is what a layer computes (docs/MODEL.md §2.1).
 type Role int
 
 // Layer roles.
@@ -35,7 +35,7 @@ func (r Role) IsSelfAttention() bool { return r == RoleSWA || r == RoleFullKV }
 
 // Role returns the role of layer i. The GMU choice uses the global index
 // parity (AS model.py 396–397); without GMU every cross-decoder layer is
-// cross-attention and layer L/2 is a plain Mamba (spec model.md §2.3).
+// cross-attention and layer L/2 is a plain Mamba (docs/MODEL.md §2.3).
 func (c *Config) Role(i int) Role {
 	h := c.NLayer / 2
 	switch {

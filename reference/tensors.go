@@ -14,7 +14,7 @@ type TensorSpec struct {
 	Layer int     // block index, or -1 for embedding, final norm and head
 	Role  Role    // role of Layer (meaningless when Layer is -1)
 	// KeepF32 marks tensors the release stores as F32 whatever the model
-	// dtype: A_log and the differential-attention lambdas (docs/MODEL.md §Tensors).
+	// dtype: A_log and the differential-attention lambdas (docs/MODEL.md §5).
 	KeepF32 bool
 	Kind    *layout.Kind // the tensor kind: its names in every layout
 }
@@ -96,7 +96,7 @@ func (c *Config) Has(cond layout.Cond) bool {
 
 // Tensors returns the canonical tensor set of c in a fixed order (embedding,
 // then each layer, then final norm and head), enumerating layout.Kinds
-// (docs/MODEL.md §Tensors). The canonical set is a superset of the
+// (docs/MODEL.md §5). The canonical set is a superset of the
 // release's: a tensor the release never has (an MLP bias) follows the
 // release's naming pattern.
 func (c *Config) Tensors() []TensorSpec {

@@ -10,7 +10,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/reference/internal/kernel"
 )
 
-// Numerics selects the rounding of the forward pass (spec model.md §3).
+// Numerics selects the rounding of the forward pass (docs/MODEL.md §3).
 type Numerics int
 
 const (
@@ -18,7 +18,7 @@ const (
 	// the numerical ground truth.
 	FP32 Numerics = iota
 	// BF16 rounds to bfloat16 at the cast points of the CUDA implementation
-	// (spec model.md §4.12), to compare like with like against bf16 GPU runs.
+	// (docs/MODEL.md §4.12), to compare like with like against bf16 GPU runs.
 	BF16
 )
 
@@ -33,10 +33,10 @@ func (n Numerics) String() string {
 type Options struct {
 	Numerics Numerics
 	// RoundParamsBF16 rounds A_log and the DA lambdas to bf16 too in BF16
-	// mode (transformers 4.46-era loading; spec model.md §3).
+	// mode (transformers 4.46-era loading; docs/MODEL.md §3).
 	RoundParamsBF16 bool
 	// StateBF16 rounds the Mamba SSM state and conv window to bf16 after
-	// every call, as HF's and vLLM's caches store them (spec model.md §7).
+	// every call, as HF's and vLLM's caches store them (docs/MODEL.md §7).
 	StateBF16 bool
 }
 
@@ -170,7 +170,7 @@ func (l *loader) vec(s TensorSpec) []float32 {
 	}
 	if s.Kind.InGGUF == layout.NegExp && tr != layout.NegExp {
 		for j, x := range v {
-			v[j] = -float32(math.Exp(float64(x))) // A = −exp(A_log), fp32 (docs/MODEL.md §Mamba)
+			v[j] = -float32(math.Exp(float64(x))) // A = −exp(A_log), fp32 (docs/MODEL.md §4.6)
 		}
 	}
 	return v

@@ -73,7 +73,7 @@ func AgainstModel(a, b *reference.Model, ids []int, tol Tolerance) (*Report, *Go
 
 // Decode checks cached decoding against prefill: the prompt's first token
 // alone, then one token per call; the logits of every position must equal
-// those of one prefill over all ids (spec model.md §7).
+// those of one prefill over all ids (docs/MODEL.md §7).
 func Decode(m *reference.Model, ids []int, tol Tolerance) (*Report, error) {
 	full, err := m.Run(m.NewState(), ids, reference.Want{AllLogits: true})
 	if err != nil {

@@ -78,7 +78,7 @@ var dtypeNames = map[string]formats.DType{
 	"float8_e8m0fnu": formats.F8_E8M0, "uint16": formats.U16, "uint32": formats.U32, "uint64": formats.U64,
 }
 
-// lookupGlobal resolves a whitelisted global (safetensors-and-pth.md §2.5),
+// lookupGlobal resolves a whitelisted global (docs/CHECKPOINTS.md §2.5),
 // or returns nil.
 func lookupGlobal(module, name string) any {
 	switch module {

@@ -25,7 +25,7 @@ const (
 )
 
 // accepted maps every opcode this reader accepts to its operand kind and name
-// (safetensors-and-pth.md §2.4). Everything else is refused.
+// (docs/CHECKPOINTS.md §2.4). Everything else is refused.
 var accepted = map[byte]struct {
 	kind int
 	name string

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the tiny SambaY test models of testdata/ in every input layout.
 
-Written from the specification (spec model.md §2, §5, §6; the layouts of the
+Written from the specification (docs/MODEL.md §2, §5, §6; the layouts of the
 Hugging Face Phi-4-mini-flash release and of ArchScale checkpoints), not from
 the Go code it tests. Needs PyTorch (Debian: python3-torch, 1.13) and numpy.
 
@@ -17,7 +17,7 @@ Two configurations, each saved as:
   litgpt-config.json    the lit_gpt Config of the run (for --config)
 
 Both .pth layouts and the HF layout hold the same weights. The separate
-layout has no slot for a k bias (spec model.md §5.4), so its k bias is
+layout has no slot for a k bias (docs/MODEL.md §5.4), so its k bias is
 absent; the others carry it (zero in sambay-tiny, whose separate layout is
 the source of truth, and non-zero in phi4flash-tiny).
 
@@ -75,7 +75,7 @@ def role(i, L):
 
 
 def make_weights(c):
-    """Canonical (HF-named) fp32 weights, spec model.md §5.1."""
+    """Canonical (HF-named) fp32 weights, docs/MODEL.md §5.1."""
     g = torch.Generator().manual_seed(c["seed"])
     E, H, G, hd, I, V, N, K = c["E"], c["H"], c["G"], c["hd"], c["I"], c["V"], c["N"], c["K"]
     Di = c["expand"] * E
@@ -142,13 +142,13 @@ def make_weights(c):
 
 
 def hf_dtype(name):
-    """HF release dtypes: A_log and lambda_* F32, everything else BF16 (spec §6.1)."""
+    """HF release dtypes: A_log and lambda_* F32, everything else BF16 (docs/MODEL.md §6.1)."""
     leaf = name.rsplit(".", 1)[-1]
     return torch.float32 if leaf == "A_log" or leaf.startswith("lambda_") else torch.bfloat16
 
 
 def fused_rows(c):
-    """HF Wqkv row index for each row of the ArchScale fused projection (spec §5.4)."""
+    """HF Wqkv row index for each row of the ArchScale fused projection (docs/MODEL.md §5.4)."""
     H, G, hd = c["H"], c["G"], c["hd"]
     P = H // G
     Q, C = H * hd, G * hd
@@ -166,7 +166,7 @@ def fused_rows(c):
 
 
 def archscale_state(c, w, fused):
-    """ArchScale names (spec §5.2 / §5.3) for canonical weights w."""
+    """ArchScale names (docs/MODEL.md §5.2 / §5.3) for canonical weights w."""
     H, G, hd = c["H"], c["G"], c["hd"]
     Q, C = H * hd, G * hd
     out = collections.OrderedDict()
@@ -264,7 +264,7 @@ def write_safetensors(path, tensors, metadata):
 
 
 def hf_config(c):
-    """config.json of spec §1.4 (Phi4Flash keys, plus sambay_* keys when the
+    """config.json of docs/MODEL.md §1.4 (Phi4Flash keys, plus sambay_* keys when the
     model is not expressible in Phi4Flash terms)."""
     E, H, hd = c["E"], c["H"], c["hd"]
     cfg = collections.OrderedDict(
@@ -328,7 +328,7 @@ def hparams(c, head):
     hp["base_hps.d0"] = 8
     hp["base_hps.hd0"] = 128
     if head:
-        hp["depth_scale"] = c["mup"]  # HEAD always records it (spec §1.3)
+        hp["depth_scale"] = c["mup"]  # HEAD always records it (docs/MODEL.md §1.3)
         hp["original_mup"] = False
     else:
         hp["original_mup"] = False

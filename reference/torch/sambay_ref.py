@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent PyTorch reference of the SambaY forward pass.
 
-Written from the specification (spec model.md §4: module math and cast
+Written from the specification (docs/MODEL.md §4: module math and cast
 points), not from the Go code it checks. Reads a canonical model folder
 (Hugging Face Phi4Flash layout: config.json, optionally with the sambay_*
 extension keys, and safetensors shards) and token ids, and writes a golden
@@ -75,7 +75,7 @@ def write_golden(path, tensors):
 
 
 class Cfg:
-    """Canonical config from config.json (spec model.md §1.1, §1.4): class
+    """Canonical config from config.json (docs/MODEL.md §1.1, §1.4): class
     defaults for omitted keys, sambay_* keys for non-Phi4Flash models."""
 
     def __init__(self, d):
@@ -134,7 +134,7 @@ class Ref:
         return self.R(y)
 
     def norm(self, x, prefix):
-        # Input already rounded by the caller (spec §4.2: every norm sees R(x)).
+        # Input already rounded by the caller (docs/MODEL.md §4.2: every norm sees R(x)).
         c = self.c
         w = self.w[prefix + ".weight"]
         if c.norm == "layernorm":
