@@ -4,7 +4,9 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -12,36 +14,69 @@ import (
 
 const module = "github.com/sambay-conv/sambay-conv"
 
-// allowed is the import policy of DESIGN.md, one row per package: the
-// project packages (and third-party modules) its non-test files may import.
-// A format package knows bytes, never the model; reference knows the model,
-// never a file layout's names; cmd is wiring only.
-var allowed = map[string][]string{
-	"":                          {},
-	"internal/mmap":             {},
-	"internal/atomicfile":       {},
-	"internal/testmodel":        {"formats", "formats/safetensors", "reference"},
-	"ggml":                      {},
-	"report":                    {"internal/atomicfile"},
-	"layout":                    {},
-	"formats":                   {"github.com/x448/float16"},
-	"formats/safetensors":       {"formats", "internal/mmap", "internal/atomicfile"},
-	"formats/torchpth":          {"formats", "internal/mmap", "github.com/nlpodyssey/gopickle"},
-	"formats/gguf":              {"formats", "internal/mmap", "internal/atomicfile", "ggml"},
-	"quant":                     {"formats", "ggml", "github.com/x448/float16", "golang.org/x/sys/cpu"},
-	"reference/internal/kernel": {"github.com/x448/float16", "golang.org/x/sys/cpu"},
-	"reference":                 {"formats", "layout", "reference/internal/kernel"},
-	"convert":                   {"formats", "formats/safetensors", "formats/torchpth", "layout", "reference", "internal/atomicfile"},
-	"ggufmodel":                 {"formats", "formats/gguf", "formats/safetensors", "ggml", "quant", "layout", "reference", "convert"},
-	"mlxmodel":                  {"formats", "formats/safetensors", "quant", "layout", "reference", "convert", "internal/atomicfile"},
-	"model":                     {"formats", "formats/gguf", "formats/safetensors", "ggml", "quant", "reference", "convert", "ggufmodel", "mlxmodel"},
-	"verify":                    {"formats", "formats/safetensors", "reference", "model", "report", "internal/atomicfile"},
-	"pipeline":                  {"convert", "ggufmodel", "mlxmodel", "model", "verify", "reference", "report"},
-	"cmd/sambay-conv": {"", "convert", "ggml", "ggufmodel", "mlxmodel", "model", "formats", "reference", "verify", "quant", "pipeline", "formats/safetensors", "formats/torchpth",
-		"github.com/urfave/cli/v3", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
+// policy reads the import policy from the package table of docs/DESIGN.md
+// (one source of truth for readers and for this test): for each package,
+// the project packages and third-party modules its non-test files may
+// import, in table order.
+func policy(t *testing.T) (map[string][]string, []string) {
+	b, err := os.ReadFile("docs/DESIGN.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n## Packages\n")
+	if !ok {
+		t.Fatal("docs/DESIGN.md has no Packages section")
+	}
+	rest, _, _ = strings.Cut(rest, "\n## ")
+	tick := regexp.MustCompile("`([^`]+)`")
+	allowed := map[string][]string{}
+	var order []string
+	for _, line := range strings.Split(rest, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 5 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		pkg := tick.FindStringSubmatch(cells[1])[1]
+		if pkg == "." {
+			pkg = ""
+		}
+		var imports []string
+		for _, m := range tick.FindAllStringSubmatch(cells[3], -1) {
+			imp := m[1]
+			if imp == "." {
+				imp = ""
+			}
+			imports = append(imports, imp)
+		}
+		if _, dup := allowed[pkg]; dup {
+			t.Errorf("docs/DESIGN.md lists %q twice", pkg)
+		}
+		allowed[pkg] = imports
+		order = append(order, pkg)
+	}
+	if len(allowed) < 10 {
+		t.Fatalf("read only %d packages from docs/DESIGN.md", len(allowed))
+	}
+	return allowed, order
+}
+
+// TestPolicyOrder checks that the table lists every package below all the
+// project packages it may import, which makes the policy graph acyclic.
+func TestPolicyOrder(t *testing.T) {
+	allowed, order := policy(t)
+	seen := map[string]bool{}
+	for _, p := range order {
+		for _, imp := range allowed[p] {
+			if _, project := allowed[imp]; project && !seen[imp] {
+				t.Errorf("docs/DESIGN.md lists %q before %q, which it imports", p, imp)
+			}
+		}
+		seen[p] = true
+	}
 }
 
 func TestImportPolicy(t *testing.T) {
+	allowed, _ := policy(t)
 	fset := token.NewFileSet()
 	seen := map[string]bool{}
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
