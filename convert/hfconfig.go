@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/sambay-conv/sambay-conv/reference"
 )
@@ -93,75 +94,120 @@ func (d jsonDoc) str(k string, def string) (string, error) {
 // the class defaults to every omitted key and refusing what HF would
 // silently ignore (docs/MODEL.md §1.1 rule 3).
 func ParseHFConfig(data []byte) (reference.Config, *HFConfigInfo, error) {
-	var doc jsonDoc
-	info := &HFConfigInfo{}
-	if err := json.Unmarshal(data, &doc); err != nil || doc == nil {
+	p := &hfParser{info: &HFConfigInfo{}, c: reference.Config{GMU: true}}
+	if err := json.Unmarshal(data, &p.doc); err != nil || p.doc == nil {
 		return reference.Config{}, nil, fmt.Errorf("config.json is not a JSON object")
 	}
-	json.Unmarshal(data, &info.Raw)
-	var errs []error
-	geti := func(k string) int {
-		v, err := doc.int(k, info)
-		if err != nil {
-			errs = append(errs, err)
+	json.Unmarshal(data, &p.info.Raw) // an object, as the line above checked
+	p.sizes()
+	p.fixedKeys()
+	p.window()
+	p.dtRank()
+	p.extension()
+	p.scales()
+	p.layerTypes()
+	c := p.c
+	if len(p.errs) == 0 {
+		if err := c.Validate(); err != nil {
+			p.errs = append(p.errs, err)
 		}
-		return v
 	}
-	getb := func(k string) bool {
-		v, err := doc.bool(k, info)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return v
+	sort.Strings(p.info.Defaulted)
+	if len(p.errs) > 0 {
+		return c, p.info, joinErrs(p.errs)
 	}
-	c := reference.Config{GMU: true}
-	c.VocabSize = geti("vocab_size")
-	c.NEmbd = geti("hidden_size")
-	c.Intermediate = geti("intermediate_size")
-	c.NLayer = geti("num_hidden_layers")
-	c.NHead = geti("num_attention_heads")
-	if doc.isNull("num_key_value_heads") {
+	return c, p.info, nil
+}
+
+// hfParser collects the config and every problem of one config.json.
+type hfParser struct {
+	doc  jsonDoc
+	info *HFConfigInfo
+	c    reference.Config
+	errs []error
+}
+
+func (p *hfParser) fail(format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf(format, args...))
+}
+
+func (p *hfParser) geti(k string) int {
+	v, err := p.doc.int(k, p.info)
+	if err != nil {
+		p.errs = append(p.errs, err)
+	}
+	return v
+}
+
+func (p *hfParser) getb(k string) bool {
+	v, err := p.doc.bool(k, p.info)
+	if err != nil {
+		p.errs = append(p.errs, err)
+	}
+	return v
+}
+
+// sizes reads the model's dimensions (class defaults for absent keys).
+func (p *hfParser) sizes() {
+	c := &p.c
+	c.VocabSize = p.geti("vocab_size")
+	c.NEmbd = p.geti("hidden_size")
+	c.Intermediate = p.geti("intermediate_size")
+	c.NLayer = p.geti("num_hidden_layers")
+	c.NHead = p.geti("num_attention_heads")
+	if p.doc.isNull("num_key_value_heads") {
 		c.NKVHead = c.NHead // configuration_phi4flash.py 130–131
 	} else {
-		c.NKVHead = geti("num_key_value_heads")
+		c.NKVHead = p.geti("num_key_value_heads")
 	}
-	c.MaxPosition = geti("max_position_embeddings")
-	c.DState = geti("mamba_d_state")
-	c.DConv = geti("mamba_d_conv")
-	c.Expand = geti("mamba_expand")
-	c.Tied = getb("tie_word_embeddings")
-	if mb := geti("mb_per_layer"); mb != 2 {
-		errs = append(errs, fmt.Errorf("mb_per_layer = %d: only 2 (alternating Mamba and attention) is supported", mb))
+	c.MaxPosition = p.geti("max_position_embeddings")
+	c.DState = p.geti("mamba_d_state")
+	c.DConv = p.geti("mamba_d_conv")
+	c.Expand = p.geti("mamba_expand")
+	c.Tied = p.getb("tie_word_embeddings")
+}
+
+// fixedKeys checks the keys HF reads but SambaY fixes, and the ones HF
+// ignores (a value other than what HF builds is refused).
+func (p *hfParser) fixedKeys() {
+	doc, info := p.doc, p.info
+	if mb := p.geti("mb_per_layer"); mb != 2 {
+		p.fail("mb_per_layer = %d: only 2 (alternating Mamba and attention) is supported", mb)
 	}
 	if act, err := doc.str("hidden_act", "silu"); err != nil || act != "silu" {
-		errs = append(errs, fmt.Errorf("hidden_act = %q: only silu is supported", act))
+		p.fail("hidden_act = %q: only silu is supported", act)
 	}
 	if !doc.has("hidden_act") {
 		info.Defaulted = append(info.Defaulted, "hidden_act")
 	}
 	eps, err := doc.float("layer_norm_eps", 1e-5)
 	if err != nil {
-		errs = append(errs, err)
+		p.errs = append(p.errs, err)
 	}
 	if !doc.has("layer_norm_eps") {
 		info.Defaulted = append(info.Defaulted, "layer_norm_eps")
 	}
-	c.NormEps = eps
-	if !getb("mamba_conv_bias") {
-		errs = append(errs, fmt.Errorf("mamba_conv_bias = false: HF ignores it and always builds the conv bias, so the file does not describe the model HF runs"))
+	p.c.NormEps = eps
+	if !p.getb("mamba_conv_bias") {
+		p.fail("mamba_conv_bias = false: HF ignores it and always builds the conv bias, so the file does not describe the model HF runs")
 	}
-	if getb("mamba_proj_bias") {
-		errs = append(errs, fmt.Errorf("mamba_proj_bias = true: HF ignores it and never builds Mamba projection biases"))
+	if p.getb("mamba_proj_bias") {
+		p.fail("mamba_proj_bias = true: HF ignores it and never builds Mamba projection biases")
 	}
-	if getb("lm_head_bias") {
-		errs = append(errs, fmt.Errorf("lm_head_bias = true: the head never has a bias"))
+	if p.getb("lm_head_bias") {
+		p.fail("lm_head_bias = true: the head never has a bias")
 	}
-	// Window: int, per-layer list (the class's expansion), or null (refused).
+}
+
+// window reads sliding_window: an int, a per-layer list (the class's
+// expansion), or null (refused).
+func (p *hfParser) window() {
+	c, doc := &p.c, p.doc
 	switch {
 	case doc.isNull("sliding_window"):
-		errs = append(errs, fmt.Errorf("sliding_window is null: SambaY needs a sliding window (HF cannot build its cache without one)"))
+		p.fail("sliding_window is null: SambaY needs a sliding window (HF cannot build its cache without one)")
 	case !doc.has("sliding_window"):
-		info.Defaulted = append(info.Defaulted, "sliding_window")
+		p.info.Defaulted = append(p.info.Defaulted, "sliding_window")
 		c.Window = 2047
 	default:
 		var w int
@@ -172,120 +218,136 @@ func ParseHFConfig(data []byte) (reference.Config, *HFConfigInfo, error) {
 			for _, v := range list {
 				if v != nil {
 					if c.Window != 0 && *v != c.Window {
-						errs = append(errs, fmt.Errorf("sliding_window list holds different windows %d and %d", c.Window, *v))
+						p.fail("sliding_window list holds different windows %d and %d", c.Window, *v)
 					}
 					c.Window = *v
 				}
 			}
 		} else {
-			errs = append(errs, fmt.Errorf("sliding_window = %s is neither an integer nor a list", doc["sliding_window"]))
+			p.fail("sliding_window = %s is neither an integer nor a list", doc["sliding_window"])
 		}
 	}
-	// dt rank: "auto" or an integer that must equal ceil(E/16) (HF ignores it).
+}
+
+// dtRank checks mamba_dt_rank: "auto" or an integer that must equal
+// ceil(E/16), the only rank HF's Mamba uses.
+func (p *hfParser) dtRank() {
+	c, doc := &p.c, p.doc
 	c.DtRank = (c.NEmbd + 15) / 16
-	if doc.has("mamba_dt_rank") {
-		var s string
-		var r float64
-		if json.Unmarshal(doc["mamba_dt_rank"], &s) == nil {
-			if s != "auto" {
-				errs = append(errs, fmt.Errorf("mamba_dt_rank = %q (want \"auto\" or an integer)", s))
-			}
-		} else if json.Unmarshal(doc["mamba_dt_rank"], &r) == nil {
-			if int(r) != c.DtRank {
-				errs = append(errs, fmt.Errorf("mamba_dt_rank = %v, but HF's Mamba always uses ceil(hidden_size/16) = %d", r, c.DtRank))
-			}
-		}
-	} else {
-		info.Defaulted = append(info.Defaulted, "mamba_dt_rank")
+	if !doc.has("mamba_dt_rank") {
+		p.info.Defaulted = append(p.info.Defaulted, "mamba_dt_rank")
+		return
 	}
-	// Extension keys (docs/MODEL.md §1.4).
-	info.Extended = false
+	var s string
+	var r float64
+	if json.Unmarshal(doc["mamba_dt_rank"], &s) == nil {
+		if s != "auto" {
+			p.fail("mamba_dt_rank = %q (want \"auto\" or an integer)", s)
+		}
+	} else if json.Unmarshal(doc["mamba_dt_rank"], &r) == nil {
+		if int(r) != c.DtRank {
+			p.fail("mamba_dt_rank = %v, but HF's Mamba always uses ceil(hidden_size/16) = %d", r, c.DtRank)
+		}
+	}
+}
+
+// extension reads head_dim and the sambay_* keys (docs/MODEL.md §1.4);
+// without them the model is Phi4Flash: LayerNorm, DA, q/k/v and output
+// biases, no MLP bias.
+func (p *hfParser) extension() {
+	c, doc := &p.c, p.doc
+	p.info.Extended = false
 	for k := range doc {
-		if len(k) > 7 && k[:7] == "sambay_" {
-			info.Extended = true
+		if len(k) > len("sambay_") && strings.HasPrefix(k, "sambay_") {
+			p.info.Extended = true
 		}
 	}
 	c.HeadDim = 0
 	if doc.has("head_dim") {
-		c.HeadDim = geti("head_dim")
+		c.HeadDim = p.geti("head_dim")
 	} else if c.NHead > 0 {
 		if c.NEmbd%c.NHead != 0 {
-			errs = append(errs, fmt.Errorf("hidden_size %d is not divisible by num_attention_heads %d and there is no head_dim", c.NEmbd, c.NHead))
+			p.fail("hidden_size %d is not divisible by num_attention_heads %d and there is no head_dim", c.NEmbd, c.NHead)
 		}
 		c.HeadDim = c.NEmbd / c.NHead
 	}
 	c.Norm, c.DiffAttn, c.QKVBias, c.AttnOutBias, c.MLPBias = reference.LayerNorm, true, true, true, false
-	mlpBias := getb("mlp_bias")
-	if info.Extended {
-		get := func(k string, dst *bool) {
-			if doc.has(k) {
-				if err := json.Unmarshal(doc[k], dst); err != nil {
-					errs = append(errs, fmt.Errorf("%s = %s is not a boolean", k, doc[k]))
-				}
+	mlpBias := p.getb("mlp_bias")
+	if !p.info.Extended {
+		if mlpBias {
+			p.fail("mlp_bias = true: the HF Phi4Flash MLP never has a bias (use sambay_mlp_bias in an extended config)")
+		}
+		return
+	}
+	get := func(k string, dst *bool) {
+		if doc.has(k) {
+			if err := json.Unmarshal(doc[k], dst); err != nil {
+				p.fail("%s = %s is not a boolean", k, doc[k])
 			}
 		}
-		nt, err := doc.str("sambay_norm_type", "layernorm")
-		if err != nil {
-			errs = append(errs, err)
-		}
-		c.Norm = reference.NormType(nt)
-		get("sambay_diff_attn", &c.DiffAttn)
-		get("sambay_diff_attn_const_lambda", &c.DAConstLamb)
-		get("sambay_qkv_bias", &c.QKVBias)
-		get("sambay_attn_out_bias", &c.AttnOutBias)
-		get("sambay_mlp_bias", &c.MLPBias)
-		gmu := true
-		get("sambay_gmu", &gmu)
-		c.GMU = gmu
-	} else if mlpBias {
-		errs = append(errs, fmt.Errorf("mlp_bias = true: the HF Phi4Flash MLP never has a bias (use sambay_mlp_bias in an extended config)"))
 	}
+	nt, err := doc.str("sambay_norm_type", "layernorm")
+	if err != nil {
+		p.errs = append(p.errs, err)
+	}
+	c.Norm = reference.NormType(nt)
+	get("sambay_diff_attn", &c.DiffAttn)
+	get("sambay_diff_attn_const_lambda", &c.DAConstLamb)
+	get("sambay_qkv_bias", &c.QKVBias)
+	get("sambay_attn_out_bias", &c.AttnOutBias)
+	get("sambay_mlp_bias", &c.MLPBias)
+	gmu := true
+	get("sambay_gmu", &gmu)
+	c.GMU = gmu
+}
+
+// scales reads the attention scale and the μP++ multipliers.
+func (p *hfParser) scales() {
+	c, doc := &p.c, p.doc
 	c.AttnScale = 0
 	if c.HeadDim > 0 {
 		c.AttnScale = c.DefaultAttnScale()
 	}
 	if v, err := doc.float("sambay_attn_scale", c.AttnScale); err != nil {
-		errs = append(errs, err)
+		p.errs = append(p.errs, err)
 	} else {
 		c.AttnScale = v
 	}
 	rs, err := doc.float("sambay_residual_scale", 1)
 	if err != nil {
-		errs = append(errs, err)
+		p.errs = append(p.errs, err)
 	}
 	if rs != 1 {
 		c.DepthScale = true
 		if want := c.ResidualScale(); math.Abs(rs-want) > 1e-6*want {
-			errs = append(errs, fmt.Errorf("sambay_residual_scale = %v, but depth scaling gives 1/sqrt(2L) = %v", rs, want))
+			p.fail("sambay_residual_scale = %v, but depth scaling gives 1/sqrt(2L) = %v", rs, want)
 		}
 	}
 	if c.LogitScale, err = doc.float("sambay_logit_scale", 1); err != nil {
-		errs = append(errs, err)
+		p.errs = append(p.errs, err)
 	}
-	// layer_types, when present, must agree with the SWA layers (rule 2).
-	if doc.has("layer_types") {
-		var lt []string
-		if err := json.Unmarshal(doc["layer_types"], &lt); err != nil {
-			errs = append(errs, fmt.Errorf("layer_types is not a list of strings"))
-		} else if len(errs) == 0 {
-			for i, t := range lt {
-				if (t == "sliding_attention") != (i < c.NLayer && c.Role(i) == reference.RoleSWA) {
-					errs = append(errs, fmt.Errorf("layer_types[%d] = %q disagrees with the SambaY layout (layer %d is %v)", i, t, i, c.Role(i)))
-					break
-				}
-			}
+}
+
+// layerTypes checks layer_types, when present, against the SWA layers
+// (docs/MODEL.md §1.1 rule 2).
+func (p *hfParser) layerTypes() {
+	if !p.doc.has("layer_types") {
+		return
+	}
+	var lt []string
+	if err := json.Unmarshal(p.doc["layer_types"], &lt); err != nil {
+		p.fail("layer_types is not a list of strings")
+		return
+	}
+	if len(p.errs) > 0 {
+		return // the layout depends on values already refused
+	}
+	for i, t := range lt {
+		if (t == "sliding_attention") != (i < p.c.NLayer && p.c.Role(i) == reference.RoleSWA) {
+			p.fail("layer_types[%d] = %q disagrees with the SambaY layout (layer %d is %v)", i, t, i, p.c.Role(i))
+			return
 		}
 	}
-	if len(errs) == 0 {
-		if err := c.Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	sort.Strings(info.Defaulted)
-	if len(errs) > 0 {
-		return c, info, joinErrs(errs)
-	}
-	return c, info, nil
 }
 
 // HFConfigJSON returns the config.json of docs/MODEL.md §1.4 for c: a valid

@@ -118,187 +118,44 @@ type ManifestFile struct {
 // manifest.json. Nothing appears at the output path unless everything
 // succeeded.
 func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportResult, error) {
-	logf := func(format string, args ...any) {
-		if opts.Log != nil {
-			opts.Log(fmt.Sprintf(format, args...))
-		}
-	}
-	if opts.DType == formats.Invalid {
-		opts.DType = formats.BF16
-	}
-	switch opts.DType {
-	case formats.BF16, formats.F16, formats.F32:
-	default:
-		return nil, fmt.Errorf("output dtype %v not supported (bf16, f16, f32)", opts.DType)
-	}
-	if opts.Output == "" {
-		return nil, errors.New("no output folder given")
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
 	src, err := OpenSource(srcPath, opts.Source)
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	rc, err := ResolveConfig(src, opts.Config)
-	if err != nil {
+	job := &importJob{opts: &opts, src: src}
+	if err := job.plan(); err != nil {
 		return nil, err
-	}
-	for _, l := range rc.Log {
-		logf("config: %s", l)
-	}
-	cfg := rc.Config
-	mapped, notes, extra, err := Canonicalize(&cfg, src)
-	if err != nil {
-		return nil, err
-	}
-	var warnings []string
-	warnings = append(warnings, src.Warnings...)
-	if len(extra) > 0 {
-		if !opts.AllowExtra {
-			return nil, fmt.Errorf("%w: %s has %d tensor(s) the config does not use: %s%s", ErrValidation, src.Path, len(extra), strings.Join(first(extra, 8), ", "), extraHint(extra))
-		}
-		warnings = append(warnings, fmt.Sprintf("ignored %d source tensor(s) the config does not use (--allow-extra): %s", len(extra), strings.Join(first(extra, 8), ", ")))
-	}
-	if !cfg.HFCompatible() {
-		warnings = append(warnings, "this model is not Phi4Flash-compatible (see sambay_* keys in config.json): the Hugging Face remote code cannot run it; sambay-conv can")
-	}
-	for _, w := range warnings {
-		logf("warning: %s", w)
-	}
-	// Output dtypes: A_log and λ stay F32 like the release (docs/MODEL.md §6.1).
-	var out []formats.Tensor
-	bySource := map[string]Mapped{}
-	var total int64
-	for _, m := range mapped {
-		t := formats.Converted(m.T, outDType(m, opts.DType))
-		t.Name = m.Spec.Name
-		out = append(out, t)
-		bySource[m.Spec.Name] = m
-		total += t.Size()
 	}
 	pd, err := atomicfile.NewDir(opts.Output, opts.Force)
 	if err != nil {
 		return nil, err
 	}
 	defer pd.Cleanup()
-	// Source digests: a source tensor copied unchanged has the digest of
-	// its output tensor; the others are hashed beside the write.
-	reuse := map[string]string{} // source name → output name with identical bytes
-	for _, m := range mapped {
-		if len(m.From) == 1 && m.Note == "" {
-			if st, ok := src.Tensors[m.From[0]]; ok && st.DType == outDType(m, opts.DType) {
-				reuse[m.From[0]] = m.Spec.Name
-			}
-		}
-	}
-	type hashed struct {
-		digests map[string][]byte
-		err     error
-	}
-	hashc := make(chan hashed, 1)
+	// Source digests are computed beside the write; an early return stops
+	// the hashing before the source closes.
 	hctx, stopHashing := context.WithCancel(ctx)
-	defer stopHashing() // an early return stops the hashing before the source closes
-	go func() {
-		d, err := hashTensors(hctx, src, reuse)
-		hashc <- hashed{d, err}
-	}()
-	defer func() {
-		select {
-		case <-hashc:
-		default:
-		}
-	}()
-	var done atomic.Int64
-	wopts := safetensors.WriteOptions{
-		MaxShardSize: opts.MaxShardSize, Metadata: map[string]string{"format": "pt"},
-		RejectNonFinite: true, Ctx: ctx,
-		Progress: func(n int64) {
-			d := done.Add(n)
-			if opts.Progress != nil {
-				opts.Progress(d, total)
-			}
-		},
-	}
-	wr, err := safetensors.WriteModel(pd.Path(), out, wopts)
+	defer stopHashing()
+	digests := job.hashSources(hctx)
+	defer digests.drain()
+	wr, err := job.writeTensors(ctx, pd.Path())
 	if err != nil {
-		var fe *formats.FormatError
-		if errors.As(err, &fe) && fe.Tensor != "" {
-			if m, ok := bySource[fe.Tensor]; ok {
-				return nil, fmt.Errorf("%w: %s (from %s in %s): %s", ErrValidation, fe.Tensor, strings.Join(m.From, ", "), m.T.File, fe.Msg)
-			}
-		}
 		return nil, err
 	}
-	source := map[string]any{"format": src.Format, "path": filepath.Base(src.Path)}
-	if n := hpStr(src.Hparams, "model_name"); n != "" {
-		source["model_name"] = n
-	}
-	if n := hpStr(src.Hparams, "train_config"); n != "" {
-		source["train_config"] = n
-	}
-	if src.IterNum != nil {
-		source["iter_num"] = *src.IterNum
-	}
-	files := wr.Files
-	cfgJSON := HFConfigJSON(&cfg, rc.Extra, source)
-	if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), "config.json"), cfgJSON); err != nil {
+	files, err := job.writeSideFiles(pd.Path(), wr.Files)
+	if err != nil {
 		return nil, err
 	}
-	files = append(files, fileEntry("config.json", cfgJSON))
-	if src.GenConfig != nil {
-		if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), "generation_config.json"), src.GenConfig); err != nil {
-			return nil, err
-		}
-		files = append(files, fileEntry("generation_config.json", src.GenConfig))
-	}
-	for _, name := range TokenizerFiles {
-		if b, ok := src.Tokenizer[name]; ok {
-			if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), name), b); err != nil {
-				return nil, err
-			}
-			files = append(files, fileEntry(name, b))
-		}
-	}
-	man := &Manifest{
-		Tool: "sambay-conv", Version: Version,
-		Source: ManifestSource{Path: src.Path, Format: src.Format, Layout: src.Layout},
-		Target: ManifestTarget{Layout: "hf-phi4flash", DType: strings.ToLower(opts.DType.String())},
-		Config: cfg, ConfigFrom: rc.From, Log: rc.Log, Notes: notes, Warnings: warnings, Ignored: extra,
-		Params: cfg.NumParams(), TotalSize: wr.TotalSize, Hparams: src.Hparams,
-	}
-	if src.IterNum != nil || src.StepCount != nil {
-		man.Provenance = map[string]any{}
-		if src.IterNum != nil {
-			man.Provenance["iter_num"] = *src.IterNum
-		}
-		if src.StepCount != nil {
-			man.Provenance["step_count"] = *src.StepCount
-		}
-	}
-	h := <-hashc
-	hashc <- h
+	h := digests.wait()
 	if h.err != nil {
 		return nil, h.err
 	}
-	outDigests := map[string]string{}
-	for _, wt := range wr.Tensors {
-		outDigests[wt.Name] = wt.SHA256
-	}
-	man.Source.Files, err = sourceDigests(src, reuse, outDigests, h.digests)
+	man, err := job.manifest(wr, files, h.digests)
 	if err != nil {
 		return nil, err
-	}
-	for _, wt := range wr.Tensors {
-		m := bySource[wt.Name]
-		man.Tensors = append(man.Tensors, ManifestTensor{Name: wt.Name, Source: m.From, DType: wt.DType.String(),
-			Shape: wt.Shape, File: wt.File, SHA256: wt.SHA256, Note: m.Note})
-	}
-	for _, f := range files {
-		mf := ManifestFile{Name: f.Name, Size: f.Size, SHA256: f.SHA256}
-		if strings.HasSuffix(f.Name, ".safetensors") {
-			mf.Digest = "safetensors-content"
-		}
-		man.Files = append(man.Files, mf)
 	}
 	mj, err := json.MarshalIndent(man, "", "  ")
 	if err != nil {
@@ -313,8 +170,234 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 	if err := pd.Commit(); err != nil {
 		return nil, err
 	}
-	logf("wrote %s: %d tensors, %d bytes", opts.Output, len(man.Tensors), man.TotalSize)
-	return &ImportResult{Output: opts.Output, Source: &SourceInfo{Path: src.Path, Format: src.Format, Layout: src.Layout}, Config: cfg, Manifest: man}, nil
+	job.logf("wrote %s: %d tensors, %d bytes", opts.Output, len(man.Tensors), man.TotalSize)
+	return &ImportResult{Output: opts.Output, Source: &SourceInfo{Path: src.Path, Format: src.Format, Layout: src.Layout}, Config: job.cfg, Manifest: man}, nil
+}
+
+// check fills defaults and refuses options no import can satisfy.
+func (o *ImportOptions) check() error {
+	if o.DType == formats.Invalid {
+		o.DType = formats.BF16
+	}
+	switch o.DType {
+	case formats.BF16, formats.F16, formats.F32:
+	default:
+		return fmt.Errorf("output dtype %v not supported (bf16, f16, f32)", o.DType)
+	}
+	if o.Output == "" {
+		return errors.New("no output folder given")
+	}
+	return nil
+}
+
+// An importJob is one import between opening its source and committing
+// its output folder.
+type importJob struct {
+	opts     *ImportOptions
+	src      *Source
+	rc       *ResolvedConfig
+	cfg      reference.Config
+	mapped   []Mapped
+	bySource map[string]Mapped // canonical name → how it was made
+	notes    []string
+	extra    []string // source tensors the config does not use
+	warnings []string
+	reuse    map[string]string // source name → output name with identical bytes
+}
+
+func (j *importJob) logf(format string, args ...any) {
+	if j.opts.Log != nil {
+		j.opts.Log(fmt.Sprintf(format, args...))
+	}
+}
+
+// plan resolves the configuration and maps the source onto the canonical
+// tensor set, refusing unused source tensors unless AllowExtra.
+func (j *importJob) plan() error {
+	var err error
+	if j.rc, err = ResolveConfig(j.src, j.opts.Config); err != nil {
+		return err
+	}
+	for _, l := range j.rc.Log {
+		j.logf("config: %s", l)
+	}
+	j.cfg = j.rc.Config
+	if j.mapped, j.notes, j.extra, err = Canonicalize(&j.cfg, j.src); err != nil {
+		return err
+	}
+	j.warnings = append(j.warnings, j.src.Warnings...)
+	if n := len(j.extra); n > 0 {
+		if !j.opts.AllowExtra {
+			return fmt.Errorf("%w: %s has %d tensor(s) the config does not use: %s%s", ErrValidation, j.src.Path, n, strings.Join(first(j.extra, 8), ", "), extraHint(j.extra))
+		}
+		j.warnings = append(j.warnings, fmt.Sprintf("ignored %d source tensor(s) the config does not use (--allow-extra): %s", n, strings.Join(first(j.extra, 8), ", ")))
+	}
+	if !j.cfg.HFCompatible() {
+		j.warnings = append(j.warnings, "this model is not Phi4Flash-compatible (see sambay_* keys in config.json): the Hugging Face remote code cannot run it; sambay-conv can")
+	}
+	for _, w := range j.warnings {
+		j.logf("warning: %s", w)
+	}
+	j.bySource = map[string]Mapped{}
+	j.reuse = map[string]string{}
+	for _, m := range j.mapped {
+		j.bySource[m.Spec.Name] = m
+		// A source tensor copied unchanged has the digest of its output tensor.
+		if len(m.From) == 1 && m.Note == "" {
+			if st, ok := j.src.Tensors[m.From[0]]; ok && st.DType == outDType(m, j.opts.DType) {
+				j.reuse[m.From[0]] = m.Spec.Name
+			}
+		}
+	}
+	return nil
+}
+
+// sourceHashes delivers the digests of the source tensors that are not
+// copied unchanged, hashed by a goroutine beside the write.
+type sourceHashes chan hashed
+
+type hashed struct {
+	digests map[string][]byte
+	err     error
+}
+
+func (j *importJob) hashSources(ctx context.Context) sourceHashes {
+	c := make(sourceHashes, 1)
+	go func() {
+		d, err := hashTensors(ctx, j.src, j.reuse)
+		c <- hashed{d, err}
+	}()
+	return c
+}
+
+// wait returns the digests, leaving them for drain.
+func (c sourceHashes) wait() hashed {
+	h := <-c
+	c <- h
+	return h
+}
+
+// drain takes the result if it is there (deferred: the hashing goroutine
+// never blocks).
+func (c sourceHashes) drain() {
+	select {
+	case <-c:
+	default:
+	}
+}
+
+// writeTensors writes the canonical tensors (A_log and λ stay F32 like the
+// release, docs/MODEL.md §6.1) into dir, checking every value is finite.
+func (j *importJob) writeTensors(ctx context.Context, dir string) (*safetensors.WriteResult, error) {
+	var out []formats.Tensor
+	var total int64
+	for _, m := range j.mapped {
+		t := formats.Converted(m.T, outDType(m, j.opts.DType))
+		t.Name = m.Spec.Name
+		out = append(out, t)
+		total += t.Size()
+	}
+	var done atomic.Int64
+	wopts := safetensors.WriteOptions{
+		MaxShardSize: j.opts.MaxShardSize, Metadata: map[string]string{"format": "pt"},
+		RejectNonFinite: true, Ctx: ctx,
+		Progress: func(n int64) {
+			d := done.Add(n)
+			if j.opts.Progress != nil {
+				j.opts.Progress(d, total)
+			}
+		},
+	}
+	wr, err := safetensors.WriteModel(dir, out, wopts)
+	if err != nil {
+		var fe *formats.FormatError
+		if errors.As(err, &fe) && fe.Tensor != "" {
+			if m, ok := j.bySource[fe.Tensor]; ok {
+				return nil, fmt.Errorf("%w: %s (from %s in %s): %s", ErrValidation, fe.Tensor, strings.Join(m.From, ", "), m.T.File, fe.Msg)
+			}
+		}
+		return nil, err
+	}
+	return wr, nil
+}
+
+// writeSideFiles writes config.json, generation_config.json and the
+// tokenizer files into dir and returns every written file.
+func (j *importJob) writeSideFiles(dir string, files []safetensors.WrittenFile) ([]safetensors.WrittenFile, error) {
+	src := j.src
+	source := map[string]any{"format": src.Format, "path": filepath.Base(src.Path)}
+	if n := hpStr(src.Hparams, "model_name"); n != "" {
+		source["model_name"] = n
+	}
+	if n := hpStr(src.Hparams, "train_config"); n != "" {
+		source["train_config"] = n
+	}
+	if src.IterNum != nil {
+		source["iter_num"] = *src.IterNum
+	}
+	type sideFile struct {
+		name string
+		data []byte
+	}
+	side := []sideFile{{"config.json", HFConfigJSON(&j.cfg, j.rc.Extra, source)}}
+	if src.GenConfig != nil {
+		side = append(side, sideFile{"generation_config.json", src.GenConfig})
+	}
+	for _, name := range TokenizerFiles {
+		if b, ok := src.Tokenizer[name]; ok {
+			side = append(side, sideFile{name, b})
+		}
+	}
+	for _, f := range side {
+		if err := atomicfile.WriteFileSync(filepath.Join(dir, f.name), f.data); err != nil {
+			return nil, err
+		}
+		files = append(files, fileEntry(f.name, f.data))
+	}
+	return files, nil
+}
+
+// manifest describes the import: source and its digests, decisions, and
+// every written tensor and file.
+func (j *importJob) manifest(wr *safetensors.WriteResult, files []safetensors.WrittenFile, own map[string][]byte) (*Manifest, error) {
+	src, cfg := j.src, j.cfg
+	man := &Manifest{
+		Tool: "sambay-conv", Version: Version,
+		Source: ManifestSource{Path: src.Path, Format: src.Format, Layout: src.Layout},
+		Target: ManifestTarget{Layout: "hf-phi4flash", DType: strings.ToLower(j.opts.DType.String())},
+		Config: cfg, ConfigFrom: j.rc.From, Log: j.rc.Log, Notes: j.notes, Warnings: j.warnings, Ignored: j.extra,
+		Params: cfg.NumParams(), TotalSize: wr.TotalSize, Hparams: src.Hparams,
+	}
+	if src.IterNum != nil || src.StepCount != nil {
+		man.Provenance = map[string]any{}
+		if src.IterNum != nil {
+			man.Provenance["iter_num"] = *src.IterNum
+		}
+		if src.StepCount != nil {
+			man.Provenance["step_count"] = *src.StepCount
+		}
+	}
+	outDigests := map[string]string{}
+	for _, wt := range wr.Tensors {
+		outDigests[wt.Name] = wt.SHA256
+	}
+	var err error
+	if man.Source.Files, err = sourceDigests(src, j.reuse, outDigests, own); err != nil {
+		return nil, err
+	}
+	for _, wt := range wr.Tensors {
+		m := j.bySource[wt.Name]
+		man.Tensors = append(man.Tensors, ManifestTensor{Name: wt.Name, Source: m.From, DType: wt.DType.String(),
+			Shape: wt.Shape, File: wt.File, SHA256: wt.SHA256, Note: m.Note})
+	}
+	for _, f := range files {
+		mf := ManifestFile{Name: f.Name, Size: f.Size, SHA256: f.SHA256}
+		if strings.HasSuffix(f.Name, ".safetensors") {
+			mf.Digest = "safetensors-content"
+		}
+		man.Files = append(man.Files, mf)
+	}
+	return man, nil
 }
 
 func fileEntry(name string, data []byte) safetensors.WrittenFile {

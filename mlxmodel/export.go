@@ -58,18 +58,7 @@ var Recipes = []string{"mixed_4_6"}
 // [Di, K, 1] layout, config.json with "quantization", shards of at most
 // 5 GiB with an index and {"format": "mlx"}.
 func Export(ctx context.Context, modelDir string, opts Options) (*Result, error) {
-	if opts.Bits == 0 {
-		opts.Bits = 4
-	}
-	if opts.GroupSize == 0 {
-		opts.GroupSize = 64
-	}
-	if opts.Recipe == "mixed_4_6" {
-		opts.Bits = 4
-	} else if opts.Recipe != "" {
-		return nil, fmt.Errorf("mlx: unknown recipe %q (want %s)", opts.Recipe, strings.Join(Recipes, ", "))
-	}
-	if err := quant.MLXCheck(opts.Bits, opts.GroupSize); err != nil {
+	if err := opts.check(); err != nil {
 		return nil, err
 	}
 	cm, err := convert.OpenCanonical(modelDir)
@@ -77,48 +66,9 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 		return nil, err
 	}
 	defer cm.Close()
-	cfg, st := cm.Config, cm.Model
-	res := &Result{Bits: opts.Bits, GroupSize: opts.GroupSize}
-	overrides := map[string]any{}
-	var out []formats.Tensor
-	for _, s := range cfg.Tensors() {
-		src, ok := st.Tensor(s.Name)
-		if !ok || !formats.EqualShape(src.Shape, s.Shape) || !src.DType.IsFloat() {
-			return nil, fmt.Errorf("%w: %s: tensor %s missing or not a float tensor of shape %s", convert.ErrValidation, modelDir, s.Name, formats.ShapeString(s.Shape))
-		}
-		if s.Kind.MLX {
-			path := layout.Module(s.Name)
-			mod := Module{Path: path, stats: &quant.ErrStats{}}
-			bits := opts.Bits
-			if opts.Recipe == "mixed_4_6" && mixed46High(s, cfg.NLayer) {
-				bits = 6
-			}
-			in := int(s.Shape[1])
-			if in%opts.GroupSize != 0 {
-				mod.Why = fmt.Sprintf("in = %d is not a multiple of the group size %d: kept float", in, opts.GroupSize)
-				overrides[path] = false
-			} else {
-				mod.Quantized, mod.Bits = true, bits
-				if bits != opts.Bits {
-					overrides[path] = map[string]any{"group_size": opts.GroupSize, "bits": bits, "mode": "affine"}
-				}
-				out = append(out, mlxQuantized(src, path, s.Shape, bits, opts.GroupSize, mod.stats)...)
-				res.Modules = append(res.Modules, mod)
-				res.Params += s.Shape[0] * s.Shape[1]
-				continue
-			}
-			res.Modules = append(res.Modules, mod)
-		}
-		t := src
-		if s.KeepF32 {
-			t = formats.Converted(src, formats.F32)
-		}
-		t.Name = s.Name
-		if s.Kind.InMLX == layout.MLXConv {
-			t.Shape = []int64{s.Shape[0], s.Shape[2], 1} // MLX Conv1d layout [Di, K, 1], same bytes as [Di, 1, K]
-		}
-		out = append(out, t)
-		res.Params += t.NumElements()
+	res, out, overrides, err := plan(cm, opts)
+	if err != nil {
+		return nil, err
 	}
 	pd, err := atomicfile.NewDir(opts.Output, opts.Force)
 	if err != nil {
@@ -133,34 +83,8 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 		return nil, err
 	}
 	res.TensorBytes = wr.TotalSize
-	var conf map[string]any
-	if err := json.Unmarshal(cm.ConfigJSON, &conf); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(modelDir, "config.json"), err)
-	}
-	delete(conf, "_name_or_path")
-	q := map[string]any{"group_size": opts.GroupSize, "bits": opts.Bits, "mode": "affine"}
-	for k, v := range overrides {
-		q[k] = v
-	}
-	conf["quantization"], conf["quantization_config"] = q, q
-	cj, err := json.MarshalIndent(conf, "", "    ")
-	if err != nil {
+	if err := writeSideFiles(pd.Path(), cm, opts, overrides); err != nil {
 		return nil, err
-	}
-	if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), "config.json"), append(cj, '\n')); err != nil {
-		return nil, err
-	}
-	for _, f := range append([]string{"generation_config.json"}, convert.TokenizerFiles...) {
-		b, err := os.ReadFile(filepath.Join(modelDir, f))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), f), b); err != nil {
-			return nil, err
-		}
 	}
 	if err := pd.Commit(); err != nil {
 		return nil, err
@@ -173,6 +97,107 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 	res.Path = opts.Output
 	res.BitsPerWeight = 8 * float64(res.TensorBytes) / float64(res.Params)
 	return res, nil
+}
+
+// check fills defaults and refuses parameters MLX does not have.
+func (o *Options) check() error {
+	if o.Bits == 0 {
+		o.Bits = 4
+	}
+	if o.GroupSize == 0 {
+		o.GroupSize = 64
+	}
+	if o.Recipe == "mixed_4_6" {
+		o.Bits = 4
+	} else if o.Recipe != "" {
+		return fmt.Errorf("mlx: unknown recipe %q (want %s)", o.Recipe, strings.Join(Recipes, ", "))
+	}
+	return quant.MLXCheck(o.Bits, o.GroupSize)
+}
+
+// plan lists the output tensors of every canonical tensor in model order
+// (quantized modules as lazy weight, scales and biases) and the
+// per-module overrides of config.json's "quantization".
+func plan(cm *convert.Canonical, opts Options) (*Result, []formats.Tensor, map[string]any, error) {
+	cfg, st := cm.Config, cm.Model
+	res := &Result{Bits: opts.Bits, GroupSize: opts.GroupSize}
+	overrides := map[string]any{}
+	var out []formats.Tensor
+	for _, s := range cfg.Tensors() {
+		src, ok := st.Tensor(s.Name)
+		if !ok || !formats.EqualShape(src.Shape, s.Shape) || !src.DType.IsFloat() {
+			return nil, nil, nil, fmt.Errorf("%w: %s: tensor %s missing or not a float tensor of shape %s", convert.ErrValidation, cm.Dir, s.Name, formats.ShapeString(s.Shape))
+		}
+		if s.Kind.MLX {
+			path := layout.Module(s.Name)
+			mod := Module{Path: path, stats: &quant.ErrStats{}}
+			bits := opts.Bits
+			if opts.Recipe == "mixed_4_6" && mixed46High(s, cfg.NLayer) {
+				bits = 6
+			}
+			if in := int(s.Shape[1]); in%opts.GroupSize != 0 {
+				mod.Why = fmt.Sprintf("in = %d is not a multiple of the group size %d: kept float", in, opts.GroupSize)
+				overrides[path] = false
+				res.Modules = append(res.Modules, mod)
+			} else {
+				mod.Quantized, mod.Bits = true, bits
+				if bits != opts.Bits {
+					overrides[path] = map[string]any{"group_size": opts.GroupSize, "bits": bits, "mode": "affine"}
+				}
+				out = append(out, mlxQuantized(src, path, s.Shape, bits, opts.GroupSize, mod.stats)...)
+				res.Modules = append(res.Modules, mod)
+				res.Params += s.Shape[0] * s.Shape[1]
+				continue
+			}
+		}
+		t := src
+		if s.KeepF32 {
+			t = formats.Converted(src, formats.F32)
+		}
+		t.Name = s.Name
+		if s.Kind.InMLX == layout.MLXConv {
+			t.Shape = []int64{s.Shape[0], s.Shape[2], 1} // MLX Conv1d layout [Di, K, 1], same bytes as [Di, 1, K]
+		}
+		out = append(out, t)
+		res.Params += t.NumElements()
+	}
+	return res, out, overrides, nil
+}
+
+// writeSideFiles writes config.json (the canonical one with
+// "quantization" and "quantization_config") and copies the generation and
+// tokenizer files.
+func writeSideFiles(dir string, cm *convert.Canonical, opts Options, overrides map[string]any) error {
+	var conf map[string]any
+	if err := json.Unmarshal(cm.ConfigJSON, &conf); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(cm.Dir, "config.json"), err)
+	}
+	delete(conf, "_name_or_path")
+	q := map[string]any{"group_size": opts.GroupSize, "bits": opts.Bits, "mode": "affine"}
+	for k, v := range overrides {
+		q[k] = v
+	}
+	conf["quantization"], conf["quantization_config"] = q, q
+	cj, err := json.MarshalIndent(conf, "", "    ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFileSync(filepath.Join(dir, "config.json"), append(cj, '\n')); err != nil {
+		return err
+	}
+	for _, f := range append([]string{"generation_config.json"}, convert.TokenizerFiles...) {
+		b, err := os.ReadFile(filepath.Join(cm.Dir, f))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFileSync(filepath.Join(dir, f), b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // mlxQuantized returns the lazy weight, scales and biases tensors of one

@@ -127,11 +127,6 @@ type Result struct {
 // the import does not match the golden (the quantized targets are reported,
 // not judged).
 func Run(ctx context.Context, o Options) (*Result, error) {
-	logf := func(format string, args ...any) {
-		if o.Log != nil {
-			o.Log(fmt.Sprintf(format, args...))
-		}
-	}
 	res := &Result{Canonical: filepath.Join(o.Output, "canonical")}
 	io := o.Import
 	io.Output, io.Force = res.Canonical, true
@@ -151,79 +146,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer base.Close()
-	tokens := o.Tokens
-	if o.Golden != "" {
-		g, err := verify.ReadGolden(o.Golden)
-		if err != nil {
-			return nil, err
-		}
-		rep, _, err := verify.AgainstGolden(base.Model, g, verify.TolFP32)
-		if err != nil {
-			return nil, fmt.Errorf("verify: %w", err)
-		}
-		rep.Got, rep.Want = res.Canonical, o.Golden
-		res.Golden = rep
-		logf("verify against %s: %s", o.Golden, map[bool]string{true: "PASS", false: "FAIL"}[rep.Pass])
-		if tokens == nil {
-			tokens = g.IDs
-		}
-	}
-	if len(tokens) < 64 {
-		// Extend with a fixed pseudo-random sequence over the vocabulary.
-		V := base.Cfg.VocabSize
-		for i := len(tokens); i < 64; i++ {
-			tokens = append(tokens, (i*7919+13)%V)
-		}
+	tokens, err := res.checkGolden(base, o)
+	if err != nil {
+		return nil, err
 	}
 	for _, t := range o.Targets {
-		tr := TargetResult{Target: t.String()}
-		switch t.Format {
-		case "gguf":
-			tr.Path = filepath.Join(o.Output, "model-"+t.Policy+".gguf")
-			g, err := ggufmodel.Export(ctx, res.Canonical, ggufmodel.Options{Output: tr.Path, Policy: t.Policy})
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", t, err)
-			}
-			tr.TensorBytes, tr.BitsPerWeight = g.TensorBytes, g.BitsPerWeight
-			for _, tn := range g.Tensors {
-				if tn.Type != "F32" {
-					typ := tn.Type
-					bpw := 8 * float64(tn.Bytes) / float64(elements(tn.Dims))
-					tr.Tensors = append(tr.Tensors, TensorQuality{Name: tn.Name, Type: typ, BitsPerWeight: bpw, NMSE: tn.NMSE})
-				}
-			}
-		case "mlx":
-			group := t.Group
-			if group == 0 {
-				group = 64
-			}
-			tr.Path = filepath.Join(o.Output, fmt.Sprintf("mlx-%dbit-g%d", t.Bits, group))
-			m, err := mlxmodel.Export(ctx, res.Canonical, mlxmodel.Options{Output: tr.Path, Bits: t.Bits, GroupSize: group, Force: true})
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", t, err)
-			}
-			tr.TensorBytes, tr.BitsPerWeight = m.TensorBytes, m.BitsPerWeight
-			for _, mod := range m.Modules {
-				if mod.Quantized {
-					tr.Tensors = append(tr.Tensors, TensorQuality{Name: mod.Path, Type: fmt.Sprintf("affine%d-g%d", mod.Bits, group), NMSE: mod.NMSE})
-				}
-			}
-		default:
-			return nil, fmt.Errorf("unknown target %s", t)
-		}
-		q, err := model.Open(tr.Path, reference.Options{})
+		tr, err := runTarget(ctx, t, res.Canonical, base, tokens, o)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t, err)
 		}
-		rep, _, err := verify.AgainstModel(q.Model, base.Model, tokens, verify.ReportOnly)
-		q.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", t, err)
-		}
-		rep.Got, rep.Want = tr.Path, res.Canonical
-		tr.Parity = rep
-		logf("%s: %.3f bits/weight, KL mean %.4g, top-1 %.1f%%", t, tr.BitsPerWeight, rep.KLDMean, 100*rep.Top1Agreement)
-		res.Targets = append(res.Targets, tr)
+		o.logf("%s: %.3f bits/weight, KL mean %.4g, top-1 %.1f%%", t, tr.BitsPerWeight, tr.Parity.KLDMean, 100*tr.Parity.Top1Agreement)
+		res.Targets = append(res.Targets, *tr)
 	}
 	for _, ext := range []string{".md", ".json", ".html"} {
 		p := filepath.Join(o.Output, "report"+ext)
@@ -238,6 +171,91 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(fmt.Sprintf(format, args...))
+	}
+}
+
+// checkGolden verifies the import against the golden, when there is one,
+// and returns the tokens the quantized targets are measured on: the given
+// ones or the golden's, extended to 64 with a fixed pseudo-random sequence.
+func (res *Result) checkGolden(base *model.Loaded, o Options) ([]int, error) {
+	tokens := o.Tokens
+	if o.Golden != "" {
+		g, err := verify.ReadGolden(o.Golden)
+		if err != nil {
+			return nil, err
+		}
+		rep, _, err := verify.AgainstGolden(base.Model, g, verify.TolFP32)
+		if err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		rep.Got, rep.Want = res.Canonical, o.Golden
+		res.Golden = rep
+		o.logf("verify against %s: %s", o.Golden, map[bool]string{true: "PASS", false: "FAIL"}[rep.Pass])
+		if tokens == nil {
+			tokens = g.IDs
+		}
+	}
+	V := base.Cfg.VocabSize
+	for i := len(tokens); i < 64; i++ {
+		tokens = append(tokens, (i*7919+13)%V)
+	}
+	return tokens, nil
+}
+
+// runTarget writes one quantized output of the canonical model and
+// measures it against base on tokens.
+func runTarget(ctx context.Context, t Target, canonical string, base *model.Loaded, tokens []int, o Options) (*TargetResult, error) {
+	tr := &TargetResult{Target: t.String()}
+	switch t.Format {
+	case "gguf":
+		tr.Path = filepath.Join(o.Output, "model-"+t.Policy+".gguf")
+		g, err := ggufmodel.Export(ctx, canonical, ggufmodel.Options{Output: tr.Path, Policy: t.Policy})
+		if err != nil {
+			return nil, err
+		}
+		tr.TensorBytes, tr.BitsPerWeight = g.TensorBytes, g.BitsPerWeight
+		for _, tn := range g.Tensors {
+			if tn.Type != "F32" {
+				bpw := 8 * float64(tn.Bytes) / float64(elements(tn.Dims))
+				tr.Tensors = append(tr.Tensors, TensorQuality{Name: tn.Name, Type: tn.Type, BitsPerWeight: bpw, NMSE: tn.NMSE})
+			}
+		}
+	case "mlx":
+		group := t.Group
+		if group == 0 {
+			group = 64
+		}
+		tr.Path = filepath.Join(o.Output, fmt.Sprintf("mlx-%dbit-g%d", t.Bits, group))
+		m, err := mlxmodel.Export(ctx, canonical, mlxmodel.Options{Output: tr.Path, Bits: t.Bits, GroupSize: group, Force: true})
+		if err != nil {
+			return nil, err
+		}
+		tr.TensorBytes, tr.BitsPerWeight = m.TensorBytes, m.BitsPerWeight
+		for _, mod := range m.Modules {
+			if mod.Quantized {
+				tr.Tensors = append(tr.Tensors, TensorQuality{Name: mod.Path, Type: fmt.Sprintf("affine%d-g%d", mod.Bits, group), NMSE: mod.NMSE})
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unknown target %s", t)
+	}
+	q, err := model.Open(tr.Path, reference.Options{})
+	if err != nil {
+		return nil, err
+	}
+	rep, _, err := verify.AgainstModel(q.Model, base.Model, tokens, verify.ReportOnly)
+	q.Close()
+	if err != nil {
+		return nil, err
+	}
+	rep.Got, rep.Want = tr.Path, canonical
+	tr.Parity = rep
+	return tr, nil
 }
 
 func elements(dims []uint64) int64 {

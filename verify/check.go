@@ -65,32 +65,9 @@ type Result struct {
 // Run performs the check opts selects and writes the files it asks for. A
 // parity failure is reported in Result.Report (Report.Err), not as an error.
 func Run(ctx context.Context, opts Options) (*Result, error) {
-	cuda := opts.Device == "cuda"
-	if opts.Device != "" && opts.Device != "cpu" && !cuda {
-		return nil, usagef("--device %q: want cpu or cuda", opts.Device)
-	}
-	n := 0
-	for _, b := range []bool{opts.Golden != "" && !opts.Decode && !cuda, opts.Against != "", opts.Decode, cuda} {
-		if b {
-			n++
-		}
-	}
-	if n != 1 {
-		return nil, usagef("choose one check: --golden FILE, --against MODEL, --decode or --device cuda")
-	}
-	ids := opts.Tokens
-	var g *Golden
-	var err error
-	if opts.Golden != "" {
-		if g, err = ReadGolden(opts.Golden); err != nil {
-			return nil, err
-		}
-		if ids == nil {
-			ids = g.IDs
-		}
-	}
-	if ids == nil {
-		return nil, usagef("this check needs token ids: --tokens, --tokens-file or --golden")
+	ids, g, err := opts.tokens()
+	if err != nil {
+		return nil, err
 	}
 	m, err := model.Open(opts.Model, opts.Reference)
 	if err != nil {
@@ -98,45 +75,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer m.Close()
 	quantized := m.Format != model.KindFolder
-	tol := DefaultTolerance(opts.Reference.Numerics)
-	if quantized && opts.TolLogits == nil && opts.TolHidden == nil {
-		tol = ReportOnly
-	}
-	if opts.TolLogits != nil {
-		tol.Logits = *opts.TolLogits
-	}
-	if opts.TolHidden != nil {
-		tol.Hidden = *opts.TolHidden
-	}
-	var rep *Report
-	var got *Golden
-	switch {
-	case opts.Decode:
-		rep, err = Decode(m.Model, ids, tol)
-	case opts.Against != "":
-		var o *model.Loaded
-		if o, err = model.Open(opts.Against, opts.Reference); err != nil {
-			return nil, err
-		}
-		defer o.Close()
-		rep, got, err = AgainstModel(m.Model, o.Model, ids, tol)
-		if rep != nil {
-			rep.Got, rep.Want = opts.Model, opts.Against
-		}
-	case cuda:
-		if g, err = torchGolden(ctx, opts, ids); err != nil {
-			return nil, err
-		}
-		rep, got, err = AgainstGolden(m.Model, g, tol)
-		if rep != nil {
-			rep.Got, rep.Want = opts.Model+" (Go, CPU)", "reference/torch/sambay_ref.py on cuda"
-		}
-	default:
-		rep, got, err = AgainstGolden(m.Model, g, tol)
-		if rep != nil {
-			rep.Got, rep.Want = opts.Model, opts.Golden
-		}
-	}
+	rep, got, err := opts.compare(ctx, m, ids, g, opts.tolerance(quantized))
 	if err != nil {
 		return nil, err
 	}
@@ -150,14 +89,106 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	return res, opts.writeFiles(m, ids, got, rep)
+}
+
+// tokens checks that exactly one check is asked for and returns its token
+// ids (given, or the golden's) and the golden when there is one.
+func (opts *Options) tokens() ([]int, *Golden, error) {
+	cuda := opts.Device == "cuda"
+	if opts.Device != "" && opts.Device != "cpu" && !cuda {
+		return nil, nil, usagef("--device %q: want cpu or cuda", opts.Device)
+	}
+	n := 0
+	for _, b := range []bool{opts.Golden != "" && !opts.Decode && !cuda, opts.Against != "", opts.Decode, cuda} {
+		if b {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, nil, usagef("choose one check: --golden FILE, --against MODEL, --decode or --device cuda")
+	}
+	ids := opts.Tokens
+	var g *Golden
+	if opts.Golden != "" {
+		var err error
+		if g, err = ReadGolden(opts.Golden); err != nil {
+			return nil, nil, err
+		}
+		if ids == nil {
+			ids = g.IDs
+		}
+	}
+	if ids == nil {
+		return nil, nil, usagef("this check needs token ids: --tokens, --tokens-file or --golden")
+	}
+	return ids, g, nil
+}
+
+// tolerance is the mode's default, or ReportOnly for a quantized model,
+// with the given overrides applied.
+func (opts *Options) tolerance(quantized bool) Tolerance {
+	tol := DefaultTolerance(opts.Reference.Numerics)
+	if quantized && opts.TolLogits == nil && opts.TolHidden == nil {
+		tol = ReportOnly
+	}
+	if opts.TolLogits != nil {
+		tol.Logits = *opts.TolLogits
+	}
+	if opts.TolHidden != nil {
+		tol.Hidden = *opts.TolHidden
+	}
+	return tol
+}
+
+// compare runs the selected check and returns its report and, when the
+// check ran a prefill of m, that run.
+func (opts *Options) compare(ctx context.Context, m *model.Loaded, ids []int, g *Golden, tol Tolerance) (*Report, *Golden, error) {
+	switch {
+	case opts.Decode:
+		rep, err := Decode(m.Model, ids, tol)
+		return rep, nil, err
+	case opts.Against != "":
+		o, err := model.Open(opts.Against, opts.Reference)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer o.Close()
+		rep, got, err := AgainstModel(m.Model, o.Model, ids, tol)
+		if rep != nil {
+			rep.Got, rep.Want = opts.Model, opts.Against
+		}
+		return rep, got, err
+	case opts.Device == "cuda":
+		g, err := torchGolden(ctx, *opts, ids)
+		if err != nil {
+			return nil, nil, err
+		}
+		rep, got, err := AgainstGolden(m.Model, g, tol)
+		if rep != nil {
+			rep.Got, rep.Want = opts.Model+" (Go, CPU)", "reference/torch/sambay_ref.py on cuda"
+		}
+		return rep, got, err
+	}
+	rep, got, err := AgainstGolden(m.Model, g, tol)
+	if rep != nil {
+		rep.Got, rep.Want = opts.Model, opts.Golden
+	}
+	return rep, got, err
+}
+
+// writeFiles writes the golden-format run, the .kld file and the report
+// that opts ask for.
+func (opts *Options) writeFiles(m *model.Loaded, ids []int, got *Golden, rep *Report) error {
 	if opts.LogitsOut != "" {
 		if got == nil {
+			var err error
 			if got, err = Forward(m.Model, ids); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if err := WriteGolden(opts.LogitsOut, got); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if opts.KLDOut != "" {
@@ -166,15 +197,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			nctx = 512
 		}
 		if err := WriteKLD(opts.KLDOut, m.Model, ids, nctx); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if opts.Report != "" {
-		if err := rep.WriteFile(opts.Report); err != nil {
-			return nil, err
-		}
+		return rep.WriteFile(opts.Report)
 	}
-	return res, nil
+	return nil
 }
 
 // torchGolden runs the PyTorch reference on the GPU and reads its golden back.
