@@ -41,76 +41,86 @@ func quantCommand() *cli.Command {
 			}
 			switch c.String("to") {
 			case "gguf":
+				return quantGGUF(ctx, c)
 			case "mlx":
-				if c.String("output") == "" {
-					return usagef("quant --to mlx needs -o DIR")
-				}
-				if err := quant.MLXCheck(int(c.Int("bits")), int(c.Int("group-size"))); err != nil {
-					return usagef("%v", err)
-				}
-				res, err := mlxmodel.Export(ctx, c.Args().First(), mlxmodel.Options{Output: c.String("output"),
-					Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Recipe: c.String("recipe"), Force: c.Bool("force")})
-				if err != nil {
-					return err
-				}
-				if c.Bool("json") {
-					return printJSON(c.Root().Writer, res)
-				}
-				w := c.Root().Writer
-				for _, m := range res.Modules {
-					if m.Quantized {
-						fmt.Fprintf(w, "%-40s %d bits  nmse %.3g\n", m.Path, m.Bits, m.NMSE)
-					} else {
-						fmt.Fprintf(w, "%-40s float   %s\n", m.Path, m.Why)
-					}
-				}
-				fmt.Fprintf(w, "wrote %s: affine %d-bit, group %d, %d bytes of tensors, %.3f bits per weight\n", res.Path, res.Bits, res.GroupSize, res.TensorBytes, res.BitsPerWeight)
-				return nil
-			default:
-				return usagef("--to %q: want gguf or mlx", c.String("to"))
+				return quantMLX(ctx, c)
 			}
-			opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name")}
-			for _, s := range c.StringSlice("tensor-type") {
-				o, err := quant.ParseOverride(s)
-				if err != nil {
-					return usagef("%v", err)
-				}
-				opts.Overrides = append(opts.Overrides, o)
-			}
-			if opts.Output == "" && !opts.DryRun {
-				return usagef("quant needs -o FILE (or --dry-run)")
-			}
-			var res *ggufmodel.Result
-			var err error
-			switch {
-			case c.Bool("generic"), c.Bool("pure"):
-				flag := map[bool]string{true: "--generic", false: "--pure"}[c.Bool("generic")]
-				t, perr := quant.ParseType(c.String("type"))
-				if perr != nil || t == ggml.TypeF32 {
-					return usagef("%s --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", flag, c.String("type"))
-				}
-				if c.Bool("generic") {
-					res, err = ggufmodel.ExportGeneric(ctx, c.Args().First(), ggufmodel.GenericOptions{Output: opts.Output, Type: t, Overrides: opts.Overrides, DryRun: opts.DryRun})
-				} else {
-					opts.Pure, opts.PureType, opts.Policy = true, t, ""
-					res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
-				}
-			default:
-				if err := opts.Validate(); err != nil {
-					return usagef("--type %q: %v (or --pure with a ggml type)", c.String("type"), err)
-				}
-				res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
-			}
-			if err != nil {
-				return err
-			}
-			if c.Bool("json") {
-				return printJSON(c.Root().Writer, res)
-			}
-			printPlan(c.Root().Writer, res)
-			return nil
+			return usagef("--to %q: want gguf or mlx", c.String("to"))
 		},
 	})
+}
+
+// quantMLX wires the MLX flags into mlxmodel.Export and prints the result.
+func quantMLX(ctx context.Context, c *cli.Command) error {
+	if c.String("output") == "" {
+		return usagef("quant --to mlx needs -o DIR")
+	}
+	if err := quant.MLXCheck(int(c.Int("bits")), int(c.Int("group-size"))); err != nil {
+		return usagef("%v", err)
+	}
+	res, err := mlxmodel.Export(ctx, c.Args().First(), mlxmodel.Options{Output: c.String("output"),
+		Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Recipe: c.String("recipe"), Force: c.Bool("force")})
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.Root().Writer, res)
+	}
+	w := c.Root().Writer
+	for _, m := range res.Modules {
+		if m.Quantized {
+			fmt.Fprintf(w, "%-40s %d bits  nmse %.3g\n", m.Path, m.Bits, m.NMSE)
+		} else {
+			fmt.Fprintf(w, "%-40s float   %s\n", m.Path, m.Why)
+		}
+	}
+	fmt.Fprintf(w, "wrote %s: affine %d-bit, group %d, %d bytes of tensors, %.3f bits per weight\n", res.Path, res.Bits, res.GroupSize, res.TensorBytes, res.BitsPerWeight)
+	return nil
+}
+
+// quantGGUF wires the GGUF flags into ggufmodel.Export (or ExportGeneric)
+// and prints the plan or the result.
+func quantGGUF(ctx context.Context, c *cli.Command) error {
+	opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name")}
+	for _, s := range c.StringSlice("tensor-type") {
+		o, err := quant.ParseOverride(s)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		opts.Overrides = append(opts.Overrides, o)
+	}
+	if opts.Output == "" && !opts.DryRun {
+		return usagef("quant needs -o FILE (or --dry-run)")
+	}
+	var res *ggufmodel.Result
+	var err error
+	switch {
+	case c.Bool("generic"), c.Bool("pure"):
+		flag := map[bool]string{true: "--generic", false: "--pure"}[c.Bool("generic")]
+		t, perr := quant.ParseType(c.String("type"))
+		if perr != nil || t == ggml.TypeF32 {
+			return usagef("%s --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", flag, c.String("type"))
+		}
+		if c.Bool("generic") {
+			res, err = ggufmodel.ExportGeneric(ctx, c.Args().First(), ggufmodel.GenericOptions{Output: opts.Output, Type: t, Overrides: opts.Overrides, DryRun: opts.DryRun})
+		} else {
+			opts.Pure, opts.PureType, opts.Policy = true, t, ""
+			res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
+		}
+	default:
+		if err := opts.Validate(); err != nil {
+			return usagef("--type %q: %v (or --pure with a ggml type)", c.String("type"), err)
+		}
+		res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
+	}
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.Root().Writer, res)
+	}
+	printPlan(c.Root().Writer, res)
+	return nil
 }
 
 func printPlan(w io.Writer, r *ggufmodel.Result) {
