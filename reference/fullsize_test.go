@@ -1,10 +1,7 @@
 package reference_test
 
 import (
-	"encoding/binary"
-	"math/rand"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -12,24 +9,11 @@ import (
 	"time"
 
 	"github.com/sambay-conv/sambay-conv/convert"
-	"github.com/sambay-conv/sambay-conv/formats"
-	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/internal/testmodel"
 	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
 
-type pattern []byte
-
-func (p pattern) ReadAt(b []byte, off int64) (int, error) {
-	n := 0
-	for n < len(b) {
-		n += copy(b[n:], p[(off+int64(n))%int64(len(p)):])
-	}
-	return n, nil
-}
-
-// rssAnon returns the process's anonymous resident memory in bytes
-// (Linux /proc/self/status RssAnon): resident memory beyond mapped files.
 func rssAnon() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
@@ -63,26 +47,7 @@ func BenchmarkFullSize(b *testing.B) {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	r := rand.New(rand.NewSource(1))
-	bf, f32 := make(pattern, 8<<20), make(pattern, 8<<20)
-	for i := 0; i < len(bf); i += 2 {
-		binary.LittleEndian.PutUint16(bf[i:], formats.Float32ToBF16(float32(r.NormFloat64()*0.02)))
-	}
-	for i := 0; i < len(f32); i += 4 {
-		binary.LittleEndian.PutUint32(f32[i:], 0x3f800000) // A_log = 1, λ = 1
-	}
-	var ts []formats.Tensor
-	for _, s := range cfg.Tensors() {
-		src, dt := bf, formats.BF16
-		if s.KeepF32 {
-			src, dt = f32, formats.F32
-		}
-		ts = append(ts, formats.NewTensor(s.Name, dt, s.Shape, "pattern", src))
-	}
-	if _, err := safetensors.WriteModel(dir, ts, safetensors.WriteOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "config.json"), cb, 0o644)
+	testmodel.WriteSynthetic(b, dir, cfg, cb, 0)
 	var peak atomic.Int64
 	stop := make(chan struct{})
 	go func() {
