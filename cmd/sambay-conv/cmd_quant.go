@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -133,10 +134,19 @@ func printPlan(w io.Writer, r *ggufmodel.Result) {
 		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("%-34s %-18s %-6s %12d  %s", t.Name, fmt.Sprint(t.Dims), t.Type, t.Bytes, note), " "))
 	}
 	var counts []string
-	for _, k := range []string{"F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K", "Q5_1", "Q5_0", "Q4_K", "Q4_1", "Q4_0", "Q3_K", "Q2_K"} {
-		if n := r.TypeCounts[k]; n > 0 {
-			counts = append(counts, fmt.Sprintf("%d %s", n, k))
+	// Widest type first, as ggml's table orders them by bits per weight.
+	types := make([]ggml.Type, 0, len(r.TypeCounts))
+	for k := range r.TypeCounts {
+		if t, err := ggml.ParseType(k); err == nil {
+			types = append(types, t)
 		}
+	}
+	sort.Slice(types, func(i, j int) bool {
+		bi, bj := types[i].BitsPerWeight(), types[j].BitsPerWeight()
+		return bi > bj || (bi == bj && types[i] < types[j])
+	})
+	for _, t := range types {
+		counts = append(counts, fmt.Sprintf("%d %s", r.TypeCounts[t.String()], t))
 	}
 	fmt.Fprintf(w, "%s: %d tensors (%s), %d parameters, %d bytes of tensor data, %.3f bits per weight\n",
 		r.Policy, len(r.Tensors), strings.Join(counts, ", "), r.Params, r.TensorBytes, r.BitsPerWeight)
