@@ -8,7 +8,10 @@
 // tied weights equal, values finite), and the canonical writer (sharded
 // safetensors, config.json, generation_config.json, manifest.json) that
 // builds the output in a temporary folder and renames it into place only
-// when complete. The facts it relies on: docs/MODEL.md §1, §5, §6.
+// when complete. It does import only: every output format lives in its own
+// package (ggufmodel, mlxmodel), which reads the canonical folder through
+// OpenCanonical; all names come from package layout. The facts it relies
+// on: docs/MODEL.md §1, §5, §6.
 //
 // Tensors stay lazy from source to output: a row permutation, a split or a
 // dtype conversion is a view that reads its source a chunk at a time, so the
