@@ -47,9 +47,27 @@ func TestRunOnSambayTiny(t *testing.T) {
 	if !res.Golden.Pass || len(res.Targets) != 2 {
 		t.Fatalf("golden %+v, %d targets", res.Golden, len(res.Targets))
 	}
-	q8 := res.Targets[0].Parity
-	if q8.Top1Agreement < 0.9 || q8.KLDMean > 0.01 || q8.Tokens != 64 {
-		t.Errorf("q8_0 parity: top-1 %.2f, KL %.4g over %d tokens", q8.Top1Agreement, q8.KLDMean, q8.Tokens)
+	for _, tr := range res.Targets {
+		p := tr.Parity
+		if p.Top1Agreement < 0.9 || !(p.KLDMean > 0 && p.KLDMean < 0.01) || p.Tokens != 64 {
+			t.Errorf("%s parity: top-1 %.2f, KL %.4g over %d tokens", tr.Target, p.Top1Agreement, p.KLDMean, p.Tokens)
+		}
+		if len(tr.Tensors) == 0 || !(tr.BitsPerWeight > 8 && tr.BitsPerWeight < 16) {
+			t.Errorf("%s: %d tensors reported, %.3f bits per weight", tr.Target, len(tr.Tensors), tr.BitsPerWeight)
+		}
+		if _, err := os.Stat(tr.Path); err != nil {
+			t.Errorf("%s: %v", tr.Target, err)
+		}
+	}
+	// The MLX target: 8-bit modules where the group (64) divides the input width, the rest float.
+	mlx := res.Targets[1]
+	if mlx.Path != filepath.Join(out, "mlx-8bit-g64") {
+		t.Errorf("mlx output at %s", mlx.Path)
+	}
+	for _, q := range mlx.Tensors {
+		if q.Type != "affine8-g64" || !(q.NMSE > 0 && q.NMSE < 1e-3) {
+			t.Errorf("mlx module %s: %s, NMSE %g", q.Name, q.Type, q.NMSE)
+		}
 	}
 	var j map[string]any
 	b, _ := os.ReadFile(filepath.Join(out, "report.json"))
