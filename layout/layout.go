@@ -179,7 +179,7 @@ func Get(id string) *Kind {
 // Global reports whether k is not per layer.
 func (k *Kind) Global() bool { return k.Mixers == 0 }
 
-// Head reports whether k is a global kind that comes after the layers.
+// Tail reports whether k is a global kind that comes after the layers.
 func (k *Kind) Tail() bool { return k.Global() && k.ID != "embed" }
 
 // Module returns the MLX module path of an MLX-quantizable weight (its

@@ -95,8 +95,9 @@ func (m *rows) DecodeRow(i int, dst []float32) {
 	quant.MLXDequantizeRow(dst, m.packed[i*pb:(i+1)*pb], sc, bs, m.bits, m.group)
 }
 
-// Rows returns the row decoder of the quantized module path (its .weight,
-// .scales and .biases tensors) of a model with in input columns.
+// rowsOf returns the row decoder of the quantized module path (its .weight,
+// .scales and .biases tensors) and its row count; nil and no error when the
+// module is not quantized (no .scales).
 func rowsOf(st *safetensors.Model, q quantization, path string) (*rows, int, error) {
 	w, ok1 := st.Tensor(path + ".weight")
 	sc, ok2 := st.Tensor(path + ".scales")
