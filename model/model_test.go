@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,5 +137,46 @@ func TestGGUFTypeOutsideQuant(t *testing.T) {
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		t.Error("a type problem reported as a missing file")
+	}
+}
+
+// TestF32GGUFRunsLikeTheOriginal opens an F32 GGUF export (ssm_a stored as
+// −exp(A_log), conv1d squeezed) and the canonical folder it came from and
+// compares their logits: only the float32 rounding of the stored −exp(A_log)
+// and of the FLOAT32 metadata (norm epsilon) may separate them.
+func TestF32GGUFRunsLikeTheOriginal(t *testing.T) {
+	for _, name := range []string{"phi4flash-tiny", "sambay-tiny"} {
+		hf := filepath.Join(td, name, "hf")
+		out := filepath.Join(t.TempDir(), "f32.gguf")
+		if _, err := ggufmodel.Export(t.Context(), hf, ggufmodel.Options{Output: out, Policy: "f32"}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := Open(out, reference.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		b, err := Open(hf, reference.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		ids := []int{5, 42, 7, 99, 3, 17, 64, 88}
+		ra, err := a.Run(a.NewState(), ids, reference.Want{AllLogits: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, err := b.Run(b.NewState(), ids, reference.Want{AllLogits: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var maxDiff, maxAbs float64
+		for i := range rb.Logits {
+			maxDiff = max(maxDiff, math.Abs(float64(ra.Logits[i]-rb.Logits[i])))
+			maxAbs = max(maxAbs, math.Abs(float64(rb.Logits[i])))
+		}
+		if maxDiff > 1e-5*maxAbs {
+			t.Errorf("%s: GGUF F32 logits differ by %.3g (max |logit| %.3g)", name, maxDiff, maxAbs)
+		}
 	}
 }

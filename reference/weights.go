@@ -168,7 +168,7 @@ func (l *loader) vec(s TensorSpec) []float32 {
 			v[i] = formats.RoundBF16(v[i])
 		}
 	}
-	if s.Kind.InGGUF == layout.NegExp && tr != layout.NegExp {
+	if s.Kind.ID == "mamba.A_log" && tr != layout.NegExp { // unless the file stores A itself
 		for j, x := range v {
 			v[j] = -float32(math.Exp(float64(x))) // A = −exp(A_log), fp32 (docs/MODEL.md §4.6)
 		}
