@@ -17,6 +17,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/ggufmodel"
 	"github.com/sambay-conv/sambay-conv/mlxmodel"
 	"github.com/sambay-conv/sambay-conv/model"
+	"github.com/sambay-conv/sambay-conv/quant"
 	"github.com/sambay-conv/sambay-conv/reference"
 	"github.com/sambay-conv/sambay-conv/verify"
 )
@@ -51,7 +52,11 @@ func ParseTargets(s string) ([]Target, error) {
 		kind, arg, ok := strings.Cut(f, ":")
 		switch {
 		case ok && kind == "gguf":
-			out = append(out, Target{Format: "gguf", Policy: strings.ToLower(arg)})
+			t := Target{Format: "gguf", Policy: strings.ToLower(arg)}
+			if err := (&ggufmodel.Options{Policy: t.Policy}).Validate(); err != nil {
+				return nil, fmt.Errorf("target %q: %w", f, err)
+			}
+			out = append(out, t)
 		case ok && kind == "mlx":
 			bits, group, _ := strings.Cut(arg, ":")
 			b, err := strconv.Atoi(bits)
@@ -63,6 +68,9 @@ func ParseTargets(s string) ([]Target, error) {
 				if g, err = strconv.Atoi(group); err != nil {
 					return nil, fmt.Errorf("target %q: group size must be a number", f)
 				}
+			}
+			if err := quant.MLXCheck(b, g); err != nil {
+				return nil, fmt.Errorf("target %q: %w", f, err)
 			}
 			out = append(out, Target{Format: "mlx", Bits: b, Group: g})
 		default:

@@ -20,7 +20,7 @@ func TestParseTargets(t *testing.T) {
 	if err != nil || len(ts) != 4 || ts[0].String() != "gguf:q8_0" || ts[1].Bits != 4 || ts[1].Group != 64 || ts[3].String() != "mlx:4:32" {
 		t.Errorf("%v %v", ts, err)
 	}
-	for _, bad := range []string{"onnx:1", "mlx:four", "gguf", "mlx:4:x"} {
+	for _, bad := range []string{"onnx:1", "mlx:four", "gguf", "mlx:4:x", "gguf:q4_k_s", "gguf:", "mlx:7", "mlx:4:48", "mlx:-4", "mlx:4:0"} {
 		if _, err := ParseTargets(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -7,18 +7,21 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
+	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/urfave/cli/v3"
 	"golang.org/x/term"
 )
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, as shells report a command stopped by Ctrl-C
 )
 
 // errUsage marks a usage error (exit code 2).
@@ -38,6 +41,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, errUsage):
 		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
 	}
 	return exitFailure
 }
@@ -52,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	root := newApp(stdout, stderr)
-	err := root.Run(ctx, args)
+	err := root.Run(ctx, helpFirst(args, root))
 	if err != nil {
 		if jsonOut {
 			b, _ := json.Marshal(map[string]any{"error": err.Error(), "exit_code": exitCode(err)})
@@ -64,9 +69,62 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitCode(err)
 }
 
+// helpFirst rewrites "CMD ARGS… --help" to "CMD --help": urfave/cli reads
+// an argument before --help as a help topic and fails on it.
+func helpFirst(args []string, root *cli.Command) []string {
+	help, cmd := false, ""
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if a == "--help" || a == "-h" {
+			help = true
+		}
+		if cmd == "" && !strings.HasPrefix(a, "-") && root.Command(a) != nil {
+			cmd = a
+		}
+	}
+	if !help {
+		return args
+	}
+	if cmd == "" {
+		return []string{args[0], "--help"}
+	}
+	return []string{args[0], cmd, "--help"}
+}
+
+// version is the tool version with the VCS revision the binary was built
+// from, when the build recorded one.
+func version() string {
+	v := convert.Version
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		v += " (" + rev + modified + ")"
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v += " module " + bi.Main.Version
+	}
+	return v + " " + bi.GoVersion
+}
+
 func newApp(stdout, stderr io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:      "sambay-conv",
+		Version:   version(),
 		Usage:     "import, inspect and convert SambaY models (Phi-4-mini-flash, ArchScale SambaY)",
 		Writer:    stdout,
 		ErrWriter: stderr,

@@ -20,8 +20,8 @@ func configFlags() []cli.Flag {
 		&cli.StringFlag{Name: "config", Usage: "config file: lit_gpt Config fields as JSON (ArchScale) or an HF config.json"},
 		&cli.StringFlag{Name: "mup", Usage: "override μP++ from the checkpoint: on or off"},
 		&cli.StringFlag{Name: "depth-scale", Usage: "override μP++ residual scaling 1/sqrt(2L): on or off"},
-		&cli.IntFlag{Name: "mup-d0", Usage: "override the μP++ logit-scale base d0 (logits × d0/L)"},
-		&cli.FloatFlag{Name: "attn-scale", Usage: "override the attention softmax scale"},
+		&cli.IntFlag{Name: "mup-d0", HideDefault: true, Usage: "override the μP++ logit-scale base d0 (logits × d0/L)"},
+		&cli.FloatFlag{Name: "attn-scale", HideDefault: true, Usage: "override the attention softmax scale"},
 		&cli.BoolFlag{Name: "pickle-allow-unknown", Usage: "turn unknown pickle globals outside the model into inert placeholders"},
 		&cli.BoolFlag{Name: "verify-crc", Usage: "check the CRC-32 of every storage read from a .pth"},
 	}

@@ -21,10 +21,54 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 const td = "../../testdata"
 
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, cmd := range [][]string{{"--help"}, {"import", "--help"}, {"inspect", "--help"}, {"pipeline", "--help"}} {
+	hf := filepath.Join(td, "sambay-tiny", "hf")
+	for _, cmd := range [][]string{{"--help"}, {"import", "--help"}, {"inspect", "--help"}, {"pipeline", "--help"}, {"verify", "--help"}, {"quant", "--help"},
+		{"quant", hf, "--help"}, {"verify", hf, "--golden", "x", "-h"}, {"import", "src.pth", "-o", "out", "--help"}} {
 		code, out, _ := runCLI(t, cmd...)
 		if code != 0 || !strings.Contains(out, "USAGE") {
 			t.Errorf("%v: exit %d, output %q", cmd, code, out)
+		}
+	}
+}
+
+func TestHelpShowsNoFalseDefaults(t *testing.T) {
+	for _, cmd := range []string{"import", "verify", "quant", "pipeline", "inspect"} {
+		_, out, _ := runCLI(t, cmd, "--help")
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Count(line, "(default") > 1 || strings.Contains(line, "--mup-d0") && strings.Contains(line, "(default: 0)") {
+				t.Errorf("%s --help: %q", cmd, line)
+			}
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "--version")
+	if code != 0 || !strings.Contains(out, "0.1.0") || !strings.Contains(out, "go1.") {
+		t.Errorf("--version: exit %d %q", code, out)
+	}
+}
+
+// TestInterruptExitCode runs a command whose context is already cancelled,
+// as Ctrl-C leaves it: exit 130, the shells' code for SIGINT.
+func TestInterruptExitCode(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"sambay-conv", "import", filepath.Join(td, "sambay-tiny", "hf"), "-o", filepath.Join(t.TempDir(), "x")}, &out, &errb)
+	if code != exitInterrupted {
+		t.Errorf("cancelled import: exit %d (%s), want 130", code, errb.String())
+	}
+}
+
+func TestPipelineTargetsCheckedFirst(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "p")
+	for _, tg := range []string{"gguf:q4_k_s", "mlx:7", "mlx:4:48"} {
+		if code, _, _ := runCLI(t, "pipeline", "-o", out, "--targets", tg); code != exitUsage {
+			t.Errorf("--targets %s: exit %d, want 2", tg, code)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("--targets %s: the pipeline ran (%s exists)", tg, out)
 		}
 	}
 }
