@@ -61,3 +61,19 @@ func ReadManifest(dir string) (*Manifest, error) {
 	}
 	return &m, nil
 }
+
+// OwnFile reports whether name is a file that Import (or an MLX export)
+// writes into a model folder: tensor files and the index, config.json,
+// generation_config.json, the tokenizer files and manifest.json. With
+// --force, only a folder holding nothing else is replaced.
+func OwnFile(name string) bool {
+	if safetensors.IsModelFile(name) || name == "config.json" || name == "generation_config.json" || name == "manifest.json" {
+		return true
+	}
+	for _, t := range TokenizerFiles {
+		if name == t {
+			return true
+		}
+	}
+	return false
+}

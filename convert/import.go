@@ -130,7 +130,7 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 	if err := job.plan(); err != nil {
 		return nil, err
 	}
-	pd, err := atomicfile.NewDir(opts.Output, opts.Force)
+	pd, err := atomicfile.NewDir(opts.Output, opts.Force, OwnFile)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/ggml"
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 	"github.com/sambay-conv/sambay-conv/layout"
 	"github.com/sambay-conv/sambay-conv/quant"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -26,6 +27,7 @@ type Options struct {
 	Overrides []quant.Override
 	DryRun    bool
 	Name      string // general.name
+	Force     bool   // replace an existing file at Output
 }
 
 // Tensor is one row of an export plan.
@@ -145,6 +147,11 @@ func Plan(cfg *reference.Config, opts Options) (*Result, error) {
 func Export(ctx context.Context, modelDir string, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
+	}
+	if !opts.DryRun {
+		if err := atomicfile.CheckFile(opts.Output, opts.Force); err != nil {
+			return nil, err
+		}
 	}
 	cm, err := convert.OpenCanonical(modelDir)
 	if err != nil {

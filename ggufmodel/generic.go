@@ -8,6 +8,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/ggml"
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 	"github.com/sambay-conv/sambay-conv/quant"
 )
 
@@ -17,6 +18,7 @@ type GenericOptions struct {
 	Type      ggml.Type // for every float tensor of ≥ 2 dims
 	Overrides []quant.Override
 	DryRun    bool
+	Force     bool // replace an existing file at Output
 }
 
 // ExportGeneric quantizes any safetensors checkpoint, whatever its
@@ -25,6 +27,11 @@ type GenericOptions struct {
 // kept, general.architecture "generic". Tensor names longer than GGUF
 // allows, or dtypes GGUF cannot hold, are refused by name.
 func ExportGeneric(ctx context.Context, path string, opts GenericOptions) (*Result, error) {
+	if !opts.DryRun {
+		if err := atomicfile.CheckFile(opts.Output, opts.Force); err != nil {
+			return nil, err
+		}
+	}
 	st, err := safetensors.OpenModelWith(path, safetensors.OpenOptions{NoMmap: true})
 	if err != nil {
 		return nil, err

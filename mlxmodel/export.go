@@ -70,7 +70,7 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	pd, err := atomicfile.NewDir(opts.Output, opts.Force)
+	pd, err := atomicfile.NewDir(opts.Output, opts.Force, convert.OwnFile)
 	if err != nil {
 		return nil, err
 	}

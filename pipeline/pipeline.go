@@ -8,13 +8,17 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/ggufmodel"
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 	"github.com/sambay-conv/sambay-conv/mlxmodel"
 	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/quant"
@@ -100,6 +104,7 @@ type Options struct {
 	Golden  string // golden file to verify the import against ("" skips)
 	Targets []Target
 	Tokens  []int // tokens for the quantized comparisons (default: the golden's, else 64 generated)
+	Force   bool  // run into an existing, non-empty Output (replacing only the pipeline's own outputs)
 	Log     func(string)
 }
 
@@ -135,6 +140,9 @@ type Result struct {
 // the import does not match the golden (the quantized targets are reported,
 // not judged).
 func Run(ctx context.Context, o Options) (*Result, error) {
+	if err := checkOutput(o.Output, o.Force); err != nil {
+		return nil, err
+	}
 	res := &Result{Canonical: filepath.Join(o.Output, "canonical")}
 	io := o.Import
 	io.Output, io.Force = res.Canonical, true
@@ -181,6 +189,25 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
+// checkOutput refuses an existing, non-empty output folder unless force.
+// With force the pipeline replaces only its own outputs in it (canonical/,
+// model-*.gguf, mlx-*/, report.*): the import and the MLX export refuse a
+// folder of theirs that holds anything else, and every other file of the
+// output folder is left as it is.
+func checkOutput(dir string, force bool) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 && !force {
+		return fmt.Errorf("%w: %s exists and is not empty (use --force to replace the pipeline's outputs in it)", atomicfile.ErrExists, dir)
+	}
+	return nil
+}
+
 func (o *Options) logf(format string, args ...any) {
 	if o.Log != nil {
 		o.Log(fmt.Sprintf(format, args...))
@@ -222,7 +249,7 @@ func runTarget(ctx context.Context, t Target, canonical string, base *model.Load
 	switch t.Format {
 	case "gguf":
 		tr.Path = filepath.Join(o.Output, "model-"+t.Policy+".gguf")
-		g, err := ggufmodel.Export(ctx, canonical, ggufmodel.Options{Output: tr.Path, Policy: t.Policy})
+		g, err := ggufmodel.Export(ctx, canonical, ggufmodel.Options{Output: tr.Path, Policy: t.Policy, Force: true})
 		if err != nil {
 			return nil, err
 		}

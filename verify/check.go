@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
@@ -50,6 +51,7 @@ type Options struct {
 	KLDCtx    int    // chunk length for KLDOut (default 512)
 	Report    string // write the report (.md, .html or .json)
 
+	Force       bool   // replace existing LogitsOut, KLDOut and Report files
 	TorchScript []byte // reference/torch/sambay_ref.py, for Device "cuda"
 	Python      string // interpreter for the PyTorch reference (default $SAMBAY_PYTHON, then python3)
 }
@@ -68,6 +70,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	ids, g, err := opts.tokens()
 	if err != nil {
 		return nil, err
+	}
+	for _, p := range []string{opts.LogitsOut, opts.KLDOut, opts.Report} {
+		if p == "" {
+			continue
+		}
+		if err := atomicfile.CheckFile(p, opts.Force); err != nil {
+			return nil, err
+		}
 	}
 	m, err := model.Open(opts.Model, opts.Reference)
 	if err != nil {

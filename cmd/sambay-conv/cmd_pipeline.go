@@ -24,6 +24,7 @@ func pipelineCommand() *cli.Command {
 			&cli.StringFlag{Name: "golden", Usage: "golden file to verify the imported model against (the example brings its own)"},
 			&cli.StringFlag{Name: "targets", Value: pipeline.FormatTargets(pipeline.DefaultTargets), Usage: "quantized outputs: gguf:POLICY and mlx:BITS[:GROUP], comma separated (empty: none)"},
 			&cli.StringFlag{Name: "tokens-file", Usage: "token ids for comparing the quantized outputs (default: the golden's, extended to 64)"},
+			&cli.BoolFlag{Name: "force", Usage: "run into an existing output folder, replacing only the pipeline's own outputs in it"},
 			jsonFlag(),
 		}, configFlags()...),
 		Action: func(ctx context.Context, c *cli.Command) error {
@@ -38,7 +39,7 @@ func pipelineCommand() *cli.Command {
 			if err != nil {
 				return usagef("--targets: %v", err)
 			}
-			o := pipeline.Options{Source: c.Args().First(), Output: c.String("output"), Golden: c.String("golden"), Targets: targets,
+			o := pipeline.Options{Source: c.Args().First(), Output: c.String("output"), Golden: c.String("golden"), Targets: targets, Force: c.Bool("force"),
 				Import: convert.ImportOptions{Config: co, Source: so}}
 			if f := c.String("tokens-file"); f != "" {
 				b, err := os.ReadFile(f)

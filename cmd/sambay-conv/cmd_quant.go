@@ -26,7 +26,7 @@ func quantCommand() *cli.Command {
 			&cli.IntFlag{Name: "bits", Value: 4, Usage: "mlx: bits per weight (2, 3, 4, 5, 6, 8)"},
 			&cli.IntFlag{Name: "group-size", Value: 64, Usage: "mlx: group size (32, 64, 128)"},
 			&cli.StringFlag{Name: "recipe", Usage: "mlx: mixed_4_6 (6 bits for embeddings, self-attention Wqkv and some fc2, 4 elsewhere)"},
-			&cli.BoolFlag{Name: "force", Usage: "mlx: replace an existing output folder"},
+			&cli.BoolFlag{Name: "force", Usage: "replace an existing output (a GGUF file, or an MLX folder holding only files sambay-conv writes)"},
 			&cli.StringFlag{Name: "type", Value: "q4_k_m", Usage: "GGUF mix (" + strings.Join(quant.MixNames(), ", ") + "), or with --pure one ggml type"},
 			&cli.BoolFlag{Name: "pure", Usage: "every quantizable tensor in the one --type (q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k f16 bf16); shape fallback only"},
 			&cli.StringSliceFlag{Name: "tensor-type", Usage: "REGEX=TYPE override on GGUF tensor names (first match wins); repeatable"},
@@ -82,7 +82,7 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 // quantGGUF wires the GGUF flags into ggufmodel.Export (or ExportGeneric)
 // and prints the plan or the result.
 func quantGGUF(ctx context.Context, c *cli.Command) error {
-	opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name")}
+	opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name"), Force: c.Bool("force")}
 	for _, s := range c.StringSlice("tensor-type") {
 		o, err := quant.ParseOverride(s)
 		if err != nil {
@@ -103,7 +103,7 @@ func quantGGUF(ctx context.Context, c *cli.Command) error {
 			return usagef("%s --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", flag, c.String("type"))
 		}
 		if c.Bool("generic") {
-			res, err = ggufmodel.ExportGeneric(ctx, c.Args().First(), ggufmodel.GenericOptions{Output: opts.Output, Type: t, Overrides: opts.Overrides, DryRun: opts.DryRun})
+			res, err = ggufmodel.ExportGeneric(ctx, c.Args().First(), ggufmodel.GenericOptions{Output: opts.Output, Type: t, Overrides: opts.Overrides, DryRun: opts.DryRun, Force: opts.Force})
 		} else {
 			opts.Pure, opts.PureType, opts.Policy = true, t, ""
 			res, err = ggufmodel.Export(ctx, c.Args().First(), opts)

@@ -35,6 +35,7 @@ func verifyCommand() *cli.Command {
 			&cli.FloatFlag{Name: "tol-hidden", HideDefault: true, Usage: "tolerance on each block's hidden state, relative to its max |value| (default: as --tol-logits)"},
 			&cli.FloatFlag{Name: "max-kld", HideDefault: true, Usage: "quantized MODEL: fail when the mean KL divergence exceeds this (default: report only)"},
 			&cli.StringFlag{Name: "report", Usage: "write the report to FILE.md, FILE.html or FILE.json"},
+			&cli.BoolFlag{Name: "force", Usage: "replace existing --report, --logits-out and --kld-out files"},
 			&cli.StringFlag{Name: "logits-out", Usage: "write the Go run as a golden-format file"},
 			&cli.StringFlag{Name: "kld-out", Usage: "write llama-perplexity reference logits (.kld) of MODEL over the tokens, in chunks of --ctx"},
 			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "chunk length for --kld-out"},
@@ -89,7 +90,7 @@ func verifyOptions(c *cli.Command) (verify.Options, error) {
 	o := verify.Options{Model: c.Args().First(), Golden: c.String("golden"), Against: c.String("against"),
 		Decode: c.Bool("decode"), Device: c.String("device"),
 		Reference: reference.Options{RoundParamsBF16: c.Bool("round-params-bf16"), StateBF16: c.Bool("state-bf16")},
-		LogitsOut: c.String("logits-out"), KLDOut: c.String("kld-out"), KLDCtx: int(c.Int("ctx")), Report: c.String("report"),
+		LogitsOut: c.String("logits-out"), KLDOut: c.String("kld-out"), KLDCtx: int(c.Int("ctx")), Report: c.String("report"), Force: c.Bool("force"),
 		TorchScript: sambayconv.TorchReference}
 	switch c.String("mode") {
 	case "fp32":

@@ -155,9 +155,71 @@ func TestPipelineOnBundledExample(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "out", "canonical", "manifest.json")); err != nil {
 		t.Error(err)
 	}
-	// Running twice replaces its own output.
-	if code, _, stderr := runCLI(t, "pipeline", "-o", filepath.Join(dir, "out")); code != 0 {
-		t.Errorf("second run: exit %d %s", code, stderr)
+	// A second run into the same folder is refused without --force; with
+	// it, the pipeline replaces its own outputs and keeps the user's files.
+	out1 := filepath.Join(dir, "out")
+	before, _ := os.ReadFile(filepath.Join(out1, "model-q8_0.gguf"))
+	if code, _, stderr := runCLI(t, "pipeline", "-o", out1); code != exitFailure || !strings.Contains(stderr, "--force") {
+		t.Errorf("second run without --force: exit %d %s", code, stderr)
+	}
+	notes := filepath.Join(out1, "notes.txt")
+	os.WriteFile(notes, []byte("mine"), 0o644)
+	if code, _, stderr := runCLI(t, "pipeline", "-o", out1, "--force"); code != 0 {
+		t.Errorf("second run with --force: exit %d %s", code, stderr)
+	}
+	if b, err := os.ReadFile(notes); err != nil || string(b) != "mine" {
+		t.Errorf("user file after --force: %q, %v", b, err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(out1, "model-q8_0.gguf")); !bytes.Equal(before, after) || len(after) == 0 {
+		t.Error("the rerun wrote a different Q8_0 file")
+	}
+	// A user file inside the pipeline's canonical folder stops --force there.
+	os.WriteFile(filepath.Join(out1, "canonical", "mine.txt"), []byte("x"), 0o644)
+	if code, _, stderr := runCLI(t, "pipeline", "-o", out1, "--force"); code != exitFailure || !strings.Contains(stderr, "mine.txt") {
+		t.Errorf("user file in canonical/: exit %d %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out1, "canonical", "mine.txt")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestOverwriteRule: every command refuses an existing output without
+// --force, and replaces it with --force.
+func TestOverwriteRule(t *testing.T) {
+	hf := filepath.Join(td, "sambay-tiny", "hf")
+	dir := t.TempDir()
+	g := filepath.Join(dir, "m.gguf")
+	golden := filepath.Join(td, "sambay-tiny", "golden-fp32.safetensors")
+	rep := filepath.Join(dir, "r.md")
+	for _, c := range []struct {
+		name   string
+		path   string
+		args   []string
+		folder bool
+	}{
+		{"quant gguf", g, []string{"quant", hf, "--type", "q8_0", "-o", g}, false},
+		{"quant generic", filepath.Join(dir, "g.gguf"), []string{"quant", filepath.Join(hf, "model.safetensors"), "--generic", "--type", "q8_0", "-o", filepath.Join(dir, "g.gguf")}, false},
+		{"quant mlx", filepath.Join(dir, "mlx"), []string{"quant", hf, "--to", "mlx", "--group-size", "32", "-o", filepath.Join(dir, "mlx")}, true},
+		{"import", filepath.Join(dir, "canon"), []string{"import", hf, "-o", filepath.Join(dir, "canon")}, true},
+		{"verify report", rep, []string{"verify", hf, "--golden", golden, "--report", rep}, false},
+	} {
+		if c.folder {
+			os.MkdirAll(c.path, 0o755)
+			os.WriteFile(filepath.Join(c.path, "config.json"), []byte("{}"), 0o644)
+		} else {
+			os.WriteFile(c.path, []byte("old"), 0o644)
+		}
+		if code, _, stderr := runCLI(t, c.args...); code == 0 || !strings.Contains(stderr, "--force") {
+			t.Errorf("%s over an existing output: exit %d %s", c.name, code, stderr)
+		}
+		if code, _, stderr := runCLI(t, append(c.args, "--force")...); code != 0 {
+			t.Errorf("%s --force: exit %d %s", c.name, code, stderr)
+		}
+		if !c.folder {
+			if b, _ := os.ReadFile(c.path); string(b) == "old" {
+				t.Errorf("%s --force: the old file is still there", c.name)
+			}
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -164,6 +165,14 @@ func WriteModel(dir string, tensors []formats.Tensor, opts WriteOptions) (*Write
 	}
 	sort.Slice(res.Tensors, func(i, j int) bool { return res.Tensors[i].Name < res.Tensors[j].Name })
 	return res, nil
+}
+
+var shardName = regexp.MustCompile(`^model-[0-9]{5}-of-[0-9]{5}\.safetensors$`)
+
+// IsModelFile reports whether name is a file WriteModel writes: the single
+// model.safetensors, a shard model-NNNNN-of-NNNNN.safetensors, or the index.
+func IsModelFile(name string) bool {
+	return name == "model.safetensors" || name == IndexName || shardName.MatchString(name)
 }
 
 // WriteFile writes tensors into one safetensors file at path, under a

@@ -104,6 +104,31 @@ func WriteFile(path string, data []byte) error {
 	return f.Commit()
 }
 
+// ErrExists reports an output that exists where replacing it was not asked
+// for (the tool's one overwrite rule: --force replaces, and only the tool's
+// own outputs).
+var ErrExists = errors.New("output exists")
+
+// CheckFile checks that a file may be written at path: nothing is there, or
+// force is set and a regular file is (a folder or special file is never
+// replaced by a file).
+func CheckFile(path string, force bool) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s exists and is not a regular file; choose another output", ErrExists, path)
+	}
+	if !force {
+		return fmt.Errorf("%w: %s exists (use --force to replace it)", ErrExists, path)
+	}
+	return nil
+}
+
 // A Dir is an output folder built under a temporary name beside its final
 // path and renamed into place by Commit.
 type Dir struct {
@@ -113,18 +138,26 @@ type Dir struct {
 
 // NewDir creates a temporary folder for final, creating final's parent
 // folders if needed. An existing final path is refused when it is not a
-// folder, or when it is a non-empty folder and force is false; with force
-// it is replaced at Commit.
-func NewDir(final string, force bool) (*Dir, error) {
+// folder, or when it is a non-empty folder and force is false. With force it
+// is replaced at Commit, but only when ours reports every entry in it as a
+// file the tool writes there: a folder holding anything else (a user's
+// notes, a subfolder) is refused, never deleted.
+func NewDir(final string, force bool, ours func(name string) bool) (*Dir, error) {
 	final = filepath.Clean(final)
-	if fi, err := os.Stat(final); err == nil {
+	if fi, err := os.Lstat(final); err == nil {
 		if !fi.IsDir() {
-			return nil, fmt.Errorf("%s exists and is not a folder", final)
+			return nil, fmt.Errorf("%w: %s exists and is not a folder", ErrExists, final)
 		}
-		if !force {
-			entries, _ := os.ReadDir(final)
-			if len(entries) > 0 {
-				return nil, fmt.Errorf("%s exists and is not empty (use --force to replace it)", final)
+		entries, err := os.ReadDir(final)
+		if err != nil {
+			return nil, err
+		}
+		if len(entries) > 0 && !force {
+			return nil, fmt.Errorf("%w: %s exists and is not empty (use --force to replace it)", ErrExists, final)
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() || ours == nil || !ours(e.Name()) {
+				return nil, fmt.Errorf("%w: %s holds %s, which sambay-conv did not write; --force replaces only the tool's own outputs (move it, or choose another folder)", ErrExists, final, e.Name())
 			}
 		}
 	}

@@ -108,13 +108,16 @@ func TestCreateInMissingFolderFails(t *testing.T) {
 	}
 }
 
+// own is the test's set of files the tool writes.
+func own(name string) bool { return name == "config.json" || name == "new" }
+
 func TestDir(t *testing.T) {
 	parent := t.TempDir()
 	final := filepath.Join(parent, "sub", "model")
 	var d *Dir
 	var err error
 	withUmask(t, func() {
-		d, err = NewDir(final, false)
+		d, err = NewDir(final, false, own)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -137,10 +140,10 @@ func TestDir(t *testing.T) {
 	}
 
 	// A non-empty folder is refused without force, replaced with it.
-	if _, err := NewDir(final, false); err == nil || !strings.Contains(err.Error(), "--force") {
+	if _, err := NewDir(final, false, own); err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("existing non-empty folder: err %v, want a --force hint", err)
 	}
-	d2, err := NewDir(final, true)
+	d2, err := NewDir(final, true, own)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,12 +161,12 @@ func TestDir(t *testing.T) {
 	// A file at the final path is never replaced.
 	file := filepath.Join(parent, "file")
 	os.WriteFile(file, []byte("x"), 0o644)
-	if _, err := NewDir(file, true); err == nil {
+	if _, err := NewDir(file, true, own); err == nil {
 		t.Error("a file at the final path was accepted")
 	}
 
 	// Cleanup without Commit leaves nothing.
-	d3, err := NewDir(filepath.Join(parent, "gone"), false)
+	d3, err := NewDir(filepath.Join(parent, "gone"), false, own)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,5 +176,47 @@ func TestDir(t *testing.T) {
 		if strings.Contains(e, "gone") {
 			t.Errorf("left behind: %s", e)
 		}
+	}
+}
+
+// TestDirForceKeepsForeignFiles: with force, a folder that holds a file the
+// tool did not write (or a subfolder) is refused, and nothing in it changes.
+func TestDirForceKeepsForeignFiles(t *testing.T) {
+	final := filepath.Join(t.TempDir(), "model")
+	os.Mkdir(final, 0o755)
+	os.WriteFile(filepath.Join(final, "config.json"), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(final, "notes.txt"), []byte("mine"), 0o644)
+	_, err := NewDir(final, true, own)
+	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "notes.txt") {
+		t.Fatalf("foreign file: %v", err)
+	}
+	os.Remove(filepath.Join(final, "notes.txt"))
+	os.Mkdir(filepath.Join(final, "sub"), 0o755)
+	if _, err := NewDir(final, true, own); !errors.Is(err, ErrExists) {
+		t.Fatalf("subfolder: %v", err)
+	}
+	if es := entries(t, final); len(es) != 2 {
+		t.Errorf("folder changed: %v", es)
+	}
+	if es := entries(t, filepath.Dir(final)); len(es) != 1 {
+		t.Errorf("temporary folders left: %v", es)
+	}
+}
+
+func TestCheckFile(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "m.gguf")
+	if err := CheckFile(f, false); err != nil {
+		t.Errorf("new path: %v", err)
+	}
+	os.WriteFile(f, nil, 0o644)
+	if err := CheckFile(f, false); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("existing file without force: %v", err)
+	}
+	if err := CheckFile(f, true); err != nil {
+		t.Errorf("existing file with force: %v", err)
+	}
+	if err := CheckFile(dir, true); !errors.Is(err, ErrExists) {
+		t.Errorf("a folder at the path with force: %v", err)
 	}
 }
