@@ -25,6 +25,11 @@ type Canonical struct {
 
 // OpenCanonical opens the canonical folder dir for streaming.
 func OpenCanonical(dir string) (*Canonical, error) {
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, err
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is a file; a canonical model is a folder with config.json and safetensors shards (import a checkpoint to make one)", dir)
+	}
 	p := filepath.Join(dir, "config.json")
 	cb, err := os.ReadFile(p)
 	if err != nil {

@@ -115,7 +115,7 @@ func Open(path string, opts reference.Options) (*Loaded, error) {
 	case KindFolder:
 		return openFolder(path, opts)
 	}
-	return nil, fmt.Errorf("%s is %s, not a model the forward pass reads (a canonical safetensors folder, an MLX folder or a GGUF file; import a checkpoint first)", path, describe(kind))
+	return nil, fmt.Errorf("%s is %s, not a model the forward pass reads (a canonical safetensors folder, an MLX folder or a GGUF file); import a checkpoint first: sambay-conv import %s -o DIR", path, describe(kind), path)
 }
 
 // describe says what a kind is, for messages.
@@ -156,4 +156,45 @@ func openFolder(dir string, opts reference.Options) (*Loaded, error) {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	return &Loaded{Model: m, Path: dir, Format: KindFolder, closer: st}, nil
+}
+
+// A Use is what a command does with its input path.
+type Use int
+
+// Uses.
+const (
+	ForImport  Use = iota // a checkpoint: torch.save zip, safetensors file, HF or canonical folder
+	ForQuant              // a canonical (HF layout) model folder
+	ForGeneric            // any safetensors file or folder (quant --generic)
+)
+
+// Require checks, from its content, that path holds what a command needs,
+// and otherwise says what it holds and which command takes it.
+func Require(path string, use Use) error {
+	kind, err := Sniff(path)
+	if err != nil {
+		return err
+	}
+	ok := map[Use][]Kind{
+		ForImport:  {KindTorchZip, KindTorchLegacy, KindSafetensors, KindFolder},
+		ForQuant:   {KindFolder},
+		ForGeneric: {KindSafetensors, KindFolder, KindMLX},
+	}[use]
+	for _, k := range ok {
+		if k == kind {
+			return nil
+		}
+	}
+	what := map[Use]string{ForImport: "import reads checkpoints (torch.save .pth/.bin, safetensors, a Hugging Face folder)",
+		ForQuant:   "quant reads a canonical model folder",
+		ForGeneric: "quant --generic reads safetensors files or folders"}[use]
+	switch kind {
+	case KindGGUF:
+		return fmt.Errorf("%s is a GGUF file; %s — to inspect it: sambay-conv inspect %s; to compare it with its original: sambay-conv verify %s --against ORIGINAL --tokens …", path, what, path, path)
+	case KindMLX:
+		return fmt.Errorf("%s is an MLX folder; %s — to inspect it: sambay-conv inspect %s; to compare it with its original: sambay-conv verify %s --against ORIGINAL --tokens …", path, what, path, path)
+	case KindTorchZip, KindTorchLegacy, KindSafetensors:
+		return fmt.Errorf("%s is %s; %s — import it first: sambay-conv import %s -o DIR", path, describe(kind), what, path)
+	}
+	return fmt.Errorf("%s is %s; %s", path, describe(kind), what)
 }

@@ -140,6 +140,9 @@ type Result struct {
 // the import does not match the golden (the quantized targets are reported,
 // not judged).
 func Run(ctx context.Context, o Options) (*Result, error) {
+	if err := model.Require(o.Source, model.ForImport); err != nil {
+		return nil, err
+	}
 	if err := checkOutput(o.Output, o.Force); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/model"
 )
 
 func configFlags() []cli.Flag {
@@ -122,6 +123,9 @@ func importOptions(c *cli.Command) (convert.ImportOptions, string, error) {
 }
 
 func runImport(ctx context.Context, c *cli.Command, src string, opts convert.ImportOptions) error {
+	if err := model.Require(src, model.ForImport); err != nil {
+		return err
+	}
 	stderr := c.Root().ErrWriter
 	if !c.Bool("json") {
 		opts.Log = func(s string) { fmt.Fprintln(stderr, s) }

@@ -12,6 +12,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/ggml"
 	"github.com/sambay-conv/sambay-conv/ggufmodel"
 	"github.com/sambay-conv/sambay-conv/mlxmodel"
+	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/quant"
 )
 
@@ -56,6 +57,9 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 	if c.String("output") == "" {
 		return usagef("quant --to mlx needs -o DIR")
 	}
+	if err := model.Require(c.Args().First(), model.ForQuant); err != nil {
+		return err
+	}
 	if err := quant.MLXCheck(int(c.Int("bits")), int(c.Int("group-size"))); err != nil {
 		return usagef("%v", err)
 	}
@@ -82,6 +86,13 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 // quantGGUF wires the GGUF flags into ggufmodel.Export (or ExportGeneric)
 // and prints the plan or the result.
 func quantGGUF(ctx context.Context, c *cli.Command) error {
+	use := model.ForQuant
+	if c.Bool("generic") {
+		use = model.ForGeneric
+	}
+	if err := model.Require(c.Args().First(), use); err != nil {
+		return err
+	}
 	opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name"), Force: c.Bool("force")}
 	for _, s := range c.StringSlice("tensor-type") {
 		o, err := quant.ParseOverride(s)

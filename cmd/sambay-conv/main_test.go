@@ -367,3 +367,50 @@ func TestQuantCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongInputKind gives each command an input of another kind: the error
+// says what the input is and which command takes it.
+func TestWrongInputKind(t *testing.T) {
+	dir := t.TempDir()
+	hf := filepath.Join(td, "sambay-tiny", "hf")
+	g := filepath.Join(dir, "model.gguf")
+	if code, _, stderr := runCLI(t, "quant", hf, "--type", "q8_0", "-o", g); code != 0 {
+		t.Fatal(stderr)
+	}
+	mlx := filepath.Join(dir, "mlx")
+	if code, _, stderr := runCLI(t, "quant", hf, "--to", "mlx", "--group-size", "32", "-o", mlx); code != 0 {
+		t.Fatal(stderr)
+	}
+	notes := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notes, []byte("not a model\n"), 0o644)
+	pth := filepath.Join(td, "sambay-tiny", "archscale-head.pth")
+	st := filepath.Join(hf, "model.safetensors")
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"import", notes, "-o", filepath.Join(dir, "x")}, []string{"notes.txt is neither", "import reads checkpoints"}},
+		{[]string{"import", g, "-o", filepath.Join(dir, "x")}, []string{"is a GGUF file", "sambay-conv inspect " + g}},
+		{[]string{"import", mlx, "-o", filepath.Join(dir, "x")}, []string{"is an MLX folder", "sambay-conv inspect " + mlx}},
+		{[]string{"quant", pth, "-o", filepath.Join(dir, "y.gguf")}, []string{"is a torch.save checkpoint", "sambay-conv import " + pth}},
+		{[]string{"quant", st, "--type", "q8_0", "-o", filepath.Join(dir, "y.gguf")}, []string{"single safetensors file", "quant reads a canonical model folder"}},
+		{[]string{"quant", notes, "--generic", "--type", "q8_0", "-o", filepath.Join(dir, "y.gguf")}, []string{"quant --generic reads safetensors"}},
+		{[]string{"quant", g, "--to", "mlx", "-o", filepath.Join(dir, "z")}, []string{"is a GGUF file"}},
+		{[]string{"verify", pth, "--decode", "--tokens", "1,2"}, []string{"torch.save checkpoint", "sambay-conv import " + pth}},
+	} {
+		code, _, stderr := runCLI(t, c.args...)
+		if code != exitFailure {
+			t.Errorf("%v: exit %d", c.args[:2], code)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%v: %q lacks %q", c.args[:2], stderr, w)
+			}
+		}
+	}
+	for _, p := range []string{filepath.Join(dir, "x"), filepath.Join(dir, "y.gguf"), filepath.Join(dir, "z")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was written", p)
+		}
+	}
+}
