@@ -279,10 +279,18 @@ func writeFile(path string, tensors []formats.Tensor, opts WriteOptions) (Writte
 		return WrittenFile{}, nil, err
 	}
 	defer f.Close()
-	return writeTo(f, path, tensors, opts)
+	wf, wts, err := writeTo(f, path, tensors, opts)
+	if err != nil {
+		return wf, nil, err
+	}
+	if err := f.Sync(); err != nil {
+		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return wf, wts, nil
 }
 
-// writeTo writes the file's bytes to f, fsyncs and closes it.
+// writeTo writes the file's bytes to f (the callers sync it: WriteFile
+// through its atomic commit, writeFile itself).
 func writeTo(f *os.File, path string, tensors []formats.Tensor, opts WriteOptions) (WrittenFile, []WrittenTensor, error) {
 	ordered := append([]formats.Tensor(nil), tensors...)
 	sort.Slice(ordered, func(i, j int) bool { return less(ordered[i], ordered[j]) })
@@ -348,9 +356,6 @@ func writeTo(f *os.File, path string, tensors []formats.Tensor, opts WriteOption
 			return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, pe.Err)
 		}
 		return WrittenFile{}, nil, firstErr
-	}
-	if err := f.Sync(); err != nil {
-		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var wts []WrittenTensor
 	for i, t := range ordered {
