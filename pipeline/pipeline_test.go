@@ -44,13 +44,16 @@ func TestRunOnSambayTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Golden.Pass || len(res.Targets) != 2 {
+	if res.Golden.Verdict != verify.VerdictPass || res.GoldenSkipped != "" || len(res.Targets) != 2 {
 		t.Fatalf("golden %+v, %d targets", res.Golden, len(res.Targets))
 	}
 	for _, tr := range res.Targets {
 		p := tr.Parity
 		if p.Top1Agreement < 0.9 || !(p.KLDMean > 0 && p.KLDMean < 0.01) || p.Tokens != 64 {
 			t.Errorf("%s parity: top-1 %.2f, KL %.4g over %d tokens", tr.Target, p.Top1Agreement, p.KLDMean, p.Tokens)
+		}
+		if p.Verdict != verify.VerdictReport {
+			t.Errorf("%s: verdict %s for a comparison without a threshold", tr.Target, p.Verdict)
 		}
 		if len(tr.Tensors) == 0 || !(tr.BitsPerWeight > 8 && tr.BitsPerWeight < 16) {
 			t.Errorf("%s: %d tensors reported, %.3f bits per weight", tr.Target, len(tr.Tensors), tr.BitsPerWeight)
@@ -88,5 +91,24 @@ func TestRunFailsOnWrongGolden(t *testing.T) {
 		Golden: filepath.Join(td, "phi4flash-tiny", "golden-fp32.safetensors")})
 	if err == nil || !errors.Is(err, verify.ErrParity) && !strings.Contains(err.Error(), "hidden states") {
 		t.Errorf("wrong golden: %v", err)
+	}
+}
+
+// TestRunWithoutGolden: the golden check is SKIPPED, with the reason, in the
+// result and in every report format.
+func TestRunWithoutGolden(t *testing.T) {
+	out := t.TempDir()
+	res, err := Run(context.Background(), Options{Source: filepath.Join(td, "sambay-tiny", "hf"), Output: filepath.Join(out, "p")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Golden != nil || !strings.Contains(res.GoldenSkipped, "no golden file") {
+		t.Fatalf("golden %v, skipped %q", res.Golden, res.GoldenSkipped)
+	}
+	for _, f := range []string{"report.md", "report.html", "report.json"} {
+		b, _ := os.ReadFile(filepath.Join(out, "p", f))
+		if !strings.Contains(string(b), "SKIPPED") && !strings.Contains(string(b), "golden_skipped") {
+			t.Errorf("%s does not say the golden check was skipped", f)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sambay-conv/sambay-conv/report"
+	"github.com/sambay-conv/sambay-conv/verify"
 )
 
 func (r *Result) writeReport(path string) error { return report.WriteFile(path, r.doc(), r) }
@@ -21,20 +22,23 @@ func (r *Result) doc() *report.Doc {
 		add(report.Para(fmt.Sprintf("Imported `%s` (%s, %s layout) → `%s`: %d tensors, %d parameters, %d bytes.",
 			r.Import.Source.Path, r.Import.Source.Format, r.Import.Source.Layout, r.Canonical, len(m.Tensors), m.Params, m.TotalSize)))
 	}
+	if r.GoldenSkipped != "" {
+		add(report.Heading{Level: 2, Text: "Import vs golden: " + verify.VerdictSkipped}, report.Para(r.GoldenSkipped+"."))
+	}
 	if r.Golden != nil {
-		v := map[bool]string{true: "PASS", false: "FAIL"}[r.Golden.Pass]
+		v := r.Golden.Verdict
 		add(report.Heading{Level: 2, Text: "Import vs golden: " + v, Class: strings.ToLower(v)},
 			report.Para(fmt.Sprintf("max abs err %.4g (%.3g of max |logit|), top-1 %.2f%%, KL mean %.3g.", r.Golden.MaxAbsErr, r.Golden.RelErr, 100*r.Golden.Top1Agreement, r.Golden.KLDMean)))
 	}
 	add(report.Heading{Level: 2, Text: "Quantized outputs vs the imported model (fp32 reference forward pass)"})
 	plot := report.Plot{XLabel: "bits per weight", YLabel: "mean KL divergence (nats)", XTicks: true}
-	t := report.Table{Head: []string{"target", "bits/weight", "tensor bytes", "KL mean", "KL p99", "KL max", "top-1", "PPL (Δ)", "logits NMSE"},
-		Right: []bool{false, true, true, true, true, true, true, true, true}}
+	t := report.Table{Head: []string{"target", "verdict", "bits/weight", "tensor bytes", "KL mean", "KL p99", "KL max", "top-1", "PPL (Δ)", "logits NMSE"},
+		Right: []bool{false, false, true, true, true, true, true, true, true, true}}
 	for _, tr := range r.Targets {
 		p := tr.Parity
 		plot.Points = append(plot.Points, report.Point{X: tr.BitsPerWeight, Y: p.KLDMean, Label: tr.Target,
 			Title: fmt.Sprintf("%s: %.3f bits/weight, KL mean %.4g", tr.Target, tr.BitsPerWeight, p.KLDMean)})
-		t.Rows = append(t.Rows, []string{tr.Target, fmt.Sprintf("%.3f", tr.BitsPerWeight), fmt.Sprint(tr.TensorBytes), fmt.Sprintf("%.4g", p.KLDMean),
+		t.Rows = append(t.Rows, []string{tr.Target, p.Verdict, fmt.Sprintf("%.3f", tr.BitsPerWeight), fmt.Sprint(tr.TensorBytes), fmt.Sprintf("%.4g", p.KLDMean),
 			fmt.Sprintf("%.4g", p.KLDP99), fmt.Sprintf("%.4g", p.KLDMax), fmt.Sprintf("%.2f%%", 100*p.Top1Agreement), fmt.Sprintf("%.3f (%+.3f)", p.PPLGot, p.PPLDelta), fmt.Sprintf("%.3g", p.NMSE)})
 	}
 	if len(r.Targets) > 0 {

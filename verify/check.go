@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,9 +25,9 @@ func usagef(format string, args ...any) error {
 }
 
 // ReportOnly is the tolerance of a comparison that measures without judging
-// (a quantized model is expected to differ from its original): every finite
-// error passes, and the bound stays finite so that JSON can carry it.
-var ReportOnly = Tolerance{Logits: 1e30, Hidden: 1e30}
+// (a quantized model is expected to differ from its original): no
+// threshold, so its verdict is REPORT.
+var ReportOnly = Tolerance{}
 
 // Options say which check Run performs and what it writes. Exactly one of
 // Golden (without Decode), Against, Decode and Device "cuda" selects the
@@ -89,9 +90,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.MaxKLD != nil && rep.KLDMean > *opts.MaxKLD {
-		rep.Pass = false
-		rep.Notes = append(rep.Notes, fmt.Sprintf("mean KL divergence %.4g exceeds --max-kld %.4g", rep.KLDMean, *opts.MaxKLD))
+	if opts.MaxKLD != nil {
+		rep.JudgeKLD(*opts.MaxKLD)
 	}
 	res := &Result{Report: rep}
 	if quantized && opts.Against != "" {
@@ -118,6 +118,17 @@ func (opts *Options) tokens() ([]int, *Golden, error) {
 	if n != 1 {
 		return nil, nil, usagef("choose one check: --golden FILE, --against MODEL, --decode or --device cuda")
 	}
+	for _, f := range []struct {
+		name string
+		v    *float64
+	}{{"--tol-logits", opts.TolLogits}, {"--tol-hidden", opts.TolHidden}, {"--max-kld", opts.MaxKLD}} {
+		if f.v != nil && !(*f.v > 0 && !math.IsInf(*f.v, 0)) { // NaN fails the first test
+			return nil, nil, usagef("%s %v: want a finite number above 0", f.name, *f.v)
+		}
+	}
+	if opts.KLDCtx < 0 {
+		return nil, nil, usagef("--ctx %d: want a positive chunk length", opts.KLDCtx)
+	}
 	ids := opts.Tokens
 	var g *Golden
 	if opts.Golden != "" {
@@ -135,11 +146,12 @@ func (opts *Options) tokens() ([]int, *Golden, error) {
 	return ids, g, nil
 }
 
-// tolerance is the mode's default, or ReportOnly for a quantized model,
-// with the given overrides applied.
+// tolerance is the mode's default for a full-precision model and no
+// threshold for a quantized one (it is expected to differ), with the given
+// thresholds applied: on a quantized model only what is given is judged.
 func (opts *Options) tolerance(quantized bool) Tolerance {
 	tol := DefaultTolerance(opts.Reference.Numerics)
-	if quantized && opts.TolLogits == nil && opts.TolHidden == nil {
+	if quantized {
 		tol = ReportOnly
 	}
 	if opts.TolLogits != nil {

@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"errors"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -23,8 +24,13 @@ func TestRunChoosesOneCheck(t *testing.T) {
 		}
 	}
 	res, err := verify.Run(t.Context(), verify.Options{Model: hf, Golden: golden})
-	if err != nil || res.Report.Err() != nil || res.Report.Tolerance != verify.TolFP32 || res.Quality != nil {
+	if err != nil || res.Report.Err() != nil || res.Report.Verdict != verify.VerdictPass || res.Report.Tolerance != verify.TolFP32 || res.Quality != nil {
 		t.Errorf("golden check: %v, %+v", err, res)
+	}
+	// Decoding has no per-block states: that part is SKIPPED, with the reason.
+	res, err = verify.Run(t.Context(), verify.Options{Model: hf, Decode: true, Tokens: []int{1, 2, 3}})
+	if err != nil || res.Report.Verdict != verify.VerdictPass || len(res.Report.Skipped) != 1 {
+		t.Errorf("decode check: %v, verdict %s, skipped %v", err, res.Report.Verdict, res.Report.Skipped)
 	}
 }
 
@@ -43,17 +49,37 @@ func TestRunQuantized(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := res.Report
-	if rep.Tolerance != verify.ReportOnly || rep.Err() != nil || len(res.Quality) == 0 || !(rep.KLDMean > 0) {
-		t.Fatalf("tolerance %+v, err %v, %d tensors, KL %g", rep.Tolerance, rep.Err(), len(res.Quality), rep.KLDMean)
+	if rep.Verdict != verify.VerdictReport || rep.Tolerance != verify.ReportOnly || rep.Err() != nil || len(res.Quality) == 0 || !(rep.KLDMean > 0) {
+		t.Fatalf("verdict %s, tolerance %+v, err %v, %d tensors, KL %g", rep.Verdict, rep.Tolerance, rep.Err(), len(res.Quality), rep.KLDMean)
 	}
-	lim := rep.KLDMean / 2
-	o.MaxKLD = &lim
-	if res, err := verify.Run(t.Context(), o); err != nil || !errors.Is(res.Report.Err(), verify.ErrParity) {
-		t.Errorf("--max-kld %g with KL %g: %v, %v", lim, rep.KLDMean, err, res.Report.Err())
+	for _, l := range rep.Layers {
+		if l.Verdict != verify.VerdictReport {
+			t.Errorf("block %d verdict %s without a threshold", l.Index, l.Verdict)
+		}
 	}
+	for _, c := range []struct {
+		limit   float64
+		verdict string
+	}{{rep.KLDMean / 2, verify.VerdictFail}, {rep.KLDMean * 2, verify.VerdictPass}} {
+		o.MaxKLD = &c.limit
+		res, err := verify.Run(t.Context(), o)
+		if err != nil || res.Report.Verdict != c.verdict || (c.verdict == verify.VerdictFail) != errors.Is(res.Report.Err(), verify.ErrParity) {
+			t.Errorf("--max-kld %g with KL %g: %v, verdict %s", c.limit, rep.KLDMean, err, res.Report.Verdict)
+		}
+	}
+	// Only --tol-hidden: the blocks are judged, the logits are not.
 	tol := 1e-5
-	o.MaxKLD, o.TolLogits = nil, &tol
-	if res, err := verify.Run(t.Context(), o); err != nil || res.Report.Tolerance.Logits != tol || res.Report.Err() == nil {
-		t.Errorf("--tol-logits on a Q4_0 model: %v, %+v", err, res.Report.Tolerance)
+	o.MaxKLD, o.TolHidden = nil, &tol
+	res, err = verify.Run(t.Context(), o)
+	if err != nil || res.Report.Tolerance.Logits != 0 || res.Report.Tolerance.Hidden != tol || res.Report.Verdict != verify.VerdictFail || res.Report.Layers[0].Verdict == verify.VerdictReport {
+		t.Errorf("--tol-hidden alone on a Q4_0 model: %v, %+v, %s", err, res.Report.Tolerance, res.Report.Verdict)
+	}
+	// Bad thresholds are usage errors.
+	for _, bad := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		v := bad
+		o.TolHidden = &v
+		if _, err := verify.Run(t.Context(), o); !errors.Is(err, verify.ErrUsage) {
+			t.Errorf("--tol-hidden %v: %v", bad, err)
+		}
 	}
 }

@@ -11,11 +11,23 @@ import (
 var ErrParity = errors.New("out of tolerance")
 
 // Tolerance bounds a comparison. Errors are relative to the reference's
-// largest magnitude: logits to max |logit|, a block to max |hidden| of that block.
+// largest magnitude: logits to max |logit|, a block to max |hidden| of that
+// block. A zero field is no threshold: that part is measured and reported,
+// not judged.
 type Tolerance struct {
-	Logits float64 `json:"logits"`
-	Hidden float64 `json:"hidden"`
+	Logits float64 `json:"logits,omitempty"`
+	Hidden float64 `json:"hidden,omitempty"`
 }
+
+// Verdicts. Every check has one: PASS or FAIL against a threshold, REPORT
+// when it was measured without one, SKIPPED (with the reason in the
+// report's Skipped list) when it could not run.
+const (
+	VerdictPass    = "PASS"
+	VerdictFail    = "FAIL"
+	VerdictReport  = "REPORT"
+	VerdictSkipped = "SKIPPED"
+)
 
 // Default tolerances, measured on the testdata models against the PyTorch
 // reference (README "verify"): fp32 differs by at most 8e-7 of max |logit|,
@@ -31,12 +43,14 @@ type LayerResult struct {
 	Kind      string  `json:"kind"`
 	MaxAbsErr float64 `json:"max_abs_err"`
 	RelErr    float64 `json:"rel_err"`
-	Pass      bool    `json:"pass"`
+	Verdict   string  `json:"verdict"` // PASS or FAIL against Tolerance.Hidden, else REPORT
 }
 
 // Report is the outcome of a comparison.
 type Report struct {
-	Pass          bool    `json:"pass"`
+	// Verdict is FAIL when any judged check failed, PASS when at least one
+	// was judged and none failed, REPORT when nothing had a threshold.
+	Verdict       string  `json:"verdict"`
 	Got           string  `json:"got"`
 	Want          string  `json:"want"`
 	Mode          string  `json:"mode"`
@@ -56,19 +70,42 @@ type Report struct {
 	PPLWant       float64       `json:"ppl_reference,omitempty"`
 	PPLDelta      float64       `json:"ppl_delta,omitempty"`
 	Tolerance     Tolerance     `json:"tolerance"`
+	MaxKLD        float64       `json:"max_kld,omitempty"` // the mean-KL threshold, when one was given
 	Layers        []LayerResult `json:"layers"`
-	FirstBadLayer int           `json:"first_bad_layer"` // −1 when every block is within tolerance
+	FirstBadLayer int           `json:"first_bad_layer"` // −1 when no block failed
 	Notes         []string      `json:"notes,omitempty"`
+	Skipped       []string      `json:"skipped,omitempty"` // checks that could not run, and why
+}
+
+// judged records one judged check's outcome in the verdict.
+func (r *Report) judged(ok bool) {
+	switch {
+	case !ok:
+		r.Verdict = VerdictFail
+	case r.Verdict != VerdictFail:
+		r.Verdict = VerdictPass
+	}
+}
+
+// JudgeKLD judges the mean KL divergence against max (> 0).
+func (r *Report) JudgeKLD(max float64) {
+	r.MaxKLD = max
+	ok := r.KLDMean <= max
+	if !ok {
+		r.Notes = append(r.Notes, fmt.Sprintf("mean KL divergence %.4g exceeds --max-kld %.4g", r.KLDMean, max))
+	}
+	r.judged(ok)
 }
 
 // Err returns nil when the report passes, else an error wrapping ErrParity
 // that names the first block out of tolerance.
 func (r *Report) Err() error {
-	if r.Pass {
+	if r.Verdict != VerdictFail {
 		return nil
 	}
 	where := ""
-	if len(r.Notes) > 0 && r.RelErr <= r.Tolerance.Logits && r.FirstBadLayer < 0 {
+	logitsOK := r.Tolerance.Logits == 0 || r.RelErr <= r.Tolerance.Logits
+	if len(r.Notes) > 0 && logitsOK && r.FirstBadLayer < 0 {
 		return fmt.Errorf("%w: %s", ErrParity, r.Notes[len(r.Notes)-1])
 	}
 	if r.FirstBadLayer >= 0 {
@@ -82,7 +119,7 @@ func (r *Report) Err() error {
 // Compare compares logits got against want ([T, V] each) and, when both are
 // given, the per-block hidden states; kinds names each block.
 func Compare(got, want []float32, T, V int, gotHidden, wantHidden [][]float32, kinds []string, tol Tolerance) *Report {
-	r := &Report{Tokens: T, Vocab: V, Tolerance: tol, FirstBadLayer: -1}
+	r := &Report{Tokens: T, Vocab: V, Tolerance: tol, FirstBadLayer: -1, Verdict: VerdictReport}
 	var se, sw float64
 	top1 := 0
 	klds := make([]float64, 0, T)
@@ -111,8 +148,14 @@ func Compare(got, want []float32, T, V int, gotHidden, wantHidden [][]float32, k
 		r.RelErr = r.MaxAbsErr / r.MaxAbsLogit
 	}
 	r.Top1Agreement = float64(top1) / float64(T)
-	r.Pass = r.RelErr <= tol.Logits
-	if len(gotHidden) > 0 && len(gotHidden) == len(wantHidden) {
+	if tol.Logits > 0 {
+		r.judged(r.RelErr <= tol.Logits)
+	}
+	if len(wantHidden) == 0 || len(gotHidden) != len(wantHidden) {
+		if tol.Hidden > 0 {
+			r.Skipped = append(r.Skipped, "per-block comparison: the reference has no hidden states (a golden with only logits, or a decoding check)")
+		}
+	} else {
 		for i := range wantHidden {
 			l := LayerResult{Index: i}
 			if i < len(kinds) {
@@ -126,10 +169,14 @@ func Compare(got, want []float32, T, V int, gotHidden, wantHidden [][]float32, k
 			if mx > 0 {
 				l.RelErr = l.MaxAbsErr / mx
 			}
-			l.Pass = l.RelErr <= tol.Hidden
-			if !l.Pass && r.FirstBadLayer < 0 {
-				r.FirstBadLayer = i
-				r.Pass = false
+			l.Verdict = VerdictReport
+			if tol.Hidden > 0 {
+				ok := l.RelErr <= tol.Hidden
+				l.Verdict = map[bool]string{true: VerdictPass, false: VerdictFail}[ok]
+				if !ok && r.FirstBadLayer < 0 {
+					r.FirstBadLayer = i
+				}
+				r.judged(ok)
 			}
 			r.Layers = append(r.Layers, l)
 		}

@@ -19,18 +19,23 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return err
 }
 
-func verdict(pass bool) string {
-	if pass {
-		return "PASS"
+// tolText describes a threshold for a summary line.
+func tolText(t float64) string {
+	if t == 0 {
+		return "no threshold"
 	}
-	return "FAIL"
+	return fmt.Sprintf("tolerance %.3g", t)
 }
 
 // WriteText writes the summary and layer table for a terminal.
 func (r *Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "%s  %s vs %s (%s, %d tokens)\n", verdict(r.Pass), r.Got, r.Want, r.Mode, r.Tokens)
-	fmt.Fprintf(w, "logits: max abs err %.4g (%.3g of max |logit| %.4g; tolerance %.3g), NMSE %.3g, top-1 agreement %.2f%%, KL mean %.3g p99 %.3g max %.3g\n",
-		r.MaxAbsErr, r.RelErr, r.MaxAbsLogit, r.Tolerance.Logits, r.NMSE, 100*r.Top1Agreement, r.KLDMean, r.KLDP99, r.KLDMax)
+	fmt.Fprintf(w, "%s  %s vs %s (%s, %d tokens)\n", r.Verdict, r.Got, r.Want, r.Mode, r.Tokens)
+	kld := ""
+	if r.MaxKLD > 0 {
+		kld = fmt.Sprintf(" (--max-kld %.3g)", r.MaxKLD)
+	}
+	fmt.Fprintf(w, "logits: max abs err %.4g (%.3g of max |logit| %.4g; %s), NMSE %.3g, top-1 agreement %.2f%%, KL mean %.3g%s p99 %.3g max %.3g\n",
+		r.MaxAbsErr, r.RelErr, r.MaxAbsLogit, tolText(r.Tolerance.Logits), r.NMSE, 100*r.Top1Agreement, r.KLDMean, kld, r.KLDP99, r.KLDMax)
 	if r.PPLWant > 0 {
 		fmt.Fprintf(w, "perplexity over the tokens: %.4f (reference %.4f, Δ %+.4f)\n", r.PPLGot, r.PPLWant, r.PPLDelta)
 	}
@@ -38,7 +43,7 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "%5s  %-7s  %12s  %10s\n", "block", "kind", "max abs err", "rel err")
 		for _, l := range r.Layers {
 			mark := ""
-			if !l.Pass {
+			if l.Verdict == VerdictFail {
 				mark = "  ← out of tolerance"
 			}
 			fmt.Fprintf(w, "%5d  %-7s  %12.4g  %10.3g%s\n", l.Index, l.Kind, l.MaxAbsErr, l.RelErr, mark)
@@ -47,6 +52,9 @@ func (r *Report) WriteText(w io.Writer) {
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+	for _, n := range r.Skipped {
+		fmt.Fprintln(w, "SKIPPED", n)
+	}
 }
 
 // Doc returns the report as a report.Doc: summary, logits table, the
@@ -54,11 +62,11 @@ func (r *Report) WriteText(w io.Writer) {
 func (r *Report) Doc() *report.Doc {
 	d := &report.Doc{Title: "Parity report"}
 	add := func(b ...report.Block) { d.Blocks = append(d.Blocks, b...) }
-	add(report.Heading{Level: 1, Text: "Parity report: " + verdict(r.Pass), Class: strings.ToLower(verdict(r.Pass))},
+	add(report.Heading{Level: 1, Text: "Parity report: " + r.Verdict, Class: strings.ToLower(r.Verdict)},
 		report.List{fmt.Sprintf("got: `%s`", r.Got), fmt.Sprintf("want: `%s`", r.Want), fmt.Sprintf("numerics: %s, %d tokens, vocabulary %d", r.Mode, r.Tokens, r.Vocab)})
 	rows := [][]string{
 		{"max abs err", fmt.Sprintf("%.4g", r.MaxAbsErr)},
-		{fmt.Sprintf("relative to max \\|logit\\| (%.4g)", r.MaxAbsLogit), fmt.Sprintf("%.3g (tolerance %.3g)", r.RelErr, r.Tolerance.Logits)},
+		{fmt.Sprintf("relative to max \\|logit\\| (%.4g)", r.MaxAbsLogit), fmt.Sprintf("%.3g (%s)", r.RelErr, tolText(r.Tolerance.Logits))},
 		{"NMSE", fmt.Sprintf("%.3g", r.NMSE)},
 		{"top-1 agreement", fmt.Sprintf("%.2f%%", 100*r.Top1Agreement)},
 		{"KL divergence mean / p99 / max (nats)", fmt.Sprintf("%.3g / %.3g / %.3g", r.KLDMean, r.KLDP99, r.KLDMax)},
@@ -67,6 +75,16 @@ func (r *Report) Doc() *report.Doc {
 		rows = append(rows, []string{"perplexity (reference, Δ)", fmt.Sprintf("%.4f (%.4f, %+.4f)", r.PPLGot, r.PPLWant, r.PPLDelta)})
 	}
 	add(report.Table{Head: []string{"logits", "value"}, Rows: rows})
+	var notes report.List
+	for _, n := range r.Notes {
+		notes = append(notes, "note: "+n)
+	}
+	for _, n := range r.Skipped {
+		notes = append(notes, "SKIPPED: "+n)
+	}
+	if len(notes) > 0 {
+		add(notes)
+	}
 	if len(r.Layers) == 0 {
 		return d
 	}
@@ -78,9 +96,9 @@ func (r *Report) Doc() *report.Doc {
 	plot := report.Plot{XLabel: "block", YLabel: "relative error", Connect: true, RefY: &tol, RefLabel: "tolerance", MinDecades: 1}
 	t := report.Table{Head: []string{"block", "kind", "max abs err", "rel err", ""}, Right: []bool{true, false, true, true}}
 	for _, l := range r.Layers {
-		plot.Points = append(plot.Points, report.Point{X: float64(l.Index), Y: l.RelErr, Tick: fmt.Sprint(l.Index), Bad: !l.Pass,
+		plot.Points = append(plot.Points, report.Point{X: float64(l.Index), Y: l.RelErr, Tick: fmt.Sprint(l.Index), Bad: l.Verdict == VerdictFail,
 			Title: fmt.Sprintf("block %d (%s): %.3g", l.Index, l.Kind, l.RelErr)})
-		t.Rows = append(t.Rows, []string{fmt.Sprint(l.Index), l.Kind, fmt.Sprintf("%.4g", l.MaxAbsErr), fmt.Sprintf("%.3g", l.RelErr), verdict(l.Pass)})
+		t.Rows = append(t.Rows, []string{fmt.Sprint(l.Index), l.Kind, fmt.Sprintf("%.4g", l.MaxAbsErr), fmt.Sprintf("%.3g", l.RelErr), l.Verdict})
 	}
 	add(plot.SVG(), t)
 	return d

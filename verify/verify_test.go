@@ -64,8 +64,8 @@ func TestCorruptTensorIsLocated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Pass || rep.FirstBadLayer != int(layer[0]-'0') {
-			t.Errorf("fc1 halves swapped in block %s: pass %v, first bad block %d", layer, rep.Pass, rep.FirstBadLayer)
+		if rep.Verdict != verify.VerdictFail || rep.FirstBadLayer != int(layer[0]-'0') {
+			t.Errorf("fc1 halves swapped in block %s: verdict %s, first bad block %d", layer, rep.Verdict, rep.FirstBadLayer)
 		}
 		err = rep.Err()
 		if !errors.Is(err, verify.ErrParity) || !strings.Contains(err.Error(), "first block out of tolerance: "+layer) {
@@ -85,7 +85,7 @@ func TestReportsAndGoldenRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, got, err := verify.AgainstGolden(m.Model, g, verify.TolFP32)
-	if err != nil || !rep.Pass {
+	if err != nil || rep.Verdict != verify.VerdictPass {
 		t.Fatalf("sambay-tiny vs its golden: %v %+v", err, rep)
 	}
 	if rep.Top1Agreement != 1 || rep.KLDMean > 1e-9 || len(rep.Layers) != 8 || rep.Layers[5].Kind != "full-kv" {
@@ -120,7 +120,7 @@ func TestReportsAndGoldenRoundTrip(t *testing.T) {
 			if err := json.Unmarshal(b, &v); err != nil {
 				t.Fatal(err)
 			}
-			for _, k := range []string{"pass", "max_abs_err", "nmse", "top1_agreement", "kld_mean", "layers"} {
+			for _, k := range []string{"verdict", "max_abs_err", "nmse", "top1_agreement", "kld_mean", "layers"} {
 				if _, ok := v[k]; !ok {
 					t.Errorf("json report lacks %s", k)
 				}
@@ -140,7 +140,7 @@ func TestCompareFigures(t *testing.T) {
 	want := []float32{0, 1, 2, 3, 3, 2, 1, 0}
 	got := []float32{0, 1, 2, 3, 0, 2, 1, 3} // second position: argmax moves
 	r := verify.Compare(got, want, 2, 4, nil, nil, nil, verify.Tolerance{Logits: 0.5})
-	if r.Top1Agreement != 0.5 || r.MaxAbsErr != 3 || r.Pass {
+	if r.Top1Agreement != 0.5 || r.MaxAbsErr != 3 || r.Verdict != verify.VerdictFail {
 		t.Errorf("%+v", r)
 	}
 	if k := verify.KL(want[:4], want[:4]); k != 0 {
@@ -173,7 +173,7 @@ func TestArchScaleImportMatchesRelease(t *testing.T) {
 	}
 	defer b.Close()
 	rep, _, err := verify.AgainstModel(a.Model, b.Model, []int{5, 42, 7, 99, 3, 17, 64, 88, 1, 8}, verify.TolFP32)
-	if err != nil || !rep.Pass {
+	if err != nil || rep.Verdict != verify.VerdictPass {
 		t.Errorf("import vs release: %v %+v", err, rep)
 	}
 }

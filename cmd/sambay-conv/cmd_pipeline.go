@@ -91,13 +91,17 @@ func pipelineCommand() *cli.Command {
 				fmt.Fprintln(w, "\n== verify against", o.Golden)
 				res.Golden.WriteText(w)
 			}
+			if res.GoldenSkipped != "" {
+				fmt.Fprintln(w, "\n== verify against a golden\nSKIPPED ", res.GoldenSkipped)
+			}
 			if len(res.Targets) > 0 {
 				fmt.Fprintln(w, "\n== quantized outputs vs the imported model")
-				fmt.Fprintf(w, "%-14s %8s %10s %10s %10s %8s %12s\n", "target", "bits/w", "KL mean", "KL p99", "KL max", "top-1", "PPL Δ")
+				fmt.Fprintf(w, "%-14s %-7s %8s %10s %10s %10s %8s %12s\n", "target", "verdict", "bits/w", "KL mean", "KL p99", "KL max", "top-1", "PPL Δ")
 				for _, t := range res.Targets {
 					p := t.Parity
-					fmt.Fprintf(w, "%-14s %8.3f %10.4g %10.4g %10.4g %7.1f%% %+12.4f\n", t.Target, t.BitsPerWeight, p.KLDMean, p.KLDP99, p.KLDMax, 100*p.Top1Agreement, p.PPLDelta)
+					fmt.Fprintf(w, "%-14s %-7s %8.3f %10.4g %10.4g %10.4g %7.1f%% %+12.4f\n", t.Target, p.Verdict, t.BitsPerWeight, p.KLDMean, p.KLDP99, p.KLDMax, 100*p.Top1Agreement, p.PPLDelta)
 				}
+				fmt.Fprintln(w, "(REPORT: measured, no threshold — a quantized model is expected to differ; KL divergence and NMSE: lower is better, top-1: higher is better)")
 			}
 			fmt.Fprintln(w, "\nreports:", res.Reports)
 			return runErr
