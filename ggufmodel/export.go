@@ -3,9 +3,13 @@ package ggufmodel
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/sambay-conv/sambay-conv/convert"
@@ -59,6 +63,7 @@ type Result struct {
 	Params        int64          `json:"parameters"`
 	BitsPerWeight float64        `json:"bits_per_weight"`
 	TypeCounts    map[string]int `json:"type_counts"`
+	Warnings      []string       `json:"warnings,omitempty"`
 }
 
 // Validate checks the options before any work: a named mix unless Pure,
@@ -148,11 +153,6 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if !opts.DryRun {
-		if err := atomicfile.CheckFile(opts.Output, opts.Force); err != nil {
-			return nil, err
-		}
-	}
 	cm, err := convert.OpenCanonical(modelDir)
 	if err != nil {
 		return nil, err
@@ -181,8 +181,13 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 	if opts.DryRun {
 		return res, nil
 	}
-	kv := metadata(&cfg, quant.FileType(opts.Policy), quantized, opts.Name, "")
-	prov, err := provenanceKVs(modelDir, cfg.NumParams())
+	name := modelName(cm, opts.Name)
+	out, err := outputPath(opts, name, sizeLabel(cfg.NumParams()))
+	if err != nil {
+		return nil, err
+	}
+	kv := metadata(&cfg, opts.fileType(), quantized, name, "")
+	prov, err := provenanceKVs(modelDir, name, cfg.NumParams())
 	if err != nil {
 		return nil, err
 	}
@@ -191,8 +196,11 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	if tk == nil {
+		res.Warnings = append(res.Warnings, modelDir+" has no tokenizer.json: the GGUF carries no tokenizer, and a runtime needs one to turn text into token ids")
+	}
 	kv = append(kv, tk...)
-	return res, write(ctx, opts.Output, kv, res)
+	return res, write(ctx, out, kv, res)
 }
 
 // write encodes the planned tensors of res (sources attached) into a GGUF
@@ -264,11 +272,70 @@ func f32bytes(x []float32) []byte {
 	return b
 }
 
+// fileType is general.file_type: the mix's, or a pure type's.
+func (o *Options) fileType() uint32 {
+	if o.Pure {
+		return quant.PureFileType(o.PureType)
+	}
+	return quant.FileType(o.Policy)
+}
+
+// typeLabel is the type part of a default file name: the mix or the pure
+// type, upper case as llama.cpp writes it (Q4_K_M, Q8_0).
+func (o *Options) typeLabel() string {
+	if o.Pure {
+		return o.PureType.String()
+	}
+	return strings.ToUpper(o.Policy)
+}
+
+// modelName is general.name: the given name, else the source's name as
+// config.json records it (_name_or_path, or the ArchScale model_name import
+// wrote into sambay_source), else the folder's name (its parent's when it is
+// the pipeline's "canonical").
+func modelName(cm *convert.Canonical, given string) string {
+	if given != "" {
+		return given
+	}
+	var conf struct {
+		NameOrPath string `json:"_name_or_path"`
+		Source     struct {
+			ModelName string `json:"model_name"`
+		} `json:"sambay_source"`
+	}
+	if json.Unmarshal(cm.ConfigJSON, &conf) == nil {
+		if n := path.Base(strings.TrimRight(conf.NameOrPath, "/")); conf.NameOrPath != "" && n != "." && n != "/" {
+			return n
+		}
+		if conf.Source.ModelName != "" {
+			return conf.Source.ModelName
+		}
+	}
+	dir := filepath.Clean(cm.Dir)
+	if filepath.Base(dir) == "canonical" {
+		dir = filepath.Dir(dir)
+	}
+	return filepath.Base(dir)
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// outputPath is where Export writes: opts.Output, or — when that is an
+// existing folder — llama.cpp's default name `<Name>-<Size>-<TYPE>.gguf` in
+// it. An existing file there is refused unless Force.
+func outputPath(opts Options, name, size string) (string, error) {
+	out := opts.Output
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		out = filepath.Join(out, fmt.Sprintf("%s-%s-%s.gguf", strings.Trim(unsafeName.ReplaceAllString(name, "-"), "-."), size, opts.typeLabel()))
+	}
+	return out, atomicfile.CheckFile(out, opts.Force)
+}
+
 // provenanceKVs describes where a canonical folder came from, from its
 // manifest.json when it has one: general.basename, general.size_label and
 // the sambay_conv.source_* keys (format and source file digests).
-func provenanceKVs(dir string, params int64) ([]gguf.KV, error) {
-	kv := []gguf.KV{{Key: KeyBasename, Value: filepath.Base(filepath.Clean(dir))},
+func provenanceKVs(dir, name string, params int64) ([]gguf.KV, error) {
+	kv := []gguf.KV{{Key: KeyBasename, Value: name},
 		{Key: KeySizeLabel, Value: sizeLabel(params)}}
 	man, err := convert.ReadManifest(dir)
 	if err != nil || man == nil {

@@ -2,6 +2,7 @@ package ggufmodel
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -291,5 +292,62 @@ func TestGGUFTokenizerMetadata(t *testing.T) {
 	}
 	if v, _ := f.Get("sambay_conv.source_sha256"); !strings.Contains(v.(string), "model-00001-of-00002.safetensors:") {
 		t.Errorf("source digests %v", v)
+	}
+}
+
+// TestMetadataNamesAndDefaults: general.name and basename come from the
+// model (the ArchScale model name an import records), a folder as -o gets
+// llama.cpp's default file name, a pure file says its type in
+// general.file_type, a model without tokenizer.json is warned about, and a
+// special id outside the vocabulary is refused.
+func TestMetadataNamesAndDefaults(t *testing.T) {
+	canon := filepath.Join(t.TempDir(), "run", "canonical")
+	src := filepath.Join(td, "sambay-tiny", "archscale-head.pth")
+	if _, err := convert.Import(context.Background(), src, convert.ImportOptions{Output: canon,
+		Config: convert.ConfigOptions{ConfigFile: filepath.Join(td, "sambay-tiny", "litgpt-config.json")}}); err != nil {
+		t.Fatal(err)
+	}
+	outDir := t.TempDir()
+	res, err := Export(context.Background(), canon, Options{Output: outDir, Pure: true, PureType: ggml.TypeQ4_K})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	name, _ := f.Get(KeyName)
+	base, _ := f.Get(KeyBasename)
+	size, _ := f.Get(KeySizeLabel)
+	if want := fmt.Sprintf("%s-%s-Q4_K.gguf", name, size); filepath.Base(res.Path) != want || filepath.Dir(res.Path) != outDir {
+		t.Errorf("default output %s, want %s in %s", res.Path, want, outDir)
+	}
+	if name == "canonical" || name == "" || name != base {
+		t.Errorf("general.name %v, basename %v", name, base)
+	}
+	if ft, _ := f.Get(KeyFileType); ft != uint32(15) {
+		t.Errorf("pure Q4_K file_type %v, want 15 (MOSTLY_Q4_K_M)", ft)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "no tokenizer.json") {
+		t.Errorf("warnings %v", res.Warnings)
+	}
+	if _, err := Export(context.Background(), canon, Options{Output: outDir, Pure: true, PureType: ggml.TypeQ4_K}); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("second export to the same default name: %v", err)
+	}
+
+	// A bos id beyond the vocabulary.
+	bad := filepath.Join(t.TempDir(), "m")
+	os.MkdirAll(bad, 0o755)
+	hf := filepath.Join(td, "phi4flash-tiny", "hf")
+	for _, n := range []string{"model.safetensors", "tokenizer.json", "tokenizer_config.json"} {
+		b, _ := os.ReadFile(filepath.Join(hf, n))
+		os.WriteFile(filepath.Join(bad, n), b, 0o644)
+	}
+	cb, _ := os.ReadFile(filepath.Join(hf, "config.json"))
+	os.WriteFile(filepath.Join(bad, "config.json"), []byte(strings.Replace(string(cb), `"bos_token_id": 120`, `"bos_token_id": 500`, 1)), 0o644)
+	_, err = Export(context.Background(), bad, Options{Output: filepath.Join(t.TempDir(), "x.gguf"), Policy: "q8_0"})
+	if err == nil || !strings.Contains(err.Error(), "bos_token_id = 500") {
+		t.Errorf("bos outside the vocabulary: %v", err)
 	}
 }

@@ -164,6 +164,11 @@ func (t *Tokenizer) readSpecial(dir string) error {
 	t.AddBOS, _ = tcfg["add_bos_token"].(bool)
 	t.AddEOS, _ = tcfg["add_eos_token"].(bool)
 	t.ChatTemplate, t.HasTemplate = tcfg["chat_template"].(string)
+	for _, k := range specialIDs {
+		if id, ok := t.Special[k]; ok && (id < 0 || id >= len(t.Tokens)) {
+			return fmt.Errorf("%s: special token %s = %d lies outside the vocabulary of %d tokens (config.json / generation_config.json)", dir, k, id, len(t.Tokens))
+		}
+	}
 	return nil
 }
 

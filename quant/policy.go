@@ -88,6 +88,18 @@ func FileType(policy string) uint32 {
 	return m.FileType
 }
 
+// PureFileType returns general.file_type of a file whose quantizable
+// tensors are all of type t (llama_ftype's "mostly t": the K types map to
+// their _M mixes' ids, as llama.cpp names a pure K file).
+func PureFileType(t ggml.Type) uint32 {
+	for _, m := range Mixes {
+		if m.Base == t {
+			return m.FileType
+		}
+	}
+	return map[ggml.Type]uint32{ggml.TypeQ4_1: 3, ggml.TypeQ5_1: 9, ggml.TypeQ2_K: 10, ggml.TypeQ3_K: 12}[t]
+}
+
 // Quantizable reports whether llama-quantize would quantize a tensor
 // (llama-quant.cpp 289–371): ≥ 2 dims, a name ending in "weight", not a
 // norm, not the Mamba conv.

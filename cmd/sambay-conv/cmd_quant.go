@@ -164,4 +164,7 @@ func printPlan(w io.Writer, r *ggufmodel.Result) {
 	if r.Path != "" {
 		fmt.Fprintf(w, "wrote %s (%d bytes)\n", r.Path, r.FileBytes)
 	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintln(w, "warning:", warn)
+	}
 }
