@@ -233,6 +233,10 @@ func torchGolden(ctx context.Context, opts Options, ids []int) (*Golden, error) 
 	if len(opts.TorchScript) == 0 {
 		return nil, usagef("--device cuda: no PyTorch reference script given")
 	}
+	py, err := FindPython(ctx, opts.Python, true)
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "sambay-torch-")
 	if err != nil {
 		return nil, err
@@ -246,18 +250,61 @@ func torchGolden(ctx context.Context, opts Options, ids []int) (*Golden, error) 
 	for i, v := range ids {
 		toks[i] = strconv.Itoa(v)
 	}
-	py := opts.Python
-	if py == "" {
-		py = os.Getenv("SAMBAY_PYTHON")
-	}
-	if py == "" {
-		py = "python3"
-	}
 	out := filepath.Join(dir, "golden.safetensors")
 	cmd := exec.CommandContext(ctx, py, script, opts.Model, "--tokens", strings.Join(toks, ","), "--mode", opts.Reference.Numerics.String(), "--device", "cuda", "-o", out)
-	cmd.Stderr = os.Stderr
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("PyTorch reference on cuda (%s %s): %w", py, script, err)
+		return nil, fmt.Errorf("PyTorch reference on cuda (%s): %w: %s", py, err, lastLine(stderr.String()))
 	}
 	return ReadGolden(out)
+}
+
+// FindPython returns the interpreter to run the PyTorch reference with: the
+// given one, else $SAMBAY_PYTHON, else the first of python3 on PATH and
+// /usr/bin/python3 (where Debian's python3-torch installs) that imports
+// torch. With cuda it must also see a GPU. Errors are one line that names
+// the interpreter and what it lacks.
+func FindPython(ctx context.Context, given string, cuda bool) (string, error) {
+	cands := []string{given}
+	if given == "" {
+		cands = []string{os.Getenv("SAMBAY_PYTHON"), "python3", "/usr/bin/python3"}
+	}
+	var tried []string
+	var lastErr error
+	for _, c := range cands {
+		if c == "" {
+			continue
+		}
+		p, err := exec.LookPath(c)
+		if err != nil {
+			tried = append(tried, c+" (not found)")
+			lastErr = fmt.Errorf("%s: not found", c)
+			continue
+		}
+		out, err := exec.CommandContext(ctx, p, "-c", "import sys, torch; sys.stdout.write('cuda' if torch.cuda.is_available() else 'cpu')").Output()
+		if err != nil {
+			msg := "cannot import torch"
+			if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
+				msg += ": " + lastLine(string(ee.Stderr))
+			}
+			tried = append(tried, p+" (no PyTorch)")
+			lastErr = fmt.Errorf("%s %s", p, msg)
+			continue
+		}
+		if cuda && strings.TrimSpace(string(out)) != "cuda" {
+			return "", fmt.Errorf("PyTorch at %s has no CUDA: torch.cuda.is_available() is false (no GPU, or a CPU-only PyTorch)", p)
+		}
+		return p, nil
+	}
+	if given != "" {
+		return "", fmt.Errorf("--python %v", lastErr)
+	}
+	return "", fmt.Errorf("no python3 with PyTorch found (tried %s); install PyTorch (Debian: apt-get install python3-torch) or pass --python PATH", strings.Join(tried, ", "))
+}
+
+// lastLine is the last non-empty line of a program's error output.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }

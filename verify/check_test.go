@@ -3,7 +3,9 @@ package verify_test
 import (
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sambay-conv/sambay-conv/ggufmodel"
@@ -81,5 +83,46 @@ func TestRunQuantized(t *testing.T) {
 		if _, err := verify.Run(t.Context(), o); !errors.Is(err, verify.ErrUsage) {
 			t.Errorf("--tol-hidden %v: %v", bad, err)
 		}
+	}
+}
+
+// TestFindPython checks the one-line errors for an interpreter without
+// PyTorch and for a PyTorch without CUDA, with stand-in interpreters.
+func TestFindPython(t *testing.T) {
+	dir := t.TempDir()
+	script := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	notorch := script("notorch", `echo "ModuleNotFoundError: No module named 'torch'" >&2; exit 1`)
+	cpu := script("cpu", `printf cpu`)
+	gpu := script("gpu", `printf cuda`)
+	for _, c := range []struct {
+		py   string
+		cuda bool
+		want string // "" for success
+	}{
+		{notorch, false, "cannot import torch: ModuleNotFoundError"},
+		{cpu, true, "PyTorch at " + cpu + " has no CUDA"},
+		{cpu, false, ""},
+		{gpu, true, ""},
+		{filepath.Join(dir, "missing"), false, "not found"},
+	} {
+		got, err := verify.FindPython(t.Context(), c.py, c.cuda)
+		switch {
+		case c.want == "" && (err != nil || got != c.py):
+			t.Errorf("%s: %q, %v", c.py, got, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n")):
+			t.Errorf("%s: error %v, want one line with %q", c.py, err, c.want)
+		}
+	}
+	// --device cuda with a CPU-only PyTorch stops before running anything.
+	hf := filepath.Join("..", "testdata", "sambay-tiny", "hf")
+	_, err := verify.Run(t.Context(), verify.Options{Model: hf, Device: "cuda", Tokens: []int{1, 2}, Python: cpu, TorchScript: []byte("x")})
+	if err == nil || !strings.Contains(err.Error(), "has no CUDA") {
+		t.Errorf("cuda with a CPU PyTorch: %v", err)
 	}
 }

@@ -27,7 +27,8 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "tokens", Usage: "comma-separated token ids"},
 			&cli.StringFlag{Name: "tokens-file", Usage: "file of token ids (whitespace or comma separated)"},
 			&cli.BoolFlag{Name: "decode", Usage: "check cached decoding (one token per step) against prefill"},
-			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cuda: run reference/torch/sambay_ref.py on the GPU through python3 and compare with the Go CPU run"},
+			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cuda: run reference/torch/sambay_ref.py on the GPU and compare with the Go CPU run"},
+			&cli.StringFlag{Name: "python", Usage: "Python interpreter with PyTorch for --device cuda (default: $SAMBAY_PYTHON, else the first of python3 and /usr/bin/python3 that imports torch)"},
 			&cli.StringFlag{Name: "mode", Value: "fp32", Usage: "numerics: fp32 or bf16"},
 			&cli.BoolFlag{Name: "round-params-bf16", Usage: "in bf16 mode also round A_log and the DA lambdas"},
 			&cli.BoolFlag{Name: "state-bf16", Usage: "round the Mamba SSM state and conv window to bf16 after every step, as HF and vLLM caches do"},
@@ -90,7 +91,7 @@ func verifyOptions(c *cli.Command) (verify.Options, error) {
 	o := verify.Options{Model: c.Args().First(), Golden: c.String("golden"), Against: c.String("against"),
 		Decode: c.Bool("decode"), Device: c.String("device"),
 		Reference: reference.Options{RoundParamsBF16: c.Bool("round-params-bf16"), StateBF16: c.Bool("state-bf16")},
-		LogitsOut: c.String("logits-out"), KLDOut: c.String("kld-out"), KLDCtx: int(c.Int("ctx")), Report: c.String("report"), Force: c.Bool("force"),
+		LogitsOut: c.String("logits-out"), KLDOut: c.String("kld-out"), KLDCtx: int(c.Int("ctx")), Report: c.String("report"), Force: c.Bool("force"), Python: c.String("python"),
 		TorchScript: sambayconv.TorchReference}
 	switch c.String("mode") {
 	case "fp32":
