@@ -130,6 +130,11 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 	if err := job.plan(); err != nil {
 		return nil, err
 	}
+	lock, err := atomicfile.Acquire(opts.Output)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	pd, err := atomicfile.NewDir(opts.Output, opts.Force, OwnFile)
 	if err != nil {
 		return nil, err

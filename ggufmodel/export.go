@@ -186,6 +186,11 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	lock, err := atomicfile.Acquire(out)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	kv := metadata(&cfg, opts.fileType(), quantized, name, "")
 	prov, err := provenanceKVs(modelDir, name, cfg.NumParams())
 	if err != nil {

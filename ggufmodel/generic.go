@@ -31,6 +31,11 @@ func ExportGeneric(ctx context.Context, path string, opts GenericOptions) (*Resu
 		if err := atomicfile.CheckFile(opts.Output, opts.Force); err != nil {
 			return nil, err
 		}
+		lock, err := atomicfile.Acquire(opts.Output)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Release()
 	}
 	st, err := safetensors.OpenModelWith(path, safetensors.OpenOptions{NoMmap: true})
 	if err != nil {

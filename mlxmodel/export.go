@@ -70,6 +70,11 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	lock, err := atomicfile.Acquire(opts.Output)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	pd, err := atomicfile.NewDir(opts.Output, opts.Force, convert.OwnFile)
 	if err != nil {
 		return nil, err

@@ -148,6 +148,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := checkOutput(o.Output, o.Force); err != nil {
 		return nil, err
 	}
+	lock, err := atomicfile.Acquire(o.Output)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	res := &Result{Canonical: filepath.Join(o.Output, "canonical")}
 	io := o.Import
 	io.Output, io.Force = res.Canonical, true
