@@ -67,7 +67,6 @@ func (l *Lock) Release() {
 	}
 }
 
-
 // removeLeftovers deletes ".NAME.tmp-*" files and folders beside final.
 func removeLeftovers(final string) {
 	final = filepath.Clean(final)
