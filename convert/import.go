@@ -147,6 +147,9 @@ func Import(ctx context.Context, srcPath string, opts ImportOptions) (*ImportRes
 	digests := job.hashSources(hctx)
 	defer digests.drain()
 	wr, err := job.writeTensors(ctx, pd.Path())
+	if err != nil && !errors.Is(err, ErrValidation) && !errors.Is(err, formats.ErrFormat) {
+		return nil, fmt.Errorf("writing %s: %w", opts.Output, err) // a full disk, a read-only folder
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -223,7 +223,7 @@ func write(ctx context.Context, path string, kv []gguf.KV, res *Result) error {
 	}
 	size, err := gguf.WriteFile(path, kv, srcs, gguf.WriteOptions{})
 	if err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	res.Path, res.FileBytes = path, size
 	for i := range res.Tensors {
