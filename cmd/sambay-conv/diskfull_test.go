@@ -36,7 +36,9 @@ func TestDiskFull(t *testing.T) {
 			args func(out string) []string
 		}{
 			{"import", func(o string) []string { return []string{"import", hf, "-o", filepath.Join(o, "canon")} }},
-			{"quant gguf", func(o string) []string { return []string{"quant", hf, "--type", "f32", "-o", filepath.Join(o, "m.gguf")} }},
+			{"quant gguf", func(o string) []string {
+				return []string{"quant", hf, "--type", "f32", "-o", filepath.Join(o, "m.gguf")}
+			}},
 			{"quant mlx", func(o string) []string {
 				return []string{"quant", hf, "--to", "mlx", "--group-size", "32", "--bits", "8", "-o", filepath.Join(o, "mlx")}
 			}},
