@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
@@ -32,6 +33,9 @@ type Options struct {
 	DryRun    bool
 	Name      string // general.name
 	Force     bool   // replace an existing file at Output
+	// Progress, when set, receives the tensor bytes written so far and the
+	// total (from several goroutines; it must be safe for concurrent use).
+	Progress func(done, total int64)
 }
 
 // Tensor is one row of an export plan.
@@ -205,12 +209,12 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 		res.Warnings = append(res.Warnings, modelDir+" has no tokenizer.json: the GGUF carries no tokenizer, and a runtime needs one to turn text into token ids")
 	}
 	kv = append(kv, tk...)
-	return res, write(ctx, out, kv, res)
+	return res, write(ctx, out, kv, res, opts.Progress)
 }
 
 // write encodes the planned tensors of res (sources attached) into a GGUF
 // file and records each tensor's quantization NMSE.
-func write(ctx context.Context, path string, kv []gguf.KV, res *Result) error {
+func write(ctx context.Context, path string, kv []gguf.KV, res *Result, progress func(done, total int64)) error {
 	srcs := make([]gguf.Source, len(res.Tensors))
 	for i := range res.Tensors {
 		t := &res.Tensors[i]
@@ -221,7 +225,12 @@ func write(ctx context.Context, path string, kv []gguf.KV, res *Result) error {
 			return encodeRows(t, dst, first, n)
 		}}
 	}
-	size, err := gguf.WriteFile(path, kv, srcs, gguf.WriteOptions{})
+	wo := gguf.WriteOptions{}
+	if progress != nil {
+		var done atomic.Int64
+		wo.Progress = func(n int64) { progress(done.Add(n), res.TensorBytes) }
+	}
+	size, err := gguf.WriteFile(path, kv, srcs, wo)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

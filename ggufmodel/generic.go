@@ -19,6 +19,7 @@ type GenericOptions struct {
 	Overrides []quant.Override
 	DryRun    bool
 	Force     bool // replace an existing file at Output
+	Progress  func(done, total int64)
 }
 
 // ExportGeneric quantizes any safetensors checkpoint, whatever its
@@ -102,5 +103,5 @@ func ExportGeneric(ctx context.Context, path string, opts GenericOptions) (*Resu
 		{Key: KeyQuantVersion, Value: uint32(2)},
 		{Key: KeySourceFormat, Value: "safetensors"},
 	}
-	return res, write(ctx, opts.Output, kv, res)
+	return res, write(ctx, opts.Output, kv, res, opts.Progress)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
@@ -25,7 +26,10 @@ type Options struct {
 	Bits      int    // 2, 3, 4, 5, 6, 8 (default 4)
 	GroupSize int    // 32, 64 (default), 128
 	Recipe    string // "" (every quantizable module at Bits) or "mixed_4_6"
-	Force     bool
+	Force     bool   // replace an existing output folder (holding only files the tool writes)
+	// Progress, when set, receives the tensor bytes written so far and the
+	// total (from several goroutines; it must be safe for concurrent use).
+	Progress func(done, total int64)
 }
 
 // Module is one quantizable module of an MLX export.
@@ -80,10 +84,19 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 		return nil, err
 	}
 	defer pd.Cleanup()
-	wr, err := safetensors.WriteModel(pd.Path(), out, safetensors.WriteOptions{
+	wo := safetensors.WriteOptions{
 		MaxShardSize: 5 << 30, Metadata: map[string]string{"format": "mlx"}, RejectNonFinite: true, Ctx: ctx,
 		KeepOrder: true, AlwaysIndex: true, IndexMetadata: map[string]any{"total_parameters": res.Params}, IndexIndent: "    ",
-	})
+	}
+	if opts.Progress != nil {
+		var total int64
+		for _, t := range out {
+			total += t.Size()
+		}
+		var done atomic.Int64
+		wo.Progress = func(n int64) { opts.Progress(done.Add(n), total) }
+	}
+	wr, err := safetensors.WriteModel(pd.Path(), out, wo)
 	if err != nil {
 		return nil, err
 	}

@@ -106,6 +106,17 @@ type Options struct {
 	Tokens  []int // tokens for the quantized comparisons (default: the golden's, else 64 generated)
 	Force   bool  // run into an existing, non-empty Output (replacing only the pipeline's own outputs)
 	Log     func(string)
+	// Progress, when set, receives each stage's bytes written so far and
+	// total ("import", then each target); it must be safe for concurrent use.
+	Progress func(stage string, done, total int64)
+}
+
+// progress returns the callback of one stage, or nil.
+func (o *Options) progress(stage string) func(done, total int64) {
+	if o.Progress == nil {
+		return nil
+	}
+	return func(done, total int64) { o.Progress(stage, done, total) }
 }
 
 // TargetResult is one quantized output and its comparison with the import.
@@ -156,6 +167,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res := &Result{Canonical: filepath.Join(o.Output, "canonical")}
 	io := o.Import
 	io.Output, io.Force = res.Canonical, true
+	if io.Progress == nil {
+		io.Progress = o.progress("import")
+	}
 	imp, err := convert.Import(ctx, o.Source, io)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
@@ -262,7 +276,7 @@ func runTarget(ctx context.Context, t Target, canonical string, base *model.Load
 	switch t.Format {
 	case "gguf":
 		tr.Path = filepath.Join(o.Output, "model-"+t.Policy+".gguf")
-		g, err := ggufmodel.Export(ctx, canonical, ggufmodel.Options{Output: tr.Path, Policy: t.Policy, Force: true})
+		g, err := ggufmodel.Export(ctx, canonical, ggufmodel.Options{Output: tr.Path, Policy: t.Policy, Force: true, Progress: o.progress(t.String())})
 		if err != nil {
 			return nil, err
 		}
@@ -279,7 +293,7 @@ func runTarget(ctx context.Context, t Target, canonical string, base *model.Load
 			group = 64
 		}
 		tr.Path = filepath.Join(o.Output, fmt.Sprintf("mlx-%dbit-g%d", t.Bits, group))
-		m, err := mlxmodel.Export(ctx, canonical, mlxmodel.Options{Output: tr.Path, Bits: t.Bits, GroupSize: group, Force: true})
+		m, err := mlxmodel.Export(ctx, canonical, mlxmodel.Options{Output: tr.Path, Bits: t.Bits, GroupSize: group, Force: true, Progress: o.progress(t.String())})
 		if err != nil {
 			return nil, err
 		}

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v3"
 
 	"github.com/sambay-conv/sambay-conv/convert"
@@ -130,27 +128,10 @@ func runImport(ctx context.Context, c *cli.Command, src string, opts convert.Imp
 	if !c.Bool("json") {
 		opts.Log = func(s string) { fmt.Fprintln(stderr, s) }
 	}
-	var (
-		mu  sync.Mutex // Progress is called from the writer's workers
-		bar *progressbar.ProgressBar
-	)
-	if isTerminal(stderr) {
-		opts.Progress = func(done, total int64) {
-			mu.Lock()
-			defer mu.Unlock()
-			if bar == nil {
-				bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(stderr), progressbar.OptionShowBytes(true),
-					progressbar.OptionSetDescription("writing"), progressbar.OptionClearOnFinish())
-			}
-			if done > bar.State().CurrentNum {
-				bar.Set64(done)
-			}
-		}
-	}
+	bar := newProgress(stderr, c.Bool("json"))
+	opts.Progress = bar.Func("writing")
 	res, err := convert.Import(ctx, src, opts)
-	if bar != nil {
-		bar.Finish()
-	}
+	bar.Finish()
 	if err != nil {
 		return err
 	}
@@ -175,7 +156,7 @@ func printImport(w io.Writer, res *convert.ImportResult) {
 	m := res.Manifest
 	fmt.Fprintf(w, "imported %s (%s, %s layout)\n", res.Source.Path, res.Source.Format, res.Source.Layout)
 	fmt.Fprintf(w, "config:  %s (from %s)\n", (&res.Config).Summary(), m.ConfigFrom)
-	fmt.Fprintf(w, "output:  %s: %d tensors, %d parameters, %d bytes (%s)\n", res.Output, len(m.Tensors), m.Params, m.TotalSize, m.Target.DType)
+	fmt.Fprintf(w, "output:  %s: %d tensors, %d parameters, %s (%s)\n", res.Output, len(m.Tensors), m.Params, humanBytes(m.TotalSize), m.Target.DType)
 	for _, f := range m.Files {
 		fmt.Fprintf(w, "  %-40s %12d  sha256 %s\n", f.Name, f.Size, f.SHA256[:16])
 	}

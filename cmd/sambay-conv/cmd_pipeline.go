@@ -72,7 +72,12 @@ func pipelineCommand() *cli.Command {
 				o.Log = func(s string) { fmt.Fprintln(stderr, s) }
 				o.Import.Log = o.Log
 			}
+			bar := newProgress(c.Root().ErrWriter, c.Bool("json"))
+			if bar != nil {
+				o.Progress = bar.Stage
+			}
 			res, runErr := pipeline.Run(ctx, o)
+			bar.Finish()
 			if res == nil {
 				return runErr
 			}

@@ -34,7 +34,9 @@ func quantCommand() *cli.Command {
 			&cli.BoolFlag{Name: "generic", Usage: "any safetensors checkpoint, whatever its architecture: every float tensor of ≥ 2 dims in --type (a ggml type), names kept"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (type and bytes per tensor, total size, bits per weight) and write nothing"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output file"},
-			&cli.StringFlag{Name: "name", Usage: "general.name"},
+			&cli.StringFlag{Name: "name", Usage: "general.name (default: the model's name from its config)"},
+			&cli.BoolFlag{Name: "verbose", Usage: "print every tensor (type, bytes, NMSE) or module, not only the summary"},
+			&cli.BoolFlag{Name: "quiet", Usage: "print nothing but warnings and errors, and no progress bar"},
 			jsonFlag(),
 		},
 		Action: func(ctx context.Context, c *cli.Command) error {
@@ -63,23 +65,35 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 	if err := quant.MLXCheck(int(c.Int("bits")), int(c.Int("group-size"))); err != nil {
 		return usagef("%v", err)
 	}
+	bar := newProgress(c.Root().ErrWriter, c.Bool("quiet") || c.Bool("json"))
 	res, err := mlxmodel.Export(ctx, c.Args().First(), mlxmodel.Options{Output: c.String("output"),
-		Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Recipe: c.String("recipe"), Force: c.Bool("force")})
+		Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Recipe: c.String("recipe"), Force: c.Bool("force"),
+		Progress: bar.Func("mlx")})
+	bar.Finish()
 	if err != nil {
 		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.Root().Writer, res)
 	}
+	if c.Bool("quiet") {
+		return nil
+	}
 	w := c.Root().Writer
+	nq := 0
 	for _, m := range res.Modules {
-		if m.Quantized {
-			fmt.Fprintf(w, "%-40s %d bits  nmse %.3g\n", m.Path, m.Bits, m.NMSE)
-		} else {
+		switch {
+		case m.Quantized:
+			nq++
+			if c.Bool("verbose") {
+				fmt.Fprintf(w, "%-40s %d bits  nmse %.3g\n", m.Path, m.Bits, m.NMSE)
+			}
+		case c.Bool("verbose"):
 			fmt.Fprintf(w, "%-40s float   %s\n", m.Path, m.Why)
 		}
 	}
-	fmt.Fprintf(w, "wrote %s: affine %d-bit, group %d, %d bytes of tensors, %.3f bits per weight\n", res.Path, res.Bits, res.GroupSize, res.TensorBytes, res.BitsPerWeight)
+	fmt.Fprintf(w, "wrote %s: affine %d-bit, group %d, %d of %d modules quantized, %s of tensors, %.3f bits per weight\n",
+		res.Path, res.Bits, res.GroupSize, nq, len(res.Modules), humanBytes(res.TensorBytes), res.BitsPerWeight)
 	return nil
 }
 
@@ -93,7 +107,9 @@ func quantGGUF(ctx context.Context, c *cli.Command) error {
 	if err := model.Require(c.Args().First(), use); err != nil {
 		return err
 	}
-	opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name"), Force: c.Bool("force")}
+	bar := newProgress(c.Root().ErrWriter, c.Bool("quiet") || c.Bool("json"))
+	opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name"), Force: c.Bool("force"),
+		Progress: bar.Func("gguf")}
 	for _, s := range c.StringSlice("tensor-type") {
 		o, err := quant.ParseOverride(s)
 		if err != nil {
@@ -114,7 +130,7 @@ func quantGGUF(ctx context.Context, c *cli.Command) error {
 			return usagef("%s --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", flag, c.String("type"))
 		}
 		if c.Bool("generic") {
-			res, err = ggufmodel.ExportGeneric(ctx, c.Args().First(), ggufmodel.GenericOptions{Output: opts.Output, Type: t, Overrides: opts.Overrides, DryRun: opts.DryRun, Force: opts.Force})
+			res, err = ggufmodel.ExportGeneric(ctx, c.Args().First(), ggufmodel.GenericOptions{Output: opts.Output, Type: t, Overrides: opts.Overrides, DryRun: opts.DryRun, Force: opts.Force, Progress: opts.Progress})
 		} else {
 			opts.Pure, opts.PureType, opts.Policy = true, t, ""
 			res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
@@ -125,24 +141,35 @@ func quantGGUF(ctx context.Context, c *cli.Command) error {
 		}
 		res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
 	}
+	bar.Finish()
 	if err != nil {
 		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.Root().Writer, res)
 	}
-	printPlan(c.Root().Writer, res)
+	if c.Bool("quiet") {
+		for _, warn := range res.Warnings {
+			fmt.Fprintln(c.Root().ErrWriter, "warning:", warn)
+		}
+		return nil
+	}
+	printPlan(c.Root().Writer, res, c.Bool("verbose") || opts.DryRun)
 	return nil
 }
 
-func printPlan(w io.Writer, r *ggufmodel.Result) {
-	fmt.Fprintf(w, "%-34s %-18s %-6s %12s  %s\n", "tensor", "dims", "type", "bytes", "nmse / note")
-	for _, t := range r.Tensors {
-		note := t.Why
-		if r.Path != "" && t.Type != "F32" {
-			note = strings.TrimSpace(fmt.Sprintf("%.3g %s", t.NMSE, t.Why))
+// printPlan prints the summary of an export or plan, and with table every
+// tensor's type, bytes and NMSE.
+func printPlan(w io.Writer, r *ggufmodel.Result, table bool) {
+	if table {
+		fmt.Fprintf(w, "%-34s %-18s %-6s %12s  %s\n", "tensor", "dims", "type", "bytes", "nmse / note")
+		for _, t := range r.Tensors {
+			note := t.Why
+			if r.Path != "" && t.Type != "F32" {
+				note = strings.TrimSpace(fmt.Sprintf("%.3g %s", t.NMSE, t.Why))
+			}
+			fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("%-34s %-18s %-6s %12d  %s", t.Name, fmt.Sprint(t.Dims), t.Type, t.Bytes, note), " "))
 		}
-		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("%-34s %-18s %-6s %12d  %s", t.Name, fmt.Sprint(t.Dims), t.Type, t.Bytes, note), " "))
 	}
 	var counts []string
 	// Widest type first, as ggml's table orders them by bits per weight.
@@ -159,10 +186,10 @@ func printPlan(w io.Writer, r *ggufmodel.Result) {
 	for _, t := range types {
 		counts = append(counts, fmt.Sprintf("%d %s", r.TypeCounts[t.String()], t))
 	}
-	fmt.Fprintf(w, "%s: %d tensors (%s), %d parameters, %d bytes of tensor data, %.3f bits per weight\n",
-		r.Policy, len(r.Tensors), strings.Join(counts, ", "), r.Params, r.TensorBytes, r.BitsPerWeight)
+	fmt.Fprintf(w, "%s: %d tensors (%s), %d parameters, %s of tensor data, %.3f bits per weight\n",
+		r.Policy, len(r.Tensors), strings.Join(counts, ", "), r.Params, humanBytes(r.TensorBytes), r.BitsPerWeight)
 	if r.Path != "" {
-		fmt.Fprintf(w, "wrote %s (%d bytes)\n", r.Path, r.FileBytes)
+		fmt.Fprintf(w, "wrote %s (%s)\n", r.Path, humanBytes(r.FileBytes))
 	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintln(w, "warning:", warn)

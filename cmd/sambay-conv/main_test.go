@@ -414,3 +414,34 @@ func TestWrongInputKind(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantOutputLevels: a short summary by default, every tensor with
+// --verbose, nothing with --quiet; sizes in human units.
+func TestQuantOutputLevels(t *testing.T) {
+	hf := filepath.Join(td, "sambay-tiny", "hf")
+	dir := t.TempDir()
+	_, out, _ := runCLI(t, "quant", hf, "--type", "q8_0", "-o", filepath.Join(dir, "a.gguf"))
+	if n := strings.Count(out, "\n"); n > 4 || !strings.Contains(out, " kB") || strings.Contains(out, "blk.0.ssm_in.weight") {
+		t.Errorf("default output (%d lines):\n%s", n, out)
+	}
+	_, out, _ = runCLI(t, "quant", hf, "--type", "q8_0", "-o", filepath.Join(dir, "b.gguf"), "--verbose")
+	if !strings.Contains(out, "blk.0.ssm_in.weight") {
+		t.Errorf("--verbose lacks the tensors:\n%s", out)
+	}
+	code, out, _ := runCLI(t, "quant", hf, "--type", "q8_0", "-o", filepath.Join(dir, "c.gguf"), "--quiet")
+	if code != 0 || out != "" {
+		t.Errorf("--quiet: exit %d, %q", code, out)
+	}
+	_, out, _ = runCLI(t, "quant", hf, "--to", "mlx", "--group-size", "32", "-o", filepath.Join(dir, "m"))
+	if n := strings.Count(out, "\n"); n != 1 || !strings.Contains(out, "modules quantized") {
+		t.Errorf("mlx default output:\n%s", out)
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1 kB", 206400: "206 kB", 2_430_230_016: "2.43 GB", 7_706_608_640: "7.71 GB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -23,6 +23,9 @@ type Source struct {
 type WriteOptions struct {
 	Workers    int   // encoding goroutines (default GOMAXPROCS)
 	ChunkBytes int64 // target output bytes per work item (default 4 MiB)
+	// Progress, when set, is called with the tensor bytes just written
+	// (from the worker goroutines; it must be safe for concurrent use).
+	Progress func(n int64)
 }
 
 // Header returns the encoded header (through the padding before the data
@@ -204,6 +207,9 @@ func WriteFile(path string, kvs []KV, srcs []Source, opts WriteOptions) (int64, 
 				err := srcs[it.src].EncodeRows(b, it.first, it.n)
 				if err == nil {
 					_, err = tmp.WriteAt(b, base+int64(infos[it.src].Offset)+int64(it.first)*rowBytes)
+				}
+				if err == nil && opts.Progress != nil {
+					opts.Progress(int64(len(b)))
 				}
 				if err != nil {
 					mu.Lock()
