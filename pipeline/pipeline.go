@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/ggufmodel"
@@ -106,6 +107,11 @@ type Options struct {
 	Tokens  []int // tokens for the quantized comparisons (default: the golden's, else 64 generated)
 	Force   bool  // run into an existing, non-empty Output (replacing only the pipeline's own outputs)
 	Log     func(string)
+	// SourceLabel names the source in reports (default Source), e.g. "the
+	// bundled example" instead of a temporary path.
+	SourceLabel string
+	// ToolVersion is written into reports.
+	ToolVersion string
 	// Progress, when set, receives each stage's bytes written so far and
 	// total ("import", then each target); it must be safe for concurrent use.
 	Progress func(stage string, done, total int64)
@@ -139,10 +145,13 @@ type TensorQuality struct {
 
 // Result is everything the pipeline did.
 type Result struct {
-	Import    *convert.ImportResult `json:"-"`
-	Canonical string                `json:"canonical"`
-	Inspect   *model.InspectReport  `json:"inspect"`
-	Golden    *verify.Report        `json:"golden,omitempty"`
+	Import      *convert.ImportResult `json:"-"`
+	Canonical   string                `json:"canonical"`
+	Inspect     *model.InspectReport  `json:"inspect"`
+	Golden      *verify.Report        `json:"golden,omitempty"`
+	Source      string                `json:"source"`       // the source as the user named it
+	ToolVersion string                `json:"tool_version"` // as Options.ToolVersion
+	Generated   string                `json:"generated"`    // UTC date and time of the run
 	// GoldenSkipped says why the import was not checked against a golden.
 	GoldenSkipped string         `json:"golden_skipped,omitempty"`
 	Targets       []TargetResult `json:"targets"`
@@ -164,7 +173,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer lock.Release()
-	res := &Result{Canonical: filepath.Join(o.Output, "canonical")}
+	res := &Result{Canonical: filepath.Join(o.Output, "canonical"), Source: o.Source, ToolVersion: o.ToolVersion,
+		Generated: time.Now().UTC().Format("2006-01-02 15:04 UTC")}
+	if o.SourceLabel != "" {
+		res.Source = o.SourceLabel
+	}
 	io := o.Import
 	io.Output, io.Force = res.Canonical, true
 	if io.Progress == nil {

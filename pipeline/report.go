@@ -17,10 +17,11 @@ func (r *Result) doc() *report.Doc {
 	d := &report.Doc{Title: "sambay-conv pipeline report"}
 	add := func(b ...report.Block) { d.Blocks = append(d.Blocks, b...) }
 	add(report.Heading{Level: 1, Text: "sambay-conv pipeline report"})
+	add(report.Para(fmt.Sprintf("sambay-conv %s, generated %s.", r.ToolVersion, r.Generated)))
 	if r.Import != nil {
 		m := r.Import.Manifest
 		add(report.Para(fmt.Sprintf("Imported `%s` (%s, %s layout) → `%s`: %d tensors, %d parameters, %d bytes.",
-			r.Import.Source.Path, r.Import.Source.Format, r.Import.Source.Layout, r.Canonical, len(m.Tensors), m.Params, m.TotalSize)))
+			r.Source, r.Import.Source.Format, r.Import.Source.Layout, r.Canonical, len(m.Tensors), m.Params, m.TotalSize)))
 	}
 	if r.GoldenSkipped != "" {
 		add(report.Heading{Level: 2, Text: "Import vs golden: " + verify.VerdictSkipped}, report.Para(r.GoldenSkipped+"."))
@@ -56,5 +57,16 @@ func (r *Result) doc() *report.Doc {
 		}
 		add(report.Heading{Level: 3, Text: tr.Target + ": per tensor"}, tt)
 	}
+	var outs report.List
+	for _, tr := range r.Targets {
+		outs = append(outs, fmt.Sprintf("%s: `%s`", tr.Target, tr.Path))
+	}
+	if len(outs) > 0 {
+		add(report.Heading{Level: 2, Text: "Outputs and what runs them"}, outs,
+			report.Para("GGUF files with `general.architecture = sambay` and MLX folders of this layout need a runtime that implements SambaY; "+
+				"llama.cpp, Ollama and mlx-lm do not yet. Today this tool's `verify` runs them (the Go reference forward pass reads both formats), "+
+				"which is how the figures above were measured."))
+	}
+	add(report.Heading{Level: 2, Text: "Legend"}, verify.Legend())
 	return d
 }

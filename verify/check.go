@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 	"github.com/sambay-conv/sambay-conv/model"
@@ -53,6 +54,7 @@ type Options struct {
 	Report    string // write the report (.md, .html or .json)
 
 	Force       bool   // replace existing LogitsOut, KLDOut and Report files
+	ToolVersion string // written into reports
 	TorchScript []byte // reference/torch/sambay_ref.py, for Device "cuda"
 	Python      string // interpreter for the PyTorch reference (default $SAMBAY_PYTHON, then python3)
 }
@@ -93,6 +95,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.MaxKLD != nil {
 		rep.JudgeKLD(*opts.MaxKLD)
 	}
+	rep.ToolVersion, rep.Generated = opts.ToolVersion, time.Now().UTC().Format("2006-01-02 15:04 UTC")
 	res := &Result{Report: rep}
 	if quantized && opts.Against != "" {
 		if res.Quality, err = model.QuantizationReport(opts.Model, opts.Against); err != nil {

@@ -75,6 +75,8 @@ type Report struct {
 	FirstBadLayer int           `json:"first_bad_layer"` // −1 when no block failed
 	Notes         []string      `json:"notes,omitempty"`
 	Skipped       []string      `json:"skipped,omitempty"` // checks that could not run, and why
+	ToolVersion   string        `json:"tool_version,omitempty"`
+	Generated     string        `json:"generated,omitempty"` // UTC date and time of the run
 }
 
 // judged records one judged check's outcome in the verdict.

@@ -64,6 +64,9 @@ func (r *Report) Doc() *report.Doc {
 	add := func(b ...report.Block) { d.Blocks = append(d.Blocks, b...) }
 	add(report.Heading{Level: 1, Text: "Parity report: " + r.Verdict, Class: strings.ToLower(r.Verdict)},
 		report.List{fmt.Sprintf("got: `%s`", r.Got), fmt.Sprintf("want: `%s`", r.Want), fmt.Sprintf("numerics: %s, %d tokens, vocabulary %d", r.Mode, r.Tokens, r.Vocab)})
+	if r.Generated != "" {
+		add(report.Para(fmt.Sprintf("sambay-conv %s, generated %s.", r.ToolVersion, r.Generated)))
+	}
 	rows := [][]string{
 		{"max abs err", fmt.Sprintf("%.4g", r.MaxAbsErr)},
 		{fmt.Sprintf("relative to max \\|logit\\| (%.4g)", r.MaxAbsLogit), fmt.Sprintf("%.3g (%s)", r.RelErr, tolText(r.Tolerance.Logits))},
@@ -86,6 +89,7 @@ func (r *Report) Doc() *report.Doc {
 		add(notes)
 	}
 	if len(r.Layers) == 0 {
+		add(report.Heading{Level: 2, Text: "Legend"}, Legend())
 		return d
 	}
 	add(report.Heading{Level: 2, Text: "Error per block"})
@@ -101,6 +105,7 @@ func (r *Report) Doc() *report.Doc {
 		t.Rows = append(t.Rows, []string{fmt.Sprint(l.Index), l.Kind, fmt.Sprintf("%.4g", l.MaxAbsErr), fmt.Sprintf("%.3g", l.RelErr), l.Verdict})
 	}
 	add(plot.SVG(), t)
+	add(report.Heading{Level: 2, Text: "Legend"}, Legend())
 	return d
 }
 

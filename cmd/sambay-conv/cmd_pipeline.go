@@ -39,7 +39,7 @@ func pipelineCommand() *cli.Command {
 			if err != nil {
 				return usagef("--targets: %v", err)
 			}
-			o := pipeline.Options{Source: c.Args().First(), Output: c.String("output"), Golden: c.String("golden"), Targets: targets, Force: c.Bool("force"),
+			o := pipeline.Options{Source: c.Args().First(), Output: c.String("output"), Golden: c.String("golden"), Targets: targets, Force: c.Bool("force"), ToolVersion: version(),
 				Import: convert.ImportOptions{Config: co, Source: so}}
 			if f := c.String("tokens-file"); f != "" {
 				b, err := os.ReadFile(f)
@@ -60,6 +60,7 @@ func pipelineCommand() *cli.Command {
 					return err
 				}
 				o.Source = filepath.Join(tmp, sambayconv.ExampleCheckpoint)
+				o.SourceLabel = "the bundled example (" + sambayconv.ExampleCheckpoint + ", an ArchScale training checkpoint)"
 				if co.ConfigFile == "" && co.Arch == "" {
 					o.Import.Config.ConfigFile = filepath.Join(tmp, sambayconv.ExampleConfig)
 				}

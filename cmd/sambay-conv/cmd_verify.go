@@ -91,7 +91,7 @@ func verifyOptions(c *cli.Command) (verify.Options, error) {
 	o := verify.Options{Model: c.Args().First(), Golden: c.String("golden"), Against: c.String("against"),
 		Decode: c.Bool("decode"), Device: c.String("device"),
 		Reference: reference.Options{RoundParamsBF16: c.Bool("round-params-bf16"), StateBF16: c.Bool("state-bf16")},
-		LogitsOut: c.String("logits-out"), KLDOut: c.String("kld-out"), KLDCtx: int(c.Int("ctx")), Report: c.String("report"), Force: c.Bool("force"), Python: c.String("python"),
+		LogitsOut: c.String("logits-out"), KLDOut: c.String("kld-out"), KLDCtx: int(c.Int("ctx")), Report: c.String("report"), Force: c.Bool("force"), Python: c.String("python"), ToolVersion: version(),
 		TorchScript: sambayconv.TorchReference}
 	switch c.String("mode") {
 	case "fp32":

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -154,6 +155,15 @@ func TestPipelineOnBundledExample(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out", "canonical", "manifest.json")); err != nil {
 		t.Error(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "out", "report.md"))
+	for _, want := range []string{"the bundled example", "generated 20", "0.1.0", "## Legend", "lower is better", "need a runtime that implements SambaY", "model-q8_0.gguf"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if strings.Contains(string(md), "sambay-example-") {
+		t.Error("report.md names the example's temporary folder")
 	}
 	// A second run into the same folder is refused without --force; with
 	// it, the pipeline replaces its own outputs and keeps the user's files.
@@ -442,6 +452,38 @@ func TestHumanBytes(t *testing.T) {
 	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1 kB", 206400: "206 kB", 2_430_230_016: "2.43 GB", 7_706_608_640: "7.71 GB"} {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestQuantizedReportFinishes is the regression test of a report that grew
+// without bound: the HTML plot of a quantized comparison (no threshold, or
+// only --max-kld) used log10(+Inf) as its upper bound and looped for ever.
+func TestQuantizedReportFinishes(t *testing.T) {
+	hf := filepath.Join(td, "sambay-tiny", "hf")
+	dir := t.TempDir()
+	g := filepath.Join(dir, "q.gguf")
+	if code, _, stderr := runCLI(t, "quant", hf, "--type", "q4_0", "-o", g); code != 0 {
+		t.Fatal(stderr)
+	}
+	toks := "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16"
+	for i, extra := range [][]string{nil, {"--max-kld", "1"}, {"--max-kld", "1e-9"}} {
+		for _, ext := range []string{".html", ".md", ".json"} {
+			rep := filepath.Join(dir, fmt.Sprintf("r%d%s", i, ext))
+			done := make(chan int, 1)
+			go func() {
+				code, _, _ := runCLI(t, append([]string{"verify", g, "--against", hf, "--tokens", toks, "--report", rep}, extra...)...)
+				done <- code
+			}()
+			select {
+			case code := <-done:
+				b, _ := os.ReadFile(rep)
+				if len(b) == 0 || len(b) > 1<<20 || (code != 0) != (i == 2) {
+					t.Errorf("%v %s: exit %d, report of %d bytes", extra, ext, code, len(b))
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatalf("%v %s: the report did not finish in a minute", extra, ext)
+			}
 		}
 	}
 }
