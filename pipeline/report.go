@@ -20,8 +20,12 @@ func (r *Result) doc() *report.Doc {
 	add(report.Para(fmt.Sprintf("sambay-conv %s, generated %s.", r.ToolVersion, r.Generated)))
 	if r.Import != nil {
 		m := r.Import.Manifest
-		add(report.Para(fmt.Sprintf("Imported `%s` (%s, %s layout) → `%s`: %d tensors, %d parameters, %d bytes.",
-			r.Source, r.Import.Source.Format, r.Import.Source.Layout, r.Canonical, len(m.Tensors), m.Params, m.TotalSize)))
+		src := "`" + r.Source + "`"
+		if r.Source != r.Import.Source.Path {
+			src = r.Source // a label, not a path
+		}
+		add(report.Para(fmt.Sprintf("Imported %s (%s, %s layout) → `%s`: %d tensors, %d parameters, %d bytes.",
+			src, r.Import.Source.Format, r.Import.Source.Layout, r.Canonical, len(m.Tensors), m.Params, m.TotalSize)))
 	}
 	if r.GoldenSkipped != "" {
 		add(report.Heading{Level: 2, Text: "Import vs golden: " + verify.VerdictSkipped}, report.Para(r.GoldenSkipped+"."))
