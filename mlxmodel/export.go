@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -234,6 +235,12 @@ func mlxQuantized(src formats.Tensor, path string, shape []int64, bits, group in
 		}
 		x = make([]float32, in)
 		formats.DecodeFloat32(x, raw, src.DType)
+		for i, v := range x {
+			// MLX's behaviour on NaN and ±Inf rests on undefined casts; refuse, as ggml's validation does.
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, nil, nil, nil, fmt.Errorf("tensor %s: element [%d, %d] is %v; MLX quantization needs finite values", src.Name, r, i, v)
+			}
+		}
 		packed = make([]byte, in*bits/8)
 		sc, bs = make([]float32, in/group), make([]float32, in/group)
 		quant.MLXQuantizeRow(packed, sc, bs, x, bits, group)

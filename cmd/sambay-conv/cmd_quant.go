@@ -31,7 +31,7 @@ func quantCommand() *cli.Command {
 			&cli.StringFlag{Name: "type", Value: "q4_k_m", Usage: "GGUF mix (" + strings.Join(quant.MixNames(), ", ") + "), or with --pure one ggml type"},
 			&cli.BoolFlag{Name: "pure", Usage: "every quantizable tensor in the one --type (q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k f16 bf16); shape fallback only"},
 			&cli.StringSliceFlag{Name: "tensor-type", Usage: "REGEX=TYPE override on GGUF tensor names (first match wins); repeatable"},
-			&cli.BoolFlag{Name: "generic", Usage: "any safetensors checkpoint, whatever its architecture: every float tensor of ≥ 2 dims in --type (a ggml type), names kept"},
+			&cli.BoolFlag{Name: "generic", Usage: "any safetensors checkpoint, whatever its architecture: GGUF: every float tensor of ≥ 2 dims in --type (a ggml type), names kept; MLX: every X.weight matrix whose width the group divides, as mlx-lm names them"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (type and bytes per tensor, total size, bits per weight) and write nothing"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output file"},
 			&cli.StringFlag{Name: "name", Usage: "general.name (default: the model's name from its config)"},
@@ -59,16 +59,30 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 	if c.String("output") == "" {
 		return usagef("quant --to mlx needs -o DIR")
 	}
-	if err := model.Require(c.Args().First(), model.ForQuant); err != nil {
+	use := model.ForQuant
+	if c.Bool("generic") {
+		use = model.ForGeneric
+	}
+	if err := model.Require(c.Args().First(), use); err != nil {
 		return err
 	}
 	if err := quant.MLXCheck(int(c.Int("bits")), int(c.Int("group-size"))); err != nil {
 		return usagef("%v", err)
 	}
 	bar := newProgress(c.Root().ErrWriter, c.Bool("quiet") || c.Bool("json"))
-	res, err := mlxmodel.Export(ctx, c.Args().First(), mlxmodel.Options{Output: c.String("output"),
-		Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Recipe: c.String("recipe"), Force: c.Bool("force"),
-		Progress: bar.Func("mlx")})
+	var res *mlxmodel.Result
+	var err error
+	if c.Bool("generic") {
+		if c.String("recipe") != "" {
+			return usagef("--recipe names SambaY modules; with --generic every matrix gets --bits")
+		}
+		res, err = mlxmodel.ExportGeneric(ctx, c.Args().First(), mlxmodel.GenericOptions{Output: c.String("output"),
+			Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Force: c.Bool("force"), Progress: bar.Func("mlx")})
+	} else {
+		res, err = mlxmodel.Export(ctx, c.Args().First(), mlxmodel.Options{Output: c.String("output"),
+			Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Recipe: c.String("recipe"), Force: c.Bool("force"),
+			Progress: bar.Func("mlx")})
+	}
 	bar.Finish()
 	if err != nil {
 		return err

@@ -487,3 +487,18 @@ func TestQuantizedReportFinishes(t *testing.T) {
 		}
 	}
 }
+
+func TestQuantGenericMLX(t *testing.T) {
+	st := filepath.Join(td, "sambay-tiny", "hf", "model.safetensors")
+	out := filepath.Join(t.TempDir(), "mlx")
+	code, stdout, stderr := runCLI(t, "quant", st, "--generic", "--to", "mlx", "--bits", "8", "--group-size", "32", "-o", out)
+	if code != 0 || !strings.Contains(stdout, "modules quantized") {
+		t.Fatalf("exit %d %s %s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "config.json")); err != nil {
+		t.Error(err)
+	}
+	if code, _, _ := runCLI(t, "quant", st, "--generic", "--to", "mlx", "--recipe", "mixed_4_6", "-o", out+"2"); code != exitUsage {
+		t.Errorf("--generic with a SambaY recipe: exit %d", code)
+	}
+}

@@ -1,0 +1,121 @@
+package mlxmodel
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
+	"github.com/sambay-conv/sambay-conv/quant"
+)
+
+// GenericOptions control ExportGeneric.
+type GenericOptions struct {
+	Output    string
+	Bits      int // 2, 3, 4, 5, 6, 8 (default 4)
+	GroupSize int // 32, 64 (default), 128
+	Force     bool
+	Progress  func(done, total int64)
+}
+
+// ExportGeneric quantizes any safetensors checkpoint (a file or a folder),
+// whatever its architecture, to an MLX folder as mlx-lm lays one out: every
+// float matrix "X.weight" whose input width (last dimension) the group size
+// divides becomes "X.weight" (U32 codes), "X.scales" and "X.biases" (in the
+// weight's dtype); every other tensor is kept as it is. The codes are MLX's
+// CPU kernel's for finite input; a NaN or infinity is refused with the
+// tensor and its index. config.json (the source's, when the folder has one)
+// gets the "quantization" key.
+func ExportGeneric(ctx context.Context, src string, opts GenericOptions) (*Result, error) {
+	o := Options{Output: opts.Output, Bits: opts.Bits, GroupSize: opts.GroupSize}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	st, err := safetensors.OpenModelWith(src, safetensors.OpenOptions{NoMmap: true})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	res := &Result{Bits: o.Bits, GroupSize: o.GroupSize}
+	var out []formats.Tensor
+	for _, t := range st.Tensors {
+		path, isWeight := strings.CutSuffix(t.Name, ".weight")
+		if isWeight && len(t.Shape) == 2 && t.DType.IsFloat() {
+			mod := Module{Path: path, stats: &quant.ErrStats{}}
+			if in := t.Shape[1]; in%int64(o.GroupSize) != 0 {
+				mod.Why = fmt.Sprintf("in = %d is not a multiple of the group size %d: kept float", in, o.GroupSize)
+			} else {
+				mod.Quantized, mod.Bits = true, o.Bits
+				out = append(out, mlxQuantized(t, path, t.Shape, o.Bits, o.GroupSize, mod.stats)...)
+				res.Modules = append(res.Modules, mod)
+				res.Params += t.NumElements()
+				continue
+			}
+			res.Modules = append(res.Modules, mod)
+		}
+		out = append(out, t)
+		res.Params += t.NumElements()
+	}
+	lock, err := atomicfile.Acquire(o.Output)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	pd, err := atomicfile.NewDir(o.Output, opts.Force, convert.OwnFile)
+	if err != nil {
+		return nil, err
+	}
+	defer pd.Cleanup()
+	wo := safetensors.WriteOptions{MaxShardSize: 5 << 30, Metadata: map[string]string{"format": "mlx"}, RejectNonFinite: true, Ctx: ctx,
+		KeepOrder: true, AlwaysIndex: true, IndexMetadata: map[string]any{"total_parameters": res.Params}, IndexIndent: "    "}
+	if opts.Progress != nil {
+		var total int64
+		for _, t := range out {
+			total += t.Size()
+		}
+		var done atomic.Int64
+		wo.Progress = func(n int64) { opts.Progress(done.Add(n), total) }
+	}
+	wr, err := safetensors.WriteModel(pd.Path(), out, wo)
+	if err != nil {
+		return nil, err
+	}
+	res.TensorBytes = wr.TotalSize
+	conf := map[string]any{}
+	if fi, err := os.Stat(src); err == nil && fi.IsDir() {
+		if b, err := os.ReadFile(filepath.Join(src, "config.json")); err == nil {
+			if err := json.Unmarshal(b, &conf); err != nil {
+				return nil, fmt.Errorf("%s: %w", filepath.Join(src, "config.json"), err)
+			}
+		}
+	}
+	q := map[string]any{"group_size": o.GroupSize, "bits": o.Bits, "mode": "affine"}
+	conf["quantization"], conf["quantization_config"] = q, q
+	cj, err := json.MarshalIndent(conf, "", "    ")
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), "config.json"), append(cj, '\n')); err != nil {
+		return nil, err
+	}
+	if err := pd.Commit(); err != nil {
+		return nil, err
+	}
+	for i := range res.Modules {
+		if m := &res.Modules[i]; m.stats != nil {
+			m.NMSE = m.stats.NMSE()
+		}
+	}
+	res.Path = o.Output
+	if res.Params > 0 {
+		res.BitsPerWeight = 8 * float64(res.TensorBytes) / float64(res.Params)
+	}
+	return res, nil
+}
