@@ -17,9 +17,9 @@ type InspectReport struct {
 	Path        string            `json:"path"`
 	Format      string            `json:"format"`
 	Layout      string            `json:"layout"`
-	Tensors     int               `json:"tensors"`
+	Tensors     int               `json:"tensor_count"`
 	Params      int64             `json:"parameters"`
-	Bytes       int64             `json:"bytes"`
+	Bytes       int64             `json:"tensor_bytes"`
 	DTypes      map[string]DTStat `json:"dtypes"`
 	Config      *reference.Config `json:"config,omitempty"`
 	ConfigFrom  string            `json:"config_from,omitempty"`
@@ -33,9 +33,9 @@ type InspectReport struct {
 
 // DTStat counts the tensors, elements and bytes of one dtype.
 type DTStat struct {
-	Tensors  int   `json:"tensors"`
+	Tensors  int   `json:"tensor_count"`
 	Elements int64 `json:"elements"`
-	Bytes    int64 `json:"bytes"`
+	Bytes    int64 `json:"tensor_bytes"`
 }
 
 // LayerInfo is one row of the layer table.

@@ -145,9 +145,9 @@ func runImport(ctx context.Context, c *cli.Command, src string, opts convert.Imp
 
 func importJSON(res *convert.ImportResult) map[string]any {
 	return map[string]any{
-		"output": res.Output, "source": res.Source, "config": res.Config,
-		"hf_compatible": res.Config.HFCompatible(), "tensors": len(res.Manifest.Tensors),
-		"parameters": res.Manifest.Params, "total_size": res.Manifest.TotalSize,
+		"path": res.Output, "source": res.Source, "config": res.Config,
+		"hf_compatible": res.Config.HFCompatible(), "tensor_count": len(res.Manifest.Tensors),
+		"parameters": res.Manifest.Params, "tensor_bytes": res.Manifest.TotalSize,
 		"files": res.Manifest.Files, "notes": res.Manifest.Notes, "warnings": res.Manifest.Warnings,
 	}
 }

@@ -103,8 +103,8 @@ func TestImportFlagsAfterArguments(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, stdout)
 	}
-	if res["tensors"] != float64(98) || res["hf_compatible"] != false {
-		t.Errorf("json: tensors %v hf_compatible %v", res["tensors"], res["hf_compatible"])
+	if res["tensor_count"] != float64(98) || res["hf_compatible"] != false {
+		t.Errorf("json: tensor_count %v hf_compatible %v", res["tensor_count"], res["hf_compatible"])
 	}
 	// Errors with --json are JSON on stderr, exit 1.
 	code, _, stderr = runCLI(t, "import", src, "-o", filepath.Join(t.TempDir(), "p"), "--json")
@@ -500,5 +500,46 @@ func TestQuantGenericMLX(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "quant", st, "--generic", "--to", "mlx", "--recipe", "mixed_4_6", "-o", out+"2"); code != exitUsage {
 		t.Errorf("--generic with a SambaY recipe: exit %d", code)
+	}
+}
+
+// TestJSONSchemas runs every command with --json and checks the keys its
+// README schema promises: one name per concept across commands ("path" for
+// the output or input path, "tensor_bytes", "parameters", "tensor_count"),
+// and none of the old spellings.
+func TestJSONSchemas(t *testing.T) {
+	hf := filepath.Join(td, "sambay-tiny", "hf")
+	golden := filepath.Join(td, "sambay-tiny", "golden-fp32.safetensors")
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		keys []string
+	}{
+		{[]string{"import", hf, "-o", filepath.Join(dir, "c")}, []string{"path", "source", "config", "hf_compatible", "tensor_count", "parameters", "tensor_bytes", "files"}},
+		{[]string{"inspect", hf}, []string{"path", "format", "layout", "tensor_count", "parameters", "tensor_bytes", "dtypes", "config", "layers"}},
+		{[]string{"quant", hf, "--type", "q8_0", "-o", filepath.Join(dir, "q.gguf")}, []string{"path", "policy", "tensors", "tensor_bytes", "file_bytes", "parameters", "bits_per_weight", "type_counts"}},
+		{[]string{"quant", hf, "--to", "mlx", "--group-size", "32", "-o", filepath.Join(dir, "m")}, []string{"path", "bits", "group_size", "modules", "tensor_bytes", "parameters", "bits_per_weight"}},
+		{[]string{"verify", hf, "--golden", golden}, []string{"verdict", "got", "want", "tokens", "max_abs_err", "nmse", "top1_agreement", "kld_mean", "tolerance", "layers"}},
+		{[]string{"verify", filepath.Join(dir, "q.gguf"), "--against", hf, "--tokens", "1,2,3"}, []string{"parity", "tensors"}},
+		{[]string{"pipeline", hf, "--targets", "gguf:q8_0", "-o", filepath.Join(dir, "p")}, []string{"import", "result"}},
+	} {
+		code, out, stderr := runCLI(t, append(c.args, "--json")...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d %s", c.args[:2], code, stderr)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("%v: %v", c.args[:2], err)
+		}
+		for _, k := range c.keys {
+			if _, ok := m[k]; !ok {
+				t.Errorf("%v --json lacks %q", c.args[:2], k)
+			}
+		}
+		for _, old := range []string{"output", "total_size", "bytes", "pass"} {
+			if _, ok := m[old]; ok {
+				t.Errorf("%v --json has the old key %q", c.args[:2], old)
+			}
+		}
 	}
 }
