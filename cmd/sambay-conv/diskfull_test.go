@@ -74,3 +74,18 @@ func TestDiskFull(t *testing.T) {
 	}
 	t.Logf("%d disk-full cases", cases)
 }
+
+// TestUnreadableSource: a source the user cannot read fails with its path.
+func TestUnreadableSource(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("SKIPPED: root reads files whatever their mode, so an unreadable source cannot be made here")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "m.pth")
+	b, _ := os.ReadFile(filepath.Join(td, "sambay-tiny", "archscale-head.pth"))
+	os.WriteFile(src, b, 0o000)
+	code, _, stderr := runCLI(t, "import", src, "-o", filepath.Join(dir, "out"))
+	if code != exitFailure || !strings.Contains(stderr, src) || !strings.Contains(stderr, "permission denied") {
+		t.Errorf("unreadable source: exit %d %q", code, stderr)
+	}
+}
