@@ -75,47 +75,60 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	lock, err := atomicfile.Acquire(opts.Output)
+	err = writeFolder(ctx, opts.Output, opts.Force, out, res, opts.Progress, func(dir string) error {
+		return writeSideFiles(dir, cm, opts, overrides)
+	})
+	return res, err
+}
+
+// writeFolder writes an MLX folder at output: the tensors of out (shards of
+// at most 5 GiB in the given order, {"format": "mlx"}, always an index with
+// total_parameters), then side(tmp) for config.json and the other files,
+// under the output's lock and a temporary name; it completes res.
+func writeFolder(ctx context.Context, output string, force bool, out []formats.Tensor, res *Result, progress func(done, total int64), side func(dir string) error) error {
+	lock, err := atomicfile.Acquire(output)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer lock.Release()
-	pd, err := atomicfile.NewDir(opts.Output, opts.Force, convert.OwnFile)
+	pd, err := atomicfile.NewDir(output, force, convert.OwnFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer pd.Cleanup()
 	wo := safetensors.WriteOptions{
 		MaxShardSize: 5 << 30, Metadata: map[string]string{"format": "mlx"}, RejectNonFinite: true, Ctx: ctx,
 		KeepOrder: true, AlwaysIndex: true, IndexMetadata: map[string]any{"total_parameters": res.Params}, IndexIndent: "    ",
 	}
-	if opts.Progress != nil {
+	if progress != nil {
 		var total int64
 		for _, t := range out {
 			total += t.Size()
 		}
 		var done atomic.Int64
-		wo.Progress = func(n int64) { opts.Progress(done.Add(n), total) }
+		wo.Progress = func(n int64) { progress(done.Add(n), total) }
 	}
 	wr, err := safetensors.WriteModel(pd.Path(), out, wo)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res.TensorBytes = wr.TotalSize
-	if err := writeSideFiles(pd.Path(), cm, opts, overrides); err != nil {
-		return nil, err
+	if err := side(pd.Path()); err != nil {
+		return err
 	}
 	if err := pd.Commit(); err != nil {
-		return nil, err
+		return err
 	}
 	for i := range res.Modules {
 		if m := &res.Modules[i]; m.stats != nil {
 			m.NMSE = m.stats.NMSE()
 		}
 	}
-	res.Path = opts.Output
-	res.BitsPerWeight = 8 * float64(res.TensorBytes) / float64(res.Params)
-	return res, nil
+	res.Path = output
+	if res.Params > 0 {
+		res.BitsPerWeight = 8 * float64(res.TensorBytes) / float64(res.Params)
+	}
+	return nil
 }
 
 // check fills defaults and refuses parameters MLX does not have.

@@ -7,9 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 
-	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
@@ -63,59 +61,25 @@ func ExportGeneric(ctx context.Context, src string, opts GenericOptions) (*Resul
 		out = append(out, t)
 		res.Params += t.NumElements()
 	}
-	lock, err := atomicfile.Acquire(o.Output)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Release()
-	pd, err := atomicfile.NewDir(o.Output, opts.Force, convert.OwnFile)
-	if err != nil {
-		return nil, err
-	}
-	defer pd.Cleanup()
-	wo := safetensors.WriteOptions{MaxShardSize: 5 << 30, Metadata: map[string]string{"format": "mlx"}, RejectNonFinite: true, Ctx: ctx,
-		KeepOrder: true, AlwaysIndex: true, IndexMetadata: map[string]any{"total_parameters": res.Params}, IndexIndent: "    "}
-	if opts.Progress != nil {
-		var total int64
-		for _, t := range out {
-			total += t.Size()
-		}
-		var done atomic.Int64
-		wo.Progress = func(n int64) { opts.Progress(done.Add(n), total) }
-	}
-	wr, err := safetensors.WriteModel(pd.Path(), out, wo)
-	if err != nil {
-		return nil, err
-	}
-	res.TensorBytes = wr.TotalSize
-	conf := map[string]any{}
-	if fi, err := os.Stat(src); err == nil && fi.IsDir() {
-		if b, err := os.ReadFile(filepath.Join(src, "config.json")); err == nil {
-			if err := json.Unmarshal(b, &conf); err != nil {
-				return nil, fmt.Errorf("%s: %w", filepath.Join(src, "config.json"), err)
+	err = writeFolder(ctx, o.Output, opts.Force, out, res, opts.Progress, func(dir string) error {
+		conf := map[string]any{}
+		if fi, err := os.Stat(src); err == nil && fi.IsDir() {
+			if b, err := os.ReadFile(filepath.Join(src, "config.json")); err == nil {
+				if err := json.Unmarshal(b, &conf); err != nil {
+					return fmt.Errorf("%s: %w", filepath.Join(src, "config.json"), err)
+				}
 			}
 		}
-	}
-	q := map[string]any{"group_size": o.GroupSize, "bits": o.Bits, "mode": "affine"}
-	conf["quantization"], conf["quantization_config"] = q, q
-	cj, err := json.MarshalIndent(conf, "", "    ")
+		q := map[string]any{"group_size": o.GroupSize, "bits": o.Bits, "mode": "affine"}
+		conf["quantization"], conf["quantization_config"] = q, q
+		cj, err := json.MarshalIndent(conf, "", "    ")
+		if err != nil {
+			return err
+		}
+		return atomicfile.WriteFileSync(filepath.Join(dir, "config.json"), append(cj, '\n'))
+	})
 	if err != nil {
 		return nil, err
-	}
-	if err := atomicfile.WriteFileSync(filepath.Join(pd.Path(), "config.json"), append(cj, '\n')); err != nil {
-		return nil, err
-	}
-	if err := pd.Commit(); err != nil {
-		return nil, err
-	}
-	for i := range res.Modules {
-		if m := &res.Modules[i]; m.stats != nil {
-			m.NMSE = m.stats.NMSE()
-		}
-	}
-	res.Path = o.Output
-	if res.Params > 0 {
-		res.BitsPerWeight = 8 * float64(res.TensorBytes) / float64(res.Params)
 	}
 	return res, nil
 }
