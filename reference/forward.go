@@ -44,6 +44,9 @@ type Want struct {
 	AllLogits bool
 	// Hidden returns the residual stream after every block (needs AllLogits).
 	Hidden bool
+	// Progress, when set, is called after each block with the number of
+	// blocks done and their count.
+	Progress func(done, total int)
 }
 
 // Result holds what Run computed.
@@ -108,6 +111,9 @@ func (m *Model) Run(st *State, ids []int, want Want) (*Result, error) {
 		r.residual(x, r.mlp(&m.layers[i], u, rows))
 		if want.Hidden {
 			res.Hidden = append(res.Hidden, append([]float32(nil), x...))
+		}
+		if want.Progress != nil {
+			want.Progress(i+1, len(m.layers))
 		}
 	}
 	if !want.AllLogits && rows > 1 {

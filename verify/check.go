@@ -55,6 +55,9 @@ type Options struct {
 
 	Force       bool   // replace existing LogitsOut, KLDOut and Report files
 	ToolVersion string // written into reports
+	// Progress, when set, receives each forward pass's blocks done and
+	// their count ("model", then "original" for --against).
+	Progress    func(stage string, done, total int)
 	TorchScript []byte // reference/torch/sambay_ref.py, for Device "cuda"
 	Python      string // interpreter for the PyTorch reference (default $SAMBAY_PYTHON, then python3)
 }
@@ -179,7 +182,7 @@ func (opts *Options) compare(ctx context.Context, m *model.Loaded, ids []int, g 
 			return nil, nil, err
 		}
 		defer o.Close()
-		rep, got, err := AgainstModel(m.Model, o.Model, ids, tol)
+		rep, got, err := againstModel(m.Model, o.Model, ids, tol, opts.Progress)
 		if rep != nil {
 			rep.Got, rep.Want = opts.Model, opts.Against
 		}
@@ -189,13 +192,13 @@ func (opts *Options) compare(ctx context.Context, m *model.Loaded, ids []int, g 
 		if err != nil {
 			return nil, nil, err
 		}
-		rep, got, err := AgainstGolden(m.Model, g, tol)
+		rep, got, err := againstGolden(m.Model, g, tol, opts.Progress)
 		if rep != nil {
 			rep.Got, rep.Want = opts.Model+" (Go, CPU)", "reference/torch/sambay_ref.py on cuda"
 		}
 		return rep, got, err
 	}
-	rep, got, err := AgainstGolden(m.Model, g, tol)
+	rep, got, err := againstGolden(m.Model, g, tol, opts.Progress)
 	if rep != nil {
 		rep.Got, rep.Want = opts.Model, opts.Golden
 	}

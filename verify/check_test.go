@@ -25,7 +25,15 @@ func TestRunChoosesOneCheck(t *testing.T) {
 			t.Errorf("%s: %v, want a usage error", name, err)
 		}
 	}
-	res, err := verify.Run(t.Context(), verify.Options{Model: hf, Golden: golden})
+	var calls []int
+	res, err := verify.Run(t.Context(), verify.Options{Model: hf, Golden: golden, Progress: func(stage string, done, total int) {
+		if stage == "model" && total == 8 {
+			calls = append(calls, done)
+		}
+	}})
+	if len(calls) != 8 || calls[7] != 8 {
+		t.Errorf("progress calls %v, want 1…8 for the 8 blocks", calls)
+	}
 	if err != nil || res.Report.Err() != nil || res.Report.Verdict != verify.VerdictPass || res.Report.Tolerance != verify.TolFP32 || res.Quality != nil {
 		t.Errorf("golden check: %v, %+v", err, res)
 	}

@@ -8,8 +8,10 @@ import (
 
 // Forward runs m over ids (one prefill) and returns logits at every position
 // and the residual stream after every block, as a Golden.
-func Forward(m *reference.Model, ids []int) (*Golden, error) {
-	res, err := m.Run(m.NewState(), ids, reference.Want{AllLogits: true, Hidden: true})
+func Forward(m *reference.Model, ids []int) (*Golden, error) { return forward(m, ids, nil) }
+
+func forward(m *reference.Model, ids []int, progress func(done, total int)) (*Golden, error) {
+	res, err := m.Run(m.NewState(), ids, reference.Want{AllLogits: true, Hidden: true, Progress: progress})
 	if err != nil {
 		return nil, err
 	}
@@ -35,13 +37,28 @@ func DefaultTolerance(n reference.Numerics) Tolerance {
 
 // AgainstGolden runs m on the golden's tokens and compares.
 func AgainstGolden(m *reference.Model, g *Golden, tol Tolerance) (*Report, *Golden, error) {
+	return againstGolden(m, g, tol, nil)
+}
+
+// progressFunc is a per-pass progress callback: blocks done of total, for
+// the named model.
+type progressFunc func(stage string, done, total int)
+
+func (p progressFunc) pass(stage string) func(done, total int) {
+	if p == nil {
+		return nil
+	}
+	return func(done, total int) { p(stage, done, total) }
+}
+
+func againstGolden(m *reference.Model, g *Golden, tol Tolerance, progress progressFunc) (*Report, *Golden, error) {
 	if g.Vocab != m.Cfg.VocabSize {
 		return nil, nil, fmt.Errorf("golden has %d logits per position, the model %d", g.Vocab, m.Cfg.VocabSize)
 	}
 	if len(g.Hidden) > 0 && len(g.Hidden) != m.Cfg.NLayer {
 		return nil, nil, fmt.Errorf("golden has %d hidden states, the model %d blocks", len(g.Hidden), m.Cfg.NLayer)
 	}
-	got, err := Forward(m, g.IDs)
+	got, err := forward(m, g.IDs, progress.pass("model"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -54,14 +71,18 @@ func AgainstGolden(m *reference.Model, g *Golden, tol Tolerance) (*Report, *Gold
 // AgainstModel runs two models on the same tokens and compares a (got)
 // against b (want). Their vocabularies and block counts must agree.
 func AgainstModel(a, b *reference.Model, ids []int, tol Tolerance) (*Report, *Golden, error) {
+	return againstModel(a, b, ids, tol, nil)
+}
+
+func againstModel(a, b *reference.Model, ids []int, tol Tolerance, progress progressFunc) (*Report, *Golden, error) {
 	if a.Cfg.VocabSize != b.Cfg.VocabSize || a.Cfg.NLayer != b.Cfg.NLayer {
 		return nil, nil, fmt.Errorf("models differ in shape: vocab %d vs %d, blocks %d vs %d", a.Cfg.VocabSize, b.Cfg.VocabSize, a.Cfg.NLayer, b.Cfg.NLayer)
 	}
-	ga, err := Forward(a, ids)
+	ga, err := forward(a, ids, progress.pass("model"))
 	if err != nil {
 		return nil, nil, err
 	}
-	gb, err := Forward(b, ids)
+	gb, err := forward(b, ids, progress.pass("original"))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -119,7 +119,12 @@ func runVerify(ctx context.Context, c *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	bar := newProgress(c.Root().ErrWriter, c.Bool("json"))
+	if bar != nil {
+		opts.Progress = func(stage string, done, total int) { bar.Blocks(stage, done, total) }
+	}
 	res, err := verify.Run(ctx, opts)
+	bar.Finish()
 	if errors.Is(err, verify.ErrUsage) {
 		return usageError{err}
 	}

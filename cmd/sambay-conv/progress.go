@@ -44,6 +44,21 @@ func (p *progress) Stage(stage string, done, total int64) {
 	}
 }
 
+// Blocks reports a forward pass: blocks done of total.
+func (p *progress) Blocks(stage string, done, total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar == nil || stage != p.stage {
+		if p.bar != nil {
+			p.bar.Finish()
+		}
+		p.stage = stage
+		p.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(p.w),
+			progressbar.OptionSetDescription(fmt.Sprintf("%-12s", stage+" blocks")), progressbar.OptionClearOnFinish())
+	}
+	p.bar.Set(done)
+}
+
 // Func returns the callback of one stage (nil for a nil progress).
 func (p *progress) Func(stage string) func(done, total int64) {
 	if p == nil {
