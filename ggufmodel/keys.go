@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -148,7 +149,7 @@ func configFromMetadata(f *gguf.File) (reference.Config, error) {
 		if ok && !ok2 {
 			errs = append(errs, fmt.Errorf("key %s is not FLOAT32", k))
 		}
-		return float64(x), ok && ok2
+		return shortest(x), ok && ok2
 	}
 	b := func(k string) bool {
 		v, ok := f.Get(k)
@@ -214,4 +215,15 @@ func configFromMetadata(f *gguf.File) (reference.Config, error) {
 		return c, fmt.Errorf("%s = %v, the layout puts it at %d", KeyKVLayer, v, c.KVLayer())
 	}
 	return c, c.Validate()
+}
+
+// shortest returns the float64 of the shortest decimal that rounds to x:
+// the schema stores epsilons and scales as FLOAT32, and a config's 1e-5
+// comes back as 1e-5, not as 9.99999975e-06.
+func shortest(x float32) float64 {
+	v, err := strconv.ParseFloat(strconv.FormatFloat(float64(x), 'g', -1, 32), 64)
+	if err != nil {
+		return float64(x)
+	}
+	return v
 }
