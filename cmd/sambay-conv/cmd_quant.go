@@ -59,6 +59,12 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 	if c.String("output") == "" {
 		return usagef("quant --to mlx needs -o DIR")
 	}
+	if err := quant.MLXCheck(int(c.Int("bits")), int(c.Int("group-size"))); err != nil {
+		return usagef("%v", err)
+	}
+	if c.Bool("generic") && c.String("recipe") != "" {
+		return usagef("--recipe names SambaY modules; with --generic every matrix gets --bits")
+	}
 	use := model.ForQuant
 	if c.Bool("generic") {
 		use = model.ForGeneric
@@ -66,16 +72,10 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 	if err := model.Require(c.Args().First(), use); err != nil {
 		return err
 	}
-	if err := quant.MLXCheck(int(c.Int("bits")), int(c.Int("group-size"))); err != nil {
-		return usagef("%v", err)
-	}
 	bar := newProgress(c.Root().ErrWriter, c.Bool("quiet") || c.Bool("json"))
 	var res *mlxmodel.Result
 	var err error
 	if c.Bool("generic") {
-		if c.String("recipe") != "" {
-			return usagef("--recipe names SambaY modules; with --generic every matrix gets --bits")
-		}
 		res, err = mlxmodel.ExportGeneric(ctx, c.Args().First(), mlxmodel.GenericOptions{Output: c.String("output"),
 			Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Force: c.Bool("force"), Progress: bar.Func("mlx")})
 	} else {
@@ -114,16 +114,7 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 // quantGGUF wires the GGUF flags into ggufmodel.Export (or ExportGeneric)
 // and prints the plan or the result.
 func quantGGUF(ctx context.Context, c *cli.Command) error {
-	use := model.ForQuant
-	if c.Bool("generic") {
-		use = model.ForGeneric
-	}
-	if err := model.Require(c.Args().First(), use); err != nil {
-		return err
-	}
-	bar := newProgress(c.Root().ErrWriter, c.Bool("quiet") || c.Bool("json"))
-	opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name"), Force: c.Bool("force"),
-		Progress: bar.Func("gguf")}
+	opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name"), Force: c.Bool("force")}
 	for _, s := range c.StringSlice("tensor-type") {
 		o, err := quant.ParseOverride(s)
 		if err != nil {
@@ -134,25 +125,35 @@ func quantGGUF(ctx context.Context, c *cli.Command) error {
 	if opts.Output == "" && !opts.DryRun {
 		return usagef("quant needs -o FILE (or --dry-run)")
 	}
+	var pureType ggml.Type
+	if c.Bool("generic") || c.Bool("pure") {
+		flag := map[bool]string{true: "--generic", false: "--pure"}[c.Bool("generic")]
+		t, err := quant.ParseType(c.String("type"))
+		if err != nil || t == ggml.TypeF32 {
+			return usagef("%s --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", flag, c.String("type"))
+		}
+		pureType = t
+	} else if err := opts.Validate(); err != nil {
+		return usagef("--type %q: %v (or --pure with a ggml type)", c.String("type"), err)
+	}
+	use := model.ForQuant
+	if c.Bool("generic") {
+		use = model.ForGeneric
+	}
+	if err := model.Require(c.Args().First(), use); err != nil {
+		return err
+	}
+	bar := newProgress(c.Root().ErrWriter, c.Bool("quiet") || c.Bool("json"))
+	opts.Progress = bar.Func("gguf")
 	var res *ggufmodel.Result
 	var err error
 	switch {
-	case c.Bool("generic"), c.Bool("pure"):
-		flag := map[bool]string{true: "--generic", false: "--pure"}[c.Bool("generic")]
-		t, perr := quant.ParseType(c.String("type"))
-		if perr != nil || t == ggml.TypeF32 {
-			return usagef("%s --type %q: want a ggml type (q4_0 … q6_k, f16, bf16)", flag, c.String("type"))
-		}
-		if c.Bool("generic") {
-			res, err = ggufmodel.ExportGeneric(ctx, c.Args().First(), ggufmodel.GenericOptions{Output: opts.Output, Type: t, Overrides: opts.Overrides, DryRun: opts.DryRun, Force: opts.Force, Progress: opts.Progress})
-		} else {
-			opts.Pure, opts.PureType, opts.Policy = true, t, ""
-			res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
-		}
+	case c.Bool("generic"):
+		res, err = ggufmodel.ExportGeneric(ctx, c.Args().First(), ggufmodel.GenericOptions{Output: opts.Output, Type: pureType, Overrides: opts.Overrides, DryRun: opts.DryRun, Force: opts.Force, Progress: opts.Progress})
+	case c.Bool("pure"):
+		opts.Pure, opts.PureType, opts.Policy = true, pureType, ""
+		res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
 	default:
-		if err := opts.Validate(); err != nil {
-			return usagef("--type %q: %v (or --pure with a ggml type)", c.String("type"), err)
-		}
 		res, err = ggufmodel.Export(ctx, c.Args().First(), opts)
 	}
 	bar.Finish()

@@ -83,6 +83,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"import"}, exitUsage},
 		{[]string{"import", filepath.Join(td, "phi4flash-tiny", "hf")}, exitUsage}, // no -o
 		{[]string{"import", "--no-such-flag", "x"}, exitUsage},
+		{[]string{"quant", "/no/such/model", "--type", "q9_9", "-o", "x.gguf"}, exitUsage}, // flags are checked before the input
+		{[]string{"quant", "/no/such/model", "--to", "mlx", "--bits", "7", "-o", "x"}, exitUsage},
+		{[]string{"quant", "/no/such/model", "--type", "q8_0", "-o", "x.gguf"}, exitFailure},
 		{[]string{"import", "-o", "x", "--dtype", "int4", "y"}, exitUsage},
 		{[]string{"inspect", filepath.Join(td, "does-not-exist")}, exitFailure},
 	} {
