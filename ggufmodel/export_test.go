@@ -2,7 +2,9 @@ package ggufmodel
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -349,5 +351,35 @@ func TestMetadataNamesAndDefaults(t *testing.T) {
 	_, err = Export(context.Background(), bad, Options{Output: filepath.Join(t.TempDir(), "x.gguf"), Policy: "q8_0"})
 	if err == nil || !strings.Contains(err.Error(), "bos_token_id = 500") {
 		t.Errorf("bos outside the vocabulary: %v", err)
+	}
+}
+
+// TestGenericScalarTensor: a 0-d tensor (a step counter, a scale) is
+// written as one element of shape [1]; it used to panic and leave a
+// temporary file.
+func TestGenericScalarTensor(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "s.safetensors")
+	ts := []formats.Tensor{testmodel.F32Tensor("scale", nil, func(int) float32 { return 2.5 }),
+		testmodel.F32Tensor("w.weight", []int64{2, 32}, func(i int) float32 { return float32(i) / 64 })}
+	if _, _, err := safetensors.WriteFile(src, ts, safetensors.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "s.gguf")
+	if _, err := ExportGeneric(context.Background(), src, GenericOptions{Output: out, Type: ggml.TypeQ8_0}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ti, ok := f.Tensor("scale")
+	if !ok || len(ti.Dims) != 1 || ti.Dims[0] != 1 || ti.Type != ggml.TypeF32 {
+		t.Fatalf("scalar tensor: %+v", ti)
+	}
+	b, _ := f.Data(ti)
+	if v := math.Float32frombits(binary.LittleEndian.Uint32(b)); v != 2.5 {
+		t.Errorf("scalar value %v", v)
 	}
 }

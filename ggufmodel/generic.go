@@ -56,7 +56,11 @@ func ExportGeneric(ctx context.Context, path string, opts GenericOptions) (*Resu
 		if !t.DType.IsFloat() {
 			return nil, fmt.Errorf("%s: tensor %s: dtype %v is not supported by --generic (float tensors only)", t.File, t.Name, t.DType)
 		}
-		plan = append(plan, quant.PlanTensor{Name: t.Name, Dims: reversed(t.Shape)})
+		dims := reversed(t.Shape)
+		if len(dims) == 0 {
+			dims = []uint64{1} // a 0-d tensor: ggml has no 0-d tensors, one element is [1]
+		}
+		plan = append(plan, quant.PlanTensor{Name: t.Name, Dims: dims})
 	}
 	for i, t := range st.Tensors {
 		gt := Tensor{Name: t.Name, Dims: plan[i].Dims, Source: t.Name, shape: t.Shape, src: t, stats: &quant.ErrStats{}}

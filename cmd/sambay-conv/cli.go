@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ const (
 	exitOK          = 0
 	exitFailure     = 1
 	exitUsage       = 2
+	exitInternal    = 3   // a bug: a panic recovered at the top (never a usage error's 2)
 	exitInterrupted = 130 // 128 + SIGINT, as shells report a command stopped by Ctrl-C
 )
 
@@ -50,6 +52,29 @@ func exitCode(err error) int {
 // run executes the CLI with args (args[0] is the program name) and returns
 // the exit code. Tests call it in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return guard(stderr, func() int { return runCommand(ctx, args, stdout, stderr) })
+}
+
+// guard runs f and turns a panic into exit code 3 with a one-line report
+// and the stack in a crash log, so that a bug is never mistaken for a usage
+// error (Go's own panic exit code is 2). Panics in other goroutines cannot be
+// caught here; every parser turns bad input into errors, never panics.
+func guard(stderr io.Writer, f func() int) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			log := filepath.Join(os.TempDir(), fmt.Sprintf("sambay-conv-crash-%d.log", os.Getpid()))
+			where := "details in " + log
+			if err := os.WriteFile(log, fmt.Appendf(nil, "sambay-conv %s: panic: %v\n\n%s", version(), r, debug.Stack()), 0o644); err != nil {
+				where = "no crash log: " + err.Error()
+			}
+			fmt.Fprintf(stderr, "sambay-conv: internal error (a bug, please report it): %v; %s\n", r, where)
+			code = exitInternal
+		}
+	}()
+	return f()
+}
+
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	jsonOut := false
 	for _, a := range args[1:] {
 		if a == "--json" || a == "-json" {

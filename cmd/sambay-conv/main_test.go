@@ -546,3 +546,23 @@ func TestJSONSchemas(t *testing.T) {
 		}
 	}
 }
+
+func TestPanicIsInternalError(t *testing.T) {
+	var errb bytes.Buffer
+	code := guard(&errb, func() int { panic("boom") })
+	msg := errb.String()
+	if code != exitInternal || !strings.Contains(msg, "internal error") || !strings.Contains(msg, "boom") || strings.Count(msg, "\n") != 1 {
+		t.Fatalf("exit %d, %q", code, msg)
+	}
+	_, log, ok := strings.Cut(strings.TrimSpace(msg), "details in ")
+	if !ok {
+		t.Fatalf("no crash log named: %q", msg)
+	}
+	defer os.Remove(log)
+	if b, err := os.ReadFile(log); err != nil || !strings.Contains(string(b), "goroutine") {
+		t.Errorf("crash log %s: %v", log, err)
+	}
+	if guard(&errb, func() int { return 7 }) != 7 {
+		t.Error("guard changed a normal exit code")
+	}
+}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/ggml"
 )
 
 func sampleFile(t testing.TB) []byte {
@@ -184,5 +186,35 @@ func TestWriterRefuses(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 0 {
 		t.Errorf("%d files left", len(entries))
+	}
+}
+
+// TestOffsetSumCannotWrap is the four-tensor file whose sizes (2^62 bytes
+// each) brought the uint64 sum of offsets back to 0 and made the reader
+// hand out slices beyond the file.
+func TestOffsetSumCannotWrap(t *testing.T) {
+	var infos []TensorInfo
+	for i := 0; i < 4; i++ {
+		infos = append(infos, TensorInfo{Name: fmt.Sprintf("t%d", i), Dims: []uint64{1 << 60}, Type: ggml.TypeF32, Offset: uint64(i) << 62})
+	}
+	var b bytes.Buffer
+	b.WriteString(Magic)
+	binary.Write(&b, binary.LittleEndian, uint32(3))
+	binary.Write(&b, binary.LittleEndian, uint64(len(infos)))
+	binary.Write(&b, binary.LittleEndian, uint64(0))
+	for _, ti := range infos {
+		binary.Write(&b, binary.LittleEndian, uint64(len(ti.Name)))
+		b.WriteString(ti.Name)
+		binary.Write(&b, binary.LittleEndian, uint32(1))
+		binary.Write(&b, binary.LittleEndian, ti.Dims[0])
+		binary.Write(&b, binary.LittleEndian, uint32(ti.Type))
+		binary.Write(&b, binary.LittleEndian, ti.Offset)
+	}
+	for b.Len()%32 != 0 {
+		b.WriteByte(0)
+	}
+	_, err := NewFile(bytes.NewReader(b.Bytes()), int64(b.Len()), "wrap.gguf")
+	if !errors.Is(err, formats.ErrFormat) || !strings.Contains(err.Error(), "cannot fit") {
+		t.Errorf("offsets summing past 2^64: %v", err)
 	}
 }

@@ -351,7 +351,14 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 			fail("data offset %d, want %d (tensors must be contiguous in info order, each padded to %d)", ti.Offset, expect, f.Alignment)
 			break
 		}
-		expect += align(uint64(sz), f.Alignment)
+		// Checked: no tensor, and no sum of tensors, may outgrow the file
+		// (sizes near 2^62 would otherwise wrap the uint64 sum to 0).
+		padded := align(uint64(sz), f.Alignment)
+		if padded < uint64(sz) || padded > uint64(size) || expect > uint64(size)-padded {
+			fail("%d bytes of data at data offset %d cannot fit in the %d-byte file", sz, expect, size)
+			break
+		}
+		expect += padded
 		f.byName[ti.Name] = len(f.Tensors)
 		f.Tensors = append(f.Tensors, ti)
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/nlpodyssey/gopickle/pickle"
@@ -226,7 +227,7 @@ func load(name string, r io.ReaderAt, size int64, opts Options, mem []byte) (f *
 	if f.StateKey == "" {
 		for _, e := range topDict {
 			if _, ok := e.val.(*tensorRef); !ok {
-				return nil, cerr(ErrNoStateDict, "", "no \"model\" or \"state_dict\" entry, and the top level is not a state dict (key %v holds %T)", e.key, e.val)
+				return nil, cerr(ErrNoStateDict, "", "no \"model\" or \"state_dict\" entry, and the top level is not a state dict (key %s holds %T)", keyString(e.key), e.val)
 			}
 		}
 		state = topDict
@@ -236,7 +237,7 @@ func load(name string, r io.ReaderAt, size int64, opts Options, mem []byte) (f *
 			f.Hparams = map[string]any{}
 			for _, e := range d {
 				if k, ok := e.key.(string); ok {
-					f.Hparams[k] = plain(e.val, 0)
+					f.Hparams[k] = (&plainer{left: maxPlainNodes}).plain(e.val, 0)
 				}
 			}
 		}
@@ -255,7 +256,7 @@ func load(name string, r io.ReaderAt, size int64, opts Options, mem []byte) (f *
 	for _, e := range state {
 		key, ok := e.key.(string)
 		if !ok {
-			return nil, cerr(ErrCorrupt, "", "state dict key %v is %T, not a string", e.key, e.key)
+			return nil, cerr(ErrCorrupt, "", "state dict key %s is %T, not a string", keyString(e.key), e.key)
 		}
 		if strings.HasSuffix(key, "._extra_state") || key == "_extra_state" {
 			f.Skipped = append(f.Skipped, key)
@@ -498,13 +499,36 @@ func lookup(d []kv, key string) (any, bool) {
 	return nil, false
 }
 
-// plain converts pickled values to plain Go values for hparams.
-func plain(v any, depth int) any {
-	if depth > 16 {
+// maxPlainNodes bounds the values plain visits for one hparams entry: real
+// ones are numbers, strings and short lists; a list that contains itself
+// eight times would otherwise take 8^16 steps within the depth limit. The
+// entries themselves are bounded by the pickle's size.
+const maxPlainNodes = 10_000
+
+// A plainer converts pickled values to plain Go values for hparams, within
+// a total node budget and a depth limit: shared and cyclic references end
+// as nil, never as an endless walk.
+type plainer struct{ left int }
+
+func (p *plainer) plain(v any, depth int) any {
+	if depth > 16 || p.left <= 0 {
 		return nil
 	}
+	p.left--
 	switch x := v.(type) {
-	case nil, bool, string, float64:
+	case nil, bool, string:
+		return x
+	case float64:
+		// JSON (manifests, --json) has no NaN or infinities: Python's float("inf")
+		// in a training script's locals is kept as the string Python prints.
+		switch {
+		case math.IsNaN(x):
+			return "nan"
+		case math.IsInf(x, 1):
+			return "inf"
+		case math.IsInf(x, -1):
+			return "-inf"
+		}
 		return x
 	case int, int64:
 		n, _ := toInt64(x)
@@ -512,15 +536,15 @@ func plain(v any, depth int) any {
 	case []byte:
 		return string(x)
 	case *types.List:
-		out := make([]any, 0, len(*x))
+		out := make([]any, 0, min(len(*x), p.left))
 		for _, e := range *x {
-			out = append(out, plain(e, depth+1))
+			out = append(out, p.plain(e, depth+1))
 		}
 		return out
 	case *types.Tuple:
-		out := make([]any, 0, len(*x))
+		out := make([]any, 0, min(len(*x), p.left))
 		for _, e := range *x {
-			out = append(out, plain(e, depth+1))
+			out = append(out, p.plain(e, depth+1))
 		}
 		return out
 	}
@@ -530,11 +554,27 @@ func plain(v any, depth int) any {
 	if d, ok := asDict(v); ok {
 		out := map[string]any{}
 		for _, e := range d {
-			out[fmt.Sprint(e.key)] = plain(e.val, depth+1)
+			out[keyString(e.key)] = p.plain(e.val, depth+1)
 		}
 		return out
 	}
 	return fmt.Sprintf("<%T>", v)
+}
+
+// keyString names a dict key without formatting its contents: a key that
+// is a list containing itself would make fmt recurse until the stack
+// overflows.
+func keyString(k any) string {
+	switch x := k.(type) {
+	case string:
+		return x
+	case bool, float64:
+		return fmt.Sprint(x)
+	}
+	if n, ok := toInt64(k); ok {
+		return strconv.FormatInt(n, 10)
+	}
+	return fmt.Sprintf("<%T>", k)
 }
 
 // Names returns the tensor names in sorted order.
