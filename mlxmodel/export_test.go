@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sambay-conv/sambay-conv/convert"
@@ -284,3 +285,23 @@ func f32bytes(v []float32) []byte {
 }
 
 func referenceOptions() reference.Options { return reference.Options{} }
+
+// TestConfigLies: a config.json whose group size disagrees with the stored
+// scales used to panic inside the dequantizer; now Load names the module.
+func TestConfigLies(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "mlx")
+	if _, err := Export(t.Context(), src, Options{Output: out, Bits: 4, GroupSize: 32}); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(out, "config.json")
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, bytes.ReplaceAll(b, []byte(`"group_size": 32`), []byte(`"group_size": 64`)), 0o644)
+	_, _, err := Load(out, referenceOptions())
+	if err == nil || !strings.Contains(err.Error(), "module ") || !strings.Contains(err.Error(), "scales") {
+		t.Errorf("group size lie: %v", err)
+	}
+	os.WriteFile(p, bytes.ReplaceAll(b, []byte(`"bits": 4`), []byte(`"bits": 7`)), 0o644)
+	if _, _, err := Load(out, referenceOptions()); err == nil || !strings.Contains(err.Error(), "bits 7") {
+		t.Errorf("bits lie: %v", err)
+	}
+}

@@ -174,8 +174,8 @@ func Load(dir string, opts reference.Options) (*reference.Model, *safetensors.Mo
 		return r, out, r.in, true
 	}
 	m, err := reference.LoadQuantized(cfg, get, q, opts)
-	if err == nil && len(errs) > 0 {
-		err = errors.Join(errs...)
+	if len(errs) > 0 {
+		err = errors.Join(errs...) // the root cause: the loader's own errors follow from these
 	}
 	if err != nil {
 		st.Close()
