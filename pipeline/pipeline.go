@@ -173,6 +173,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer lock.Release()
+	// The reports are written under the folder's lock only: remove what a
+	// killed run left of them (the other outputs lock and clean their own).
+	for _, ext := range reportExts {
+		atomicfile.RemoveLeftovers(filepath.Join(o.Output, "report"+ext))
+	}
 	res := &Result{Canonical: filepath.Join(o.Output, "canonical"), Source: o.Source, ToolVersion: o.ToolVersion,
 		Generated: time.Now().UTC().Format("2006-01-02 15:04 UTC")}
 	if o.SourceLabel != "" {
@@ -211,7 +216,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.logf("%s: %.3f bits/weight, KL mean %.4g, top-1 %.1f%%", t, tr.BitsPerWeight, tr.Parity.KLDMean, 100*tr.Parity.Top1Agreement)
 		res.Targets = append(res.Targets, *tr)
 	}
-	for _, ext := range []string{".md", ".json", ".html"} {
+	for _, ext := range reportExts {
 		p := filepath.Join(o.Output, "report"+ext)
 		if err := res.writeReport(p); err != nil {
 			return nil, err
@@ -225,6 +230,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	return res, nil
 }
+
+// reportExts are the formats of the pipeline's report.
+var reportExts = []string{".md", ".json", ".html"}
 
 // checkOutput refuses an existing, non-empty output folder unless force.
 // With force the pipeline replaces only its own outputs in it (canonical/,

@@ -84,6 +84,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if err := atomicfile.CheckFile(p, opts.Force); err != nil {
 			return nil, err
 		}
+		lock, err := atomicfile.Acquire(p) // and a killed run's temporary file goes
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Release()
 	}
 	m, err := model.Open(opts.Model, opts.Reference)
 	if err != nil {

@@ -115,7 +115,7 @@ func TestKillAnywhere(t *testing.T) {
 			points++
 			if _, err := os.Stat(out); err == nil && c.name != "pipeline" {
 				if got := tree(t, out); !same(got, want) {
-					t.Errorf("%s killed after %v: %s holds a partial or different output", c.name, d, out)
+					t.Errorf("%s killed after %v: %s holds a partial or different output", c.name, d*time.Millisecond, out)
 				}
 			}
 			rerun := args
@@ -123,10 +123,10 @@ func TestKillAnywhere(t *testing.T) {
 				rerun = append(append([]string{}, args...), "--force")
 			}
 			if b, err := child(rerun...).CombinedOutput(); err != nil {
-				t.Fatalf("%s: rerun after a kill at %v: %v\n%s", c.name, d, err, b)
+				t.Fatalf("%s: rerun after a kill at %v: %v\n%s", c.name, d*time.Millisecond, err, b)
 			}
 			if got := tree(t, out); !same(got, want) {
-				t.Errorf("%s: the rerun after a kill at %v wrote different output", c.name, d)
+				t.Errorf("%s: the rerun after a kill at %v wrote different output", c.name, d*time.Millisecond)
 			}
 			left, _ := atomicfile.Leftovers(filepath.Dir(out))
 			if c.name == "pipeline" {

@@ -34,30 +34,54 @@ func Acquire(final string) (*Lock, error) {
 	}
 	p := lockName(final)
 	host, _ := os.Hostname()
+	owner := fmt.Sprintf("%d %s\n", os.Getpid(), host)
 	for attempt := 0; attempt < 2; attempt++ {
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		err := create(p, owner)
 		if err == nil {
-			_, werr := fmt.Fprintf(f, "%d %s\n", os.Getpid(), host)
-			cerr := f.Close()
-			if werr != nil || cerr != nil {
-				os.Remove(p)
-				return nil, fmt.Errorf("%s: %v", p, errors.Join(werr, cerr))
-			}
-			removeLeftovers(final)
+			RemoveLeftovers(final)
 			return &Lock{path: p}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, err
 		}
 		b, _ := os.ReadFile(p)
-		pid, owner, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		pid, who, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
 		n, perr := strconv.Atoi(pid)
-		if perr != nil || owner != host || alive(n) {
-			return nil, fmt.Errorf("%w: %s is being written by process %s on %s (lock file %s; remove it if that process is gone)", ErrLocked, final, pid, owner, p)
+		if perr != nil || who != host || alive(n) {
+			return nil, fmt.Errorf("%w: %s is being written by process %s on %s (lock file %s; remove it if that process is gone)", ErrLocked, final, pid, who, p)
 		}
 		os.Remove(p) // stale: its owner died (kill -9, power loss)
 	}
 	return nil, fmt.Errorf("%w: %s: could not take the lock %s", ErrLocked, final, p)
+}
+
+// create makes the lock file p holding owner, failing with fs.ErrExist when
+// it exists. The content is written to a file of its own first and linked
+// into place, so that a lock file is never seen empty (a process killed
+// between creating and writing it would leave a lock no one can judge);
+// where the file system has no hard links, O_EXCL creation is used.
+func create(p, owner string) error {
+	tmp := fmt.Sprintf("%s.%d", p, os.Getpid())
+	if err := os.WriteFile(tmp, []byte(owner), 0o666); err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	err := os.Link(tmp, p)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		return err
+	}
+	_, werr := f.WriteString(owner)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(p)
+	}
+	return werr
 }
 
 // Release removes the lock file.
@@ -67,12 +91,21 @@ func (l *Lock) Release() {
 	}
 }
 
-// removeLeftovers deletes ".NAME.tmp-*" files and folders beside final.
-func removeLeftovers(final string) {
+// RemoveLeftovers deletes ".NAME.tmp-*" files and folders beside final,
+// and the ".NAME.lock.PID" files of dead processes. Call it only while
+// holding final's lock, or a lock that covers it (Acquire does).
+func RemoveLeftovers(final string) {
 	final = filepath.Clean(final)
-	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(final), "."+globEscape(filepath.Base(final))+tempInfix+"*"))
+	base := filepath.Join(filepath.Dir(final), "."+globEscape(filepath.Base(final)))
+	matches, _ := filepath.Glob(base + tempInfix + "*")
 	for _, m := range matches {
 		os.RemoveAll(m)
+	}
+	locks, _ := filepath.Glob(base + ".lock.*")
+	for _, m := range locks {
+		if pid, err := strconv.Atoi(m[strings.LastIndexByte(m, '.')+1:]); err == nil && pid != os.Getpid() && !alive(pid) {
+			os.Remove(m)
+		}
 	}
 }
 
@@ -90,7 +123,7 @@ func Leftovers(dir string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range es {
-		if strings.HasPrefix(e.Name(), ".") && (strings.Contains(e.Name(), tempInfix) || strings.HasSuffix(e.Name(), ".lock")) {
+		if strings.HasPrefix(e.Name(), ".") && (strings.Contains(e.Name(), tempInfix) || strings.Contains(e.Name(), ".lock")) {
 			out = append(out, filepath.Join(dir, e.Name()))
 		}
 	}
