@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/internal/sidefile"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
 
@@ -31,7 +32,7 @@ func OpenCanonical(dir string) (*Canonical, error) {
 		return nil, fmt.Errorf("%s is a file; a canonical model is a folder with config.json and safetensors shards (import a checkpoint to make one)", dir)
 	}
 	p := filepath.Join(dir, "config.json")
-	cb, err := os.ReadFile(p)
+	cb, err := sidefile.Read(dir, "config.json")
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +54,7 @@ func (c *Canonical) Close() error { return c.Model.Close() }
 // folder has none (a folder not written by Import).
 func ReadManifest(dir string) (*Manifest, error) {
 	p := filepath.Join(dir, "manifest.json")
-	b, err := os.ReadFile(p)
+	b, err := sidefile.Read(dir, "manifest.json")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

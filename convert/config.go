@@ -3,8 +3,8 @@ package convert
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
+	"github.com/sambay-conv/sambay-conv/internal/sidefile"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
 
@@ -42,7 +42,7 @@ func isHFConfig(data []byte) bool {
 func ResolveConfig(src *Source, o ConfigOptions) (*ResolvedConfig, error) {
 	var file []byte
 	if o.ConfigFile != "" {
-		b, err := os.ReadFile(o.ConfigFile)
+		b, err := sidefile.ReadFile(o.ConfigFile)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}

@@ -1,7 +1,9 @@
 package convert
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -10,6 +12,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/formats/torchpth"
+	"github.com/sambay-conv/sambay-conv/internal/sidefile"
 	"github.com/sambay-conv/sambay-conv/layout"
 )
 
@@ -107,22 +110,42 @@ func globAny(dir, pat string) bool {
 	return len(m) > 0
 }
 
-func readSide(s *Source, dir string) {
-	if b, err := os.ReadFile(filepath.Join(dir, "config.json")); err == nil {
+// readSide reads the config, generation config and tokenizer files beside
+// a checkpoint. A missing one is skipped; one that is not a regular file,
+// leads outside the folder or is too large is an error (it would otherwise
+// hang the import or be copied into the output).
+func readSide(s *Source, dir string) error {
+	read := func(name string) ([]byte, error) {
+		b, err := sidefile.Read(dir, name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return b, err
+	}
+	b, err := read("config.json")
+	if err != nil {
+		return err
+	}
+	if b != nil {
 		s.HFConfig = b
 		s.Files = append(s.Files, filepath.Join(dir, "config.json"))
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "generation_config.json")); err == nil {
-		s.GenConfig = b
+	if s.GenConfig, err = read("generation_config.json"); err != nil {
+		return err
 	}
 	for _, f := range TokenizerFiles {
-		if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+		b, err := read(f)
+		if err != nil {
+			return err
+		}
+		if b != nil {
 			if s.Tokenizer == nil {
 				s.Tokenizer = map[string][]byte{}
 			}
 			s.Tokenizer[f] = b
 		}
 	}
+	return nil
 }
 
 func openSafetensors(path, dir string) (*Source, error) {
@@ -140,7 +163,10 @@ func openSafetensors(path, dir string) (*Source, error) {
 	for _, t := range m.Tensors {
 		s.Tensors[t.Name] = t
 	}
-	readSide(s, dir)
+	if err := readSide(s, dir); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.finish()
 	return s, nil
 }
@@ -160,7 +186,10 @@ func openPth(path, dir string, o SourceOptions) (*Source, error) {
 	}
 	s.finish()
 	if s.Layout == LayoutHF {
-		readSide(s, dir)
+		if err := readSide(s, dir); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }

@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"sort"
 	"strings"
 
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
+	"github.com/sambay-conv/sambay-conv/internal/sidefile"
 )
 
 // Tokenizer metadata keys (docs/GGUF.md §Metadata, llama.cpp's names).
@@ -57,8 +57,8 @@ type Tokenizer struct {
 // config.json / generation_config.json / tokenizer_config.json, and the
 // chat template. It returns nil when the folder has no tokenizer.json.
 func readTokenizer(dir string, vocab int) (*Tokenizer, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
-	if os.IsNotExist(err) {
+	raw, err := sidefile.Read(dir, "tokenizer.json")
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
@@ -120,8 +120,8 @@ func readTokenizer(dir string, vocab int) (*Tokenizer, error) {
 // template from the folder's JSON files (each optional).
 func (t *Tokenizer) readSpecial(dir string) error {
 	read := func(name string, v any) error {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if os.IsNotExist(err) {
+		b, err := sidefile.Read(dir, name)
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
+	"github.com/sambay-conv/sambay-conv/internal/sidefile"
 	"github.com/sambay-conv/sambay-conv/layout"
 	"github.com/sambay-conv/sambay-conv/quant"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -218,7 +218,7 @@ func writeSideFiles(dir string, cm *convert.Canonical, opts Options, overrides m
 		return err
 	}
 	for _, f := range append([]string{"generation_config.json"}, convert.TokenizerFiles...) {
-		b, err := os.ReadFile(filepath.Join(cm.Dir, f))
+		b, err := sidefile.Read(cm.Dir, f)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

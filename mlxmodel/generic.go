@@ -3,7 +3,9 @@ package mlxmodel
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
+	"github.com/sambay-conv/sambay-conv/internal/sidefile"
 	"github.com/sambay-conv/sambay-conv/quant"
 )
 
@@ -64,7 +67,11 @@ func ExportGeneric(ctx context.Context, src string, opts GenericOptions) (*Resul
 	err = writeFolder(ctx, o.Output, opts.Force, out, res, opts.Progress, func(dir string) error {
 		conf := map[string]any{}
 		if fi, err := os.Stat(src); err == nil && fi.IsDir() {
-			if b, err := os.ReadFile(filepath.Join(src, "config.json")); err == nil {
+			b, err := sidefile.Read(src, "config.json")
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			if b != nil {
 				if err := json.Unmarshal(b, &conf); err != nil {
 					return fmt.Errorf("%s: %w", filepath.Join(src, "config.json"), err)
 				}

@@ -4,13 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/internal/sidefile"
 	"github.com/sambay-conv/sambay-conv/layout"
 	"github.com/sambay-conv/sambay-conv/quant"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -22,9 +23,12 @@ import (
 // JSON is an error.
 func IsFolder(dir string) (bool, error) {
 	p := filepath.Join(dir, "config.json")
-	b, err := os.ReadFile(p)
-	if err != nil {
+	b, err := sidefile.Read(dir, "config.json")
+	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
+	}
+	if err != nil {
+		return false, err
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -135,7 +139,7 @@ func rowsOf(st *safetensors.Model, q quantization, path string) (*rows, int, err
 // back the model's matrices; close them when done with the model.
 func Load(dir string, opts reference.Options) (*reference.Model, *safetensors.Model, error) {
 	p := filepath.Join(dir, "config.json")
-	cb, err := os.ReadFile(p)
+	cb, err := sidefile.Read(dir, "config.json")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,7 +208,7 @@ func (m *QuantizedModule) BitsPerWeight() float64 {
 // config.json gives each.
 func QuantizedModules(dir string, st *safetensors.Model) ([]QuantizedModule, error) {
 	p := filepath.Join(dir, "config.json")
-	cb, err := os.ReadFile(p)
+	cb, err := sidefile.Read(dir, "config.json")
 	if err != nil {
 		return nil, err
 	}

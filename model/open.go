@@ -16,6 +16,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/ggufmodel"
+	"github.com/sambay-conv/sambay-conv/internal/sidefile"
 	"github.com/sambay-conv/sambay-conv/mlxmodel"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
@@ -138,7 +139,7 @@ func describe(k Kind) string {
 // reference forward pass. Weights are mapped, not copied.
 func openFolder(dir string, opts reference.Options) (*Loaded, error) {
 	p := filepath.Join(dir, "config.json")
-	cb, err := os.ReadFile(p)
+	cb, err := sidefile.Read(dir, "config.json")
 	if err != nil {
 		return nil, err
 	}

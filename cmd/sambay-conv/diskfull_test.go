@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // mountTmpfs mounts a tmpfs of the given options at a new folder, or skips
@@ -87,5 +88,71 @@ func TestUnreadableSource(t *testing.T) {
 	code, _, stderr := runCLI(t, "import", src, "-o", filepath.Join(dir, "out"))
 	if code != exitFailure || !strings.Contains(stderr, src) || !strings.Contains(stderr, "permission denied") {
 		t.Errorf("unreadable source: exit %d %q", code, stderr)
+	}
+}
+
+// TestHostileSideFiles: a model folder whose tokenizer.json links outside
+// it, whose config.json is a FIFO, or whose shard is a FIFO: every command
+// ends at once with an error naming the file, and nothing outside the
+// folder is copied into an output.
+func TestHostileSideFiles(t *testing.T) {
+	hf := filepath.Join(td, "phi4flash-tiny", "hf")
+	mk := func(t *testing.T, change func(dir string)) string {
+		dir := filepath.Join(t.TempDir(), "m")
+		os.MkdirAll(dir, 0o755)
+		for _, n := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"} {
+			b, _ := os.ReadFile(filepath.Join(hf, n))
+			os.WriteFile(filepath.Join(dir, n), b, 0o644)
+		}
+		change(dir)
+		return dir
+	}
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("root:x:0:0"), 0o600)
+	cases := []struct {
+		name   string
+		change func(dir string)
+		want   string
+	}{
+		{"tokenizer links outside", func(d string) {
+			os.Remove(filepath.Join(d, "tokenizer.json"))
+			os.Symlink(secret, filepath.Join(d, "tokenizer.json"))
+		}, "outside the model folder"},
+		{"config is a FIFO", func(d string) {
+			os.Remove(filepath.Join(d, "config.json"))
+			syscall.Mkfifo(filepath.Join(d, "config.json"), 0o644)
+		}, "config.json"},
+		{"shard is a FIFO", func(d string) {
+			os.Remove(filepath.Join(d, "model.safetensors"))
+			syscall.Mkfifo(filepath.Join(d, "model.safetensors"), 0o644)
+		}, "model.safetensors"},
+	}
+	for _, c := range cases {
+		dir := mk(t, c.change)
+		out := filepath.Join(t.TempDir(), "out")
+		runs := [][]string{{"import", dir, "-o", out}, {"quant", dir, "--type", "q8_0", "-o", out + ".gguf"},
+			{"quant", dir, "--to", "mlx", "--group-size", "32", "-o", out + "-mlx"}, {"inspect", dir}}
+		if c.name != "tokenizer links outside" { // verify never reads the tokenizer
+			runs = append(runs, []string{"verify", dir, "--decode", "--tokens", "1,2"})
+		}
+		for _, args := range runs {
+			done := make(chan struct{})
+			var code int
+			var stderr string
+			go func() { code, _, stderr = runCLI(t, args...); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%s: %v hangs", c.name, args[:1])
+			}
+			if code == 0 || !strings.Contains(stderr, c.want) {
+				t.Errorf("%s: %v: exit %d %q", c.name, args[:1], code, stderr)
+			}
+		}
+		for _, p := range []string{out, out + ".gguf", out + "-mlx"} {
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("%s: %s was written", c.name, p)
+			}
+		}
 	}
 }

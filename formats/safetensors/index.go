@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/internal/sidefile"
 )
 
 // IndexName is the file name of a sharded checkpoint's index.
@@ -168,7 +169,7 @@ func openIndexed(indexPath string, opts OpenOptions) (*Model, error) {
 	if fi.Size() > maxIndexSize {
 		return nil, ierr("index of %d bytes exceeds the limit %d", fi.Size(), maxIndexSize)
 	}
-	data, err := os.ReadFile(indexPath)
+	data, err := sidefile.ReadFile(indexPath)
 	if err != nil {
 		return nil, err
 	}
