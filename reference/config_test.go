@@ -3,8 +3,11 @@ package reference
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/sambay-conv/sambay-conv/formats"
 )
 
 // example is the worked example of docs/MODEL.md §9.
@@ -125,5 +128,30 @@ func TestValidate(t *testing.T) {
 	cfg.AttnScale = cfg.DefaultAttnScale()
 	if cfg.HFCompatible() {
 		t.Error("H·hd ≠ E must not be Phi4Flash-compatible")
+	}
+}
+
+// TestConfigLiesDoNotAllocate: a config whose vocabulary is 2^31 over a
+// tiny model's tensors used to make the loader allocate placeholders of the
+// config's size (256 GiB); now it reports the mismatches and allocates
+// nothing in proportion to the config.
+func TestConfigLiesDoNotAllocate(t *testing.T) {
+	c := Config{NLayer: 4, NEmbd: 32, NHead: 4, NKVHead: 2, HeadDim: 8, Intermediate: 64, VocabSize: 1 << 31, Window: 4,
+		DState: 16, DConv: 4, Expand: 2, DtRank: 2, Norm: LayerNorm, NormEps: 1e-5, DiffAttn: true, QKVBias: true,
+		AttnOutBias: true, Tied: true, GMU: true, LogitScale: 1, AttnScale: 0.35}
+	if err := c.Validate(); err != nil {
+		t.Skipf("the config is refused earlier: %v", err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Load(c, func(name string) (formats.Tensor, bool) {
+		return formats.NewTensorBytes(name, formats.F32, []int64{1}, "tiny", make([]byte, 4)), true
+	}, Options{})
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "has shape") {
+		t.Fatalf("err %v", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Errorf("loading a lying config allocated %d MB", grew>>20)
 	}
 }

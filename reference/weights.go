@@ -124,12 +124,12 @@ func (l *loader) mat(s TensorSpec) kernel.Mat {
 	}
 	t, _, ok := l.tensor(s)
 	if !ok {
-		return kernel.Mat{Rows: rows, Cols: cols, Data: make([]byte, 4*rows*cols)}
+		return kernel.Mat{Rows: rows, Cols: cols} // the error is recorded; no model is returned
 	}
 	b, err := t.Bytes()
 	if err != nil {
 		l.errs = append(l.errs, err.Error())
-		return kernel.Mat{Rows: rows, Cols: cols, Data: make([]byte, 4*rows*cols)}
+		return kernel.Mat{Rows: rows, Cols: cols} // the error is recorded; no model is returned
 	}
 	m := kernel.Mat{Rows: rows, Cols: cols, Data: b}
 	switch t.DType {
@@ -143,7 +143,7 @@ func (l *loader) mat(s TensorSpec) kernel.Mat {
 		m.RoundBF16 = l.opts.Numerics == BF16
 	default:
 		l.errs = append(l.errs, fmt.Sprintf("tensor %s: dtype %v is not supported by the forward pass", s.Name, t.DType))
-		m.Data = make([]byte, 4*rows*cols)
+		m.Data = nil
 	}
 	return m
 }
@@ -153,15 +153,14 @@ func (l *loader) mat(s TensorSpec) kernel.Mat {
 // comes back as A = −exp(A_log), computed here in fp32 unless the file
 // stores A itself.
 func (l *loader) vec(s TensorSpec) []float32 {
-	n, _ := formats.NumElements(s.Shape)
 	t, tr, ok := l.tensor(s)
 	if !ok {
-		return make([]float32, n)
+		return nil // the error is recorded; no model is returned
 	}
 	v, err := t.Float32s()
 	if err != nil {
 		l.errs = append(l.errs, err.Error())
-		return make([]float32, n)
+		return nil // the error is recorded; no model is returned
 	}
 	if l.opts.Numerics == BF16 && (!s.KeepF32 || l.opts.RoundParamsBF16) {
 		for i := range v {
