@@ -1,9 +1,11 @@
 package torchpth
 
 import (
+	"archive/zip"
 	"bytes"
 	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -67,4 +69,44 @@ func TestSharedHparamsAndNonFinite(t *testing.T) {
 			t.Errorf("loop: %T", f.Hparams["loop"])
 		}
 	})
+}
+
+// TestPickleAmplification: 3 M one-byte EMPTY_LIST opcodes would become
+// gigabytes of objects; they end at the object cap with ErrLimit.
+func TestPickleAmplification(t *testing.T) {
+	p := newPk()
+	p.Write(bytes.Repeat([]byte{']'}, 3_000_000))
+	within(t, 20*time.Second, func() {
+		_, err := openPickle(t, p.stop())
+		if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "objects") {
+			t.Errorf("3 M lists: %v", err)
+		}
+	})
+}
+
+// TestDeflatedPickleBomb: a deflated data.pkl of 64 MiB of zeros (a few
+// hundred KB in the file) is inflated only up to 100 times its stored size
+// and refused with ErrLimit.
+func TestDeflatedPickleBomb(t *testing.T) {
+	var z bytes.Buffer
+	zw := zip.NewWriter(&z)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "ckpt/data.pkl", Method: zip.Deflate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := make([]byte, 1<<20)
+	for i := 0; i < 64; i++ {
+		w.Write(zero)
+	}
+	zw.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = NewFile(bytes.NewReader(z.Bytes()), int64(z.Len()), "bomb.pth", Options{})
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrLimit) {
+		t.Errorf("deflate bomb of %d bytes: %v", z.Len(), err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 48<<20 {
+		t.Errorf("the bomb allocated %d MB before the refusal", grew>>20)
+	}
 }

@@ -192,10 +192,19 @@ func load(name string, r io.ReaderAt, size int64, opts Options, mem []byte) (f *
 	if !ok {
 		return nil, cerr(ErrCorrupt, "", "no %sdata.pkl record", prefix)
 	}
-	if pe.UncompressedSize64 > uint64(opts.MaxPickleSize) {
-		return nil, cerr(ErrLimit, "", "data.pkl of %d bytes exceeds the limit %d", pe.UncompressedSize64, opts.MaxPickleSize)
+	limit := opts.MaxPickleSize
+	if pe.Method != zip.Store {
+		// torch.save stores data.pkl; a compressed one is inflated only so far:
+		// 2 MB of deflated zeros would otherwise become 2 GiB in memory.
+		limit = min(limit, maxCompressedPickle, max(1<<20, 100*int64(pe.CompressedSize64)))
 	}
-	pkl, err := readEntry(pe, opts.MaxPickleSize)
+	if pe.UncompressedSize64 > uint64(limit) {
+		return nil, cerr(ErrLimit, "", "data.pkl of %d bytes exceeds the limit %d", pe.UncompressedSize64, limit)
+	}
+	pkl, err := readEntry(pe, limit)
+	if errors.Is(err, errTooLarge) {
+		return nil, cerr(ErrLimit, "", "data.pkl inflates beyond %d bytes", limit)
+	}
 	if err != nil {
 		return nil, cerr(ErrCorrupt, "", "data.pkl: %v", err)
 	}
@@ -305,6 +314,12 @@ func kindOf(err error) error {
 	return ErrPickle
 }
 
+// errTooLarge reports a record that reads beyond its limit.
+var errTooLarge = errors.New("record larger than its limit")
+
+// maxCompressedPickle caps a compressed data.pkl whatever its ratio.
+const maxCompressedPickle = 256 << 20
+
 func readEntry(zf *zip.File, limit int64) ([]byte, error) {
 	rc, err := zf.Open()
 	if err != nil {
@@ -316,7 +331,7 @@ func readEntry(zf *zip.File, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("record larger than %d bytes", limit)
+		return nil, errTooLarge
 	}
 	return b, nil
 }

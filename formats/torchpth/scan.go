@@ -6,8 +6,19 @@ import (
 	"strings"
 )
 
-// maxMemo bounds the number of memo entries a pickle may define.
-const maxMemo = 10_000_000
+// maxMemo bounds the number of memo entries a pickle may define, and
+// maxObjects the containers and calls it may create. A state dict with its
+// optimizer state needs a few objects per tensor (tens of thousands for the
+// largest checkpoints); without a bound, 30 M one-byte EMPTY_LIST opcodes
+// become gigabytes of objects.
+const (
+	maxMemo    = 2_000_000
+	maxObjects = 2_000_000
+)
+
+// makesObject marks opcodes that allocate a container or call a function.
+var makesObject = map[byte]bool{']': true, '}': true, ')': true, 't': true, 0x85: true, 0x86: true, 0x87: true,
+	'l': true, 'd': true, 0x8f: true, 0x91: true, 'R': true, 0x81: true, 'b': true, 'Q': true}
 
 // operand kinds of the accepted opcodes (CPython Lib/pickletools.py).
 const (
@@ -79,6 +90,7 @@ func perr(kind error, off int, format string, args ...any) error {
 // stays under its cap, and every GLOBAL passes allow.
 func scan(data []byte, allow func(module, name string) bool) error {
 	memo := make(map[uint32]bool)
+	objects := 0
 	pos := 0
 	need := func(op int, n uint64) error {
 		if n > uint64(len(data)-pos) {
@@ -183,6 +195,11 @@ func scan(data []byte, allow func(module, name string) bool) error {
 		}
 		if code == 0x94 {
 			memo[uint32(len(memo))] = true
+		}
+		if makesObject[code] {
+			if objects++; objects > maxObjects {
+				return perr(ErrLimit, op, "more than %d objects; a state dict needs far fewer", maxObjects)
+			}
 		}
 		if len(memo) > maxMemo {
 			return perr(ErrLimit, op, "more than %d memo entries", maxMemo)
