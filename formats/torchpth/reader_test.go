@@ -175,6 +175,8 @@ func TestReaderErrors(t *testing.T) {
 		{"missing_storage", simple(okPkl()), ErrCorrupt, "w", "data/0 is missing"},
 		{"view_outside_storage", simple(newPk().op('}').str("w").tensor("FloatStorage", "0", 4, 2, []int{4}, []int{1}).op('s').stop(), "data/0"), ErrCorrupt, "w", "reaches element 5"},
 		{"negative_stride", simple(newPk().op('}').str("w").tensor("FloatStorage", "0", 4, 0, []int{2}, []int{-1}).op('s').stop(), "data/0"), ErrCorrupt, "w", "negative stride"},
+		{"broadcast_view", simple(newPk().op('}').str("w").tensor("FloatStorage", "0", 4, 0, []int{1 << 30, 4}, []int{0, 1}).op('s').stop(), "data/0"), ErrCorrupt, "w", "broadcast or overlapping"},
+		{"overlapping_view", simple(newPk().op('}').str("w").tensor("FloatStorage", "0", 4, 0, []int{3, 2}, []int{1, 1}).op('s').stop(), "data/0"), ErrCorrupt, "w", "broadcast or overlapping"},
 		{"storage_size_mismatch", simple(newPk().op('}').str("w").tensor("FloatStorage", "0", 8, 0, []int{4}, []int{1}).op('s').stop(), "data/0"), ErrCorrupt, "w", "holds 16 bytes, the storage needs 32"},
 		{"not_a_dict", simple(newPk().int(3).stop()), ErrNoStateDict, "", "not a dict"},
 		{"not_a_state_dict", simple(newPk().op('}').str("a").int(1).op('s').stop()), ErrNoStateDict, "", "no \"model\""},
