@@ -211,6 +211,10 @@ func ParseHeader(hdr []byte) (*Header, error) {
 	if !utf8.Valid(hdr) {
 		return nil, herr("", 0, "header is not valid UTF-8")
 	}
+	if off := loneSurrogate(hdr); off >= 0 {
+		// encoding/json would turn it into U+FFFD; the reference (serde_json) rejects it.
+		return nil, herr("", int64(off), "a \\u escape encodes a lone UTF-16 surrogate")
+	}
 	dec := json.NewDecoder(bytes.NewReader(hdr))
 	dec.UseNumber()
 	if _, err := dec.Token(); err != nil {
@@ -376,4 +380,41 @@ func parseUints(raw json.RawMessage, want int) ([]int64, error) {
 		out[i] = v
 	}
 	return out, nil
+}
+
+// loneSurrogate returns the offset of a \uD800–\uDFFF escape in a JSON
+// text that is not a high surrogate followed by a low one, or −1.
+func loneSurrogate(b []byte) int {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // an escaped character, possibly a backslash
+			continue
+		}
+		r, ok := hex4(i)
+		if !ok {
+			continue
+		}
+		switch {
+		case r >= 0xD800 && r <= 0xDBFF:
+			if lo, ok := hex4(i + 6); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+				i += 11
+				continue
+			}
+			return i
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return i
+		}
+		i += 5
+	}
+	return -1
 }

@@ -302,3 +302,21 @@ func TestAmbiguousFolder(t *testing.T) {
 		t.Errorf("two shards without index: %v", err)
 	}
 }
+
+func TestLoneSurrogate(t *testing.T) {
+	for hdr, want := range map[string]bool{
+		`{"a\ud800":{}}`:       true,
+		`{"a\udc00":{}}`:       true,
+		`{"a\ud83d\ude00":{}}`: false,
+		`{"a\\ud800":{}}`:      false, // an escaped backslash, then text
+		`{"a\u00e9":{}}`:       false,
+		`{"a\ud800\u0041":{}}`: true,
+	} {
+		if got := loneSurrogate([]byte(hdr)) >= 0; got != want {
+			t.Errorf("%s: lone surrogate %v, want %v", hdr, got, want)
+		}
+	}
+	if _, err := ParseHeader([]byte(`{"w\ud800":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`)); err == nil || !strings.Contains(err.Error(), "surrogate") {
+		t.Errorf("ParseHeader: %v", err)
+	}
+}
