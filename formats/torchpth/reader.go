@@ -21,7 +21,8 @@ import (
 
 // Options control a load. The zero value is the strict default.
 type Options struct {
-	// MaxPickleSize bounds data.pkl (default 2 GiB).
+	// MaxPickleSize bounds data.pkl (default 256 MiB: a state dict with its
+	// optimizer state pickles to a few MB; the tensors live in their own records).
 	MaxPickleSize int64
 	// AllowUnknownGlobals turns globals outside the whitelist into inert
 	// placeholders instead of failing (they must not be reachable from the
@@ -142,7 +143,7 @@ func load(name string, r io.ReaderAt, size int64, opts Options, mem []byte) (f *
 		return formats.Errorf(kind, name, tensor, -1, format, args...)
 	}
 	if opts.MaxPickleSize <= 0 {
-		opts.MaxPickleSize = 2 << 30
+		opts.MaxPickleSize = 256 << 20
 	}
 	var head [512]byte
 	n, _ := r.ReadAt(head[:], 0)
