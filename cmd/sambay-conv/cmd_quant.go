@@ -54,6 +54,16 @@ func quantCommand() *cli.Command {
 	})
 }
 
+// requireInput checks that MODEL holds what quant reads: a canonical
+// folder, or with --generic any safetensors file or folder.
+func requireInput(c *cli.Command) error {
+	use := model.ForQuant
+	if c.Bool("generic") {
+		use = model.ForGeneric
+	}
+	return model.Require(c.Args().First(), use)
+}
+
 // quantMLX wires the MLX flags into mlxmodel.Export and prints the result.
 func quantMLX(ctx context.Context, c *cli.Command) error {
 	if c.String("output") == "" {
@@ -65,11 +75,7 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 	if c.Bool("generic") && c.String("recipe") != "" {
 		return usagef("--recipe names SambaY modules; with --generic every matrix gets --bits")
 	}
-	use := model.ForQuant
-	if c.Bool("generic") {
-		use = model.ForGeneric
-	}
-	if err := model.Require(c.Args().First(), use); err != nil {
+	if err := requireInput(c); err != nil {
 		return err
 	}
 	bar := newProgress(c.Root().ErrWriter, c.Bool("quiet") || c.Bool("json"))
@@ -136,11 +142,7 @@ func quantGGUF(ctx context.Context, c *cli.Command) error {
 	} else if err := opts.Validate(); err != nil {
 		return usagef("--type %q: %v (or --pure with a ggml type)", c.String("type"), err)
 	}
-	use := model.ForQuant
-	if c.Bool("generic") {
-		use = model.ForGeneric
-	}
-	if err := model.Require(c.Args().First(), use); err != nil {
+	if err := requireInput(c); err != nil {
 		return err
 	}
 	bar := newProgress(c.Root().ErrWriter, c.Bool("quiet") || c.Bool("json"))

@@ -31,31 +31,34 @@ func newProgress(w io.Writer, quiet bool) *progress {
 func (p *progress) Stage(stage string, done, total int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.bar == nil || stage != p.stage {
-		if p.bar != nil {
-			p.bar.Finish()
-		}
-		p.stage = stage
-		p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(p.w), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription(fmt.Sprintf("%-12s", stage)), progressbar.OptionClearOnFinish())
-	}
+	p.switchTo(stage, total, true)
 	if done > p.bar.State().CurrentNum {
 		p.bar.Set64(done)
 	}
+}
+
+// switchTo starts a new bar when the stage changes (the caller holds mu).
+func (p *progress) switchTo(stage string, total int64, bytes bool) {
+	if p.bar != nil && stage == p.stage {
+		return
+	}
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+	p.stage = stage
+	desc := stage
+	if !bytes {
+		desc += " blocks"
+	}
+	p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(p.w), progressbar.OptionShowBytes(bytes),
+		progressbar.OptionSetDescription(fmt.Sprintf("%-12s", desc)), progressbar.OptionClearOnFinish())
 }
 
 // Blocks reports a forward pass: blocks done of total.
 func (p *progress) Blocks(stage string, done, total int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.bar == nil || stage != p.stage {
-		if p.bar != nil {
-			p.bar.Finish()
-		}
-		p.stage = stage
-		p.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(p.w),
-			progressbar.OptionSetDescription(fmt.Sprintf("%-12s", stage+" blocks")), progressbar.OptionClearOnFinish())
-	}
+	p.switchTo(stage, int64(total), false)
 	p.bar.Set(done)
 }
 
