@@ -91,7 +91,7 @@ func ResolveConfig(src *Source, o ConfigOptions) (*ResolvedConfig, error) {
 	}
 	c, log, err := archscaleConfig(src.Hparams, o.Arch, lit, o.MuP)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", src.Path, err)
 	}
 	rc.Config, rc.Log = c, log
 	if len(log) > 0 {

@@ -7,8 +7,10 @@ package model
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -43,8 +45,10 @@ func Sniff(path string) (Kind, error) {
 		return KindOther, err
 	}
 	if fi.IsDir() {
-		if _, err := os.Stat(filepath.Join(path, "config.json")); err != nil {
+		if _, err := os.Stat(filepath.Join(path, "config.json")); errors.Is(err, fs.ErrNotExist) {
 			return KindOther, nil
+		} else if err != nil {
+			return KindOther, err // names config.json: a link loop, a denied folder
 		}
 		mlx, err := mlxmodel.IsFolder(path)
 		if err != nil {

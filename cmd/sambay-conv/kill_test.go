@@ -24,7 +24,15 @@ import (
 // binary re-executes itself with SAMBAY_CONV_CHILD_ARGS set.
 func TestMain(m *testing.M) {
 	if a := os.Getenv("SAMBAY_CONV_CHILD_ARGS"); a != "" {
-		os.Exit(run(context.Background(), append([]string{"sambay-conv"}, strings.Split(a, "\n")...), os.Stdout, os.Stderr))
+		code := run(context.Background(), append([]string{"sambay-conv"}, strings.Split(a, "\n")...), os.Stdout, os.Stderr)
+		if p := os.Getenv("SAMBAY_CONV_CHILD_PEAK"); p != "" {
+			// The child's own peak RSS: rusage of a child counts the
+			// parent's pages at fork, /proc/self/status VmHWM does not.
+			if b, err := os.ReadFile("/proc/self/status"); err == nil {
+				os.WriteFile(p, b, 0o644)
+			}
+		}
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

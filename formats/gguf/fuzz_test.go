@@ -11,6 +11,7 @@ import (
 func FuzzReader(f *testing.F) {
 	f.Add(sampleFile(f))
 	f.Add([]byte("GGUF\x03\x00\x00\x00"))
+	f.Add(wrapFile())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) > 1<<20 {
 			return

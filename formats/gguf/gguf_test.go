@@ -189,10 +189,10 @@ func TestWriterRefuses(t *testing.T) {
 	}
 }
 
-// TestOffsetSumCannotWrap is the four-tensor file whose sizes (2^62 bytes
-// each) brought the uint64 sum of offsets back to 0 and made the reader
-// hand out slices beyond the file.
-func TestOffsetSumCannotWrap(t *testing.T) {
+// wrapFile is the four-tensor file whose sizes (2^62 bytes each) brought
+// the uint64 sum of offsets back to 0 and made the reader hand out slices
+// beyond the file.
+func wrapFile() []byte {
 	var infos []TensorInfo
 	for i := 0; i < 4; i++ {
 		infos = append(infos, TensorInfo{Name: fmt.Sprintf("t%d", i), Dims: []uint64{1 << 60}, Type: ggml.TypeF32, Offset: uint64(i) << 62})
@@ -213,7 +213,12 @@ func TestOffsetSumCannotWrap(t *testing.T) {
 	for b.Len()%32 != 0 {
 		b.WriteByte(0)
 	}
-	_, err := NewFile(bytes.NewReader(b.Bytes()), int64(b.Len()), "wrap.gguf")
+	return b.Bytes()
+}
+
+func TestOffsetSumCannotWrap(t *testing.T) {
+	b := wrapFile()
+	_, err := NewFile(bytes.NewReader(b), int64(len(b)), "wrap.gguf")
 	if !errors.Is(err, formats.ErrFormat) || !strings.Contains(err.Error(), "cannot fit") {
 		t.Errorf("offsets summing past 2^64: %v", err)
 	}

@@ -9,36 +9,38 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/sambay-conv/sambay-conv/internal/pickletest"
 )
 
 // writeArchScaleLike writes an fp32 checkpoint shaped like ArchScale's
 // fabric.save: nParams model tensors of elems floats each, and an optimizer
 // state of three moments per parameter (3× the model's bytes).
 func writeArchScaleLike(tb testing.TB, path string, nParams, elems int) int64 {
-	p := newPk()
-	p.op('}', '(')
-	p.str("model").global("collections", "OrderedDict").op(')', 'R', '(')
+	p := pickletest.New()
+	p.Op('}', '(')
+	p.Str("model").Global("collections", "OrderedDict").Op(')', 'R', '(')
 	key := 0
 	for i := 0; i < nParams; i++ {
-		p.str(fmt.Sprintf("transformer.h.%d.mlp.w1.weight", i))
-		p.tensor("FloatStorage", strconv.Itoa(key), elems, 0, []int{elems / 256, 256}, []int{256, 1})
+		p.Str(fmt.Sprintf("transformer.h.%d.mlp.w1.weight", i))
+		p.Tensor("FloatStorage", strconv.Itoa(key), elems, 0, []int{elems / 256, 256}, []int{256, 1})
 		key++
 	}
-	p.op('u')
-	p.str("optimizer").op('}', '(').str("state").op('}', '(')
+	p.Op('u')
+	p.Str("optimizer").Op('}', '(').Str("state").Op('}', '(')
 	for i := 0; i < nParams; i++ {
-		p.int(i).op('}', '(')
+		p.Int(i).Op('}', '(')
 		for _, m := range []string{"exp_avg", "exp_avg_sq", "max_exp_avg_sq"} {
-			p.str(m).tensor("FloatStorage", strconv.Itoa(key), elems, 0, []int{elems}, []int{1})
+			p.Str(m).Tensor("FloatStorage", strconv.Itoa(key), elems, 0, []int{elems}, []int{1})
 			key++
 		}
-		p.op('u')
+		p.Op('u')
 	}
-	p.op('u', 'u')
-	p.str("hparams").op('}', '(').str("model_name").str("sambay_d8").str("depth_scale").op(0x89).op('u')
-	p.str("iter_num").int(5)
-	p.op('u')
-	pkl := p.stop()
+	p.Op('u', 'u')
+	p.Str("hparams").Op('}', '(').Str("model_name").Str("sambay_d8").Str("depth_scale").Op(0x89).Op('u')
+	p.Str("iter_num").Int(5)
+	p.Op('u')
+	pkl := p.Stop()
 
 	f, err := os.Create(path)
 	if err != nil {
@@ -48,7 +50,7 @@ func writeArchScaleLike(tb testing.TB, path string, nParams, elems int) int64 {
 	zw := zip.NewWriter(bw)
 	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "ckpt/data.pkl", Method: zip.Store})
 	w.Write(pkl)
-	data := f32bytes(make([]float32, elems)...)
+	data := pickletest.F32(make([]float32, elems)...)
 	for i := range data {
 		data[i] = byte(i * 31)
 	}

@@ -4,8 +4,11 @@ import (
 	"archive/zip"
 	"bytes"
 	"io"
+	"math"
 	"os"
 	"testing"
+
+	"github.com/sambay-conv/sambay-conv/internal/pickletest"
 )
 
 func fixturePickles(f *testing.F) {
@@ -33,8 +36,11 @@ func fixturePickles(f *testing.F) {
 // never panic, hang or allocate beyond the input's size class.
 func FuzzPickle(f *testing.F) {
 	fixturePickles(f)
-	f.Add(newPk().op('}').str("w").tensor("FloatStorage", "0", 4, 0, []int{4}, []int{1}).op('s').stop())
-	f.Add(newPk().global("os", "system").stop())
+	f.Add(pickletest.New().Op('}').Str("w").Tensor("FloatStorage", "0", 4, 0, []int{4}, []int{1}).Op('s').Stop())
+	f.Add(pickletest.New().Global("os", "system").Stop())
+	for _, p := range hostilePickles() {
+		f.Add(p)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Unpickle(b, false)
 		Unpickle(b, true)
@@ -50,6 +56,9 @@ func FuzzTorchZip(f *testing.F) {
 		}
 	}
 	f.Add(stateFile(f))
+	for _, p := range hostilePickles() {
+		f.Add(torchZip(f, "archive", map[string][]byte{"data.pkl": p}, []string{"data.pkl"}))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		file, err := NewFile(bytes.NewReader(b), int64(len(b)), "fuzz.pth", Options{})
 		if err != nil {
@@ -65,4 +74,21 @@ func FuzzTorchZip(f *testing.F) {
 			tn.Bytes()
 		}
 	})
+}
+
+// hostilePickles are the structures that once crashed or exhausted the
+// reader, as fuzz seeds: a dict keyed by a list that holds itself, a key
+// nested 10,000 lists deep, hparams holding L = [L]*8, non-finite floats,
+// a memo index far past the memo, and a BINBYTES8 longer than the pickle.
+func hostilePickles() [][]byte {
+	deep := pickletest.New().Op('}').Op(bytes.Repeat([]byte{']'}, 10000)...).Op(bytes.Repeat([]byte{'a'}, 9999)...).Op('K', 1, 's')
+	return [][]byte{
+		pickletest.New().Op('}', ']', 'q', 0, 'h', 0, 'a', 'K', 1, 's').Stop(),
+		deep.Stop(),
+		pickletest.New().Op('}').Str("hparams").Op(']', 'q', 0, '(').Op(bytes.Repeat([]byte{'h', 0}, 8)...).Op('e', 's').
+			Str("model").Op('}', 's').Stop(),
+		pickletest.New().Op('}').Str("hparams").Op('}', '(').Str("lr").Float(math.Inf(1)).Str("wd").Float(math.NaN()).Op('u', 's').Stop(),
+		pickletest.New().Op('N', 'r', 0xff, 0xff, 0xff, 0x7f, 'j', 0xff, 0xff, 0xff, 0x7f).Stop(),
+		pickletest.New().Op(0x8e, 0, 0, 0, 0x80, 0, 0, 0, 0, 1, 2, 3).Stop(),
+	}
 }

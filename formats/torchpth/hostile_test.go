@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sambay-conv/sambay-conv/internal/pickletest"
 )
 
 // within runs f and fails the test if it takes longer than d (a hang or an
@@ -33,9 +35,9 @@ func openPickle(t *testing.T, pkl []byte) (*File, error) {
 // {L: 1}) made the error message format the key with %v, which recursed
 // until the stack overflowed (a fatal error, not a panic).
 func TestCyclicKey(t *testing.T) {
-	p := newPk().op('}', ']', 'q', 0, 'h', 0, 'a').int(1).op('s')
+	p := pickletest.New().Op('}', ']', 'q', 0, 'h', 0, 'a').Int(1).Op('s')
 	within(t, 10*time.Second, func() {
-		_, err := openPickle(t, p.stop())
+		_, err := openPickle(t, p.Stop())
 		if !errors.Is(err, ErrNoStateDict) || !strings.Contains(err.Error(), "<*types.List>") {
 			t.Errorf("cyclic key: %v", err)
 		}
@@ -46,19 +48,19 @@ func TestCyclicKey(t *testing.T) {
 // visit 8^16 nodes; a float inf broke JSON output later. Both end at once:
 // the walk within its node budget, inf as the string Python prints.
 func TestSharedHparamsAndNonFinite(t *testing.T) {
-	p := newPk().op('}')
-	p.str("model").op('}', 's')
-	p.str("hparams").op('}')
-	p.str("loop").op(']', 'q', 0, '(')
+	p := pickletest.New().Op('}')
+	p.Str("model").Op('}', 's')
+	p.Str("hparams").Op('}')
+	p.Str("loop").Op(']', 'q', 0, '(')
 	for i := 0; i < 8; i++ {
-		p.op('h', 0)
+		p.Op('h', 0)
 	}
-	p.op('e', 's')
-	p.str("lr_max").float(math.Inf(1)).op('s')
-	p.str("bad").float(math.NaN()).op('s')
-	p.op('s')
+	p.Op('e', 's')
+	p.Str("lr_max").Float(math.Inf(1)).Op('s')
+	p.Str("bad").Float(math.NaN()).Op('s')
+	p.Op('s')
 	within(t, 10*time.Second, func() {
-		f, err := openPickle(t, p.stop())
+		f, err := openPickle(t, p.Stop())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,10 +76,10 @@ func TestSharedHparamsAndNonFinite(t *testing.T) {
 // TestPickleAmplification: 3 M one-byte EMPTY_LIST opcodes would become
 // gigabytes of objects; they end at the object cap with ErrLimit.
 func TestPickleAmplification(t *testing.T) {
-	p := newPk()
+	p := pickletest.New()
 	p.Write(bytes.Repeat([]byte{']'}, 3_000_000))
 	within(t, 20*time.Second, func() {
-		_, err := openPickle(t, p.stop())
+		_, err := openPickle(t, p.Stop())
 		if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "objects") {
 			t.Errorf("3 M lists: %v", err)
 		}

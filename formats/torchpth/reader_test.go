@@ -8,24 +8,25 @@ import (
 	"testing"
 
 	"github.com/sambay-conv/sambay-conv/formats"
+	"github.com/sambay-conv/sambay-conv/internal/pickletest"
 )
 
 // stateFile is an ArchScale-shaped state: {"model": {"w": tensor, "t": tensor
 // (transposed view of w's storage)}, "hparams": {...}, "iter_num": 7}.
 func stateFile(t testing.TB) []byte {
-	p := newPk()
-	p.op('}', '(')
-	p.str("model").global("collections", "OrderedDict").op(')', 'R', '(')
-	p.str("w").tensor("FloatStorage", "0", 6, 0, []int{2, 3}, []int{3, 1}).op('q', 1)
-	p.str("t").op('h', 1).op(0x30) // DUP-free: memo get then pop, to exercise memo ops
-	p.tensor("FloatStorage", "0", 6, 0, []int{3, 2}, []int{1, 3})
-	p.str("off").tensor("FloatStorage", "0", 6, 4, []int{2}, []int{1})
-	p.op('u')
-	p.str("hparams").op('}', '(').str("mup").op(0x88).str("lr").float(0.5).str("model_name").str("sambay_d8").op('u')
-	p.str("iter_num").int(7)
-	p.op('u')
+	p := pickletest.New()
+	p.Op('}', '(')
+	p.Str("model").Global("collections", "OrderedDict").Op(')', 'R', '(')
+	p.Str("w").Tensor("FloatStorage", "0", 6, 0, []int{2, 3}, []int{3, 1}).Op('q', 1)
+	p.Str("t").Op('h', 1).Op(0x30) // DUP-free: memo get then pop, to exercise memo ops
+	p.Tensor("FloatStorage", "0", 6, 0, []int{3, 2}, []int{1, 3})
+	p.Str("off").Tensor("FloatStorage", "0", 6, 4, []int{2}, []int{1})
+	p.Op('u')
+	p.Str("hparams").Op('}', '(').Str("mup").Op(0x88).Str("lr").Float(0.5).Str("model_name").Str("sambay_d8").Op('u')
+	p.Str("iter_num").Int(7)
+	p.Op('u')
 	return torchZip(t, "archive", map[string][]byte{
-		"data.pkl": p.stop(), "byteorder": []byte("little"), "data/0": f32bytes(1, 2, 3, 4, 5, 6), "version": []byte("3\n"),
+		"data.pkl": p.Stop(), "byteorder": []byte("little"), "data/0": pickletest.F32(1, 2, 3, 4, 5, 6), "version": []byte("3\n"),
 	}, []string{"data.pkl", "byteorder", "data/0", "version"})
 }
 
@@ -139,13 +140,13 @@ func TestOptimizerStateIsNeverRead(t *testing.T) {
 
 func TestReaderErrors(t *testing.T) {
 	simple := func(pkl []byte, records ...string) []byte {
-		recs := map[string][]byte{"data.pkl": pkl, "data/0": f32bytes(1, 2, 3, 4)}
+		recs := map[string][]byte{"data.pkl": pkl, "data/0": pickletest.F32(1, 2, 3, 4)}
 		order := []string{"data.pkl"}
 		order = append(order, records...)
 		return torchZip(t, "archive", recs, order)
 	}
 	okPkl := func() []byte {
-		return newPk().op('}').str("w").tensor("FloatStorage", "0", 4, 0, []int{4}, []int{1}).op('s').stop()
+		return pickletest.New().Op('}').Str("w").Tensor("FloatStorage", "0", 4, 0, []int{4}, []int{1}).Op('s').Stop()
 	}
 	legacy := append([]byte{0x80, 0x02}, legacyMagic...)
 	tarball := make([]byte, 600)
@@ -161,31 +162,31 @@ func TestReaderErrors(t *testing.T) {
 		{"truncated_zip", simple(okPkl(), "data/0")[:60], ErrCorrupt, "", "zip"},
 		{"legacy_format", legacy, ErrUnsupportedFormat, "", "re-save with torch.save"},
 		{"tar_format", tarball, ErrUnsupportedFormat, "", "legacy"},
-		{"forbidden_global", simple(newPk().global("os", "system").str("rm -rf /").op(0x85, 'R').stop()), ErrForbiddenGlobal, "", `forbidden global "os.system" at`},
-		{"forbidden_builtins_eval", simple(newPk().global("builtins", "eval").stop()), ErrForbiddenGlobal, "", `"builtins.eval"`},
-		{"forbidden_stack_global", simple(newPk().str("os").str("system").op(0x93).op('.').Bytes()), ErrForbiddenGlobal, "", `"os.system"`},
-		{"text_opcode", simple(append(newPk().Bytes(), []byte("I1\n.")...)), ErrPickle, "", "INT"},
-		{"unknown_opcode", simple(newPk().op(0xff).stop()), ErrPickle, "", "unknown opcode 0xff"},
-		{"operand_past_end", simple(append(newPk().Bytes(), 'X', 0xff, 0xff, 0xff, 0x7f)), ErrPickle, "", "runs past the end"},
-		{"no_stop", simple(newPk().str("x").Bytes()), ErrPickle, "", "without STOP"},
+		{"forbidden_global", simple(pickletest.New().Global("os", "system").Str("rm -rf /").Op(0x85, 'R').Stop()), ErrForbiddenGlobal, "", `forbidden global "os.system" at`},
+		{"forbidden_builtins_eval", simple(pickletest.New().Global("builtins", "eval").Stop()), ErrForbiddenGlobal, "", `"builtins.eval"`},
+		{"forbidden_stack_global", simple(pickletest.New().Str("os").Str("system").Op(0x93).Op('.').Bytes()), ErrForbiddenGlobal, "", `"os.system"`},
+		{"text_opcode", simple(append(pickletest.New().Bytes(), []byte("I1\n.")...)), ErrPickle, "", "INT"},
+		{"unknown_opcode", simple(pickletest.New().Op(0xff).Stop()), ErrPickle, "", "unknown opcode 0xff"},
+		{"operand_past_end", simple(append(pickletest.New().Bytes(), 'X', 0xff, 0xff, 0xff, 0x7f)), ErrPickle, "", "runs past the end"},
+		{"no_stop", simple(pickletest.New().Str("x").Bytes()), ErrPickle, "", "without STOP"},
 		{"trailing_garbage", simple(append(okPkl(), 'N')), ErrPickle, "", "trailing data after STOP"},
-		{"memo_never_written", simple(newPk().op('h', 9).stop()), ErrPickle, "", "never written"},
-		{"stack_underflow", simple(newPk().op('R').stop()), ErrPickle, "", ""},
-		{"odd_setitems", simple(newPk().op('}', '(').str("a").op('u').stop()), ErrPickle, "", ""},
+		{"memo_never_written", simple(pickletest.New().Op('h', 9).Stop()), ErrPickle, "", "never written"},
+		{"stack_underflow", simple(pickletest.New().Op('R').Stop()), ErrPickle, "", ""},
+		{"odd_setitems", simple(pickletest.New().Op('}', '(').Str("a").Op('u').Stop()), ErrPickle, "", ""},
 		{"missing_storage", simple(okPkl()), ErrCorrupt, "w", "data/0 is missing"},
-		{"view_outside_storage", simple(newPk().op('}').str("w").tensor("FloatStorage", "0", 4, 2, []int{4}, []int{1}).op('s').stop(), "data/0"), ErrCorrupt, "w", "reaches element 5"},
-		{"negative_stride", simple(newPk().op('}').str("w").tensor("FloatStorage", "0", 4, 0, []int{2}, []int{-1}).op('s').stop(), "data/0"), ErrCorrupt, "w", "negative stride"},
-		{"broadcast_view", simple(newPk().op('}').str("w").tensor("FloatStorage", "0", 4, 0, []int{1 << 30, 4}, []int{0, 1}).op('s').stop(), "data/0"), ErrCorrupt, "w", "broadcast or overlapping"},
-		{"overlapping_view", simple(newPk().op('}').str("w").tensor("FloatStorage", "0", 4, 0, []int{3, 2}, []int{1, 1}).op('s').stop(), "data/0"), ErrCorrupt, "w", "broadcast or overlapping"},
-		{"storage_size_mismatch", simple(newPk().op('}').str("w").tensor("FloatStorage", "0", 8, 0, []int{4}, []int{1}).op('s').stop(), "data/0"), ErrCorrupt, "w", "holds 16 bytes, the storage needs 32"},
-		{"not_a_dict", simple(newPk().int(3).stop()), ErrNoStateDict, "", "not a dict"},
-		{"not_a_state_dict", simple(newPk().op('}').str("a").int(1).op('s').stop()), ErrNoStateDict, "", "no \"model\""},
-		{"quantized_storage", simple(newPk().op('}').str("w").tensor("QInt8Storage", "0", 16, 0, []int{4}, []int{1}).op('s').stop(), "data/0"), ErrUnsupportedDtype, "w", "QInt8Storage"},
+		{"view_outside_storage", simple(pickletest.New().Op('}').Str("w").Tensor("FloatStorage", "0", 4, 2, []int{4}, []int{1}).Op('s').Stop(), "data/0"), ErrCorrupt, "w", "reaches element 5"},
+		{"negative_stride", simple(pickletest.New().Op('}').Str("w").Tensor("FloatStorage", "0", 4, 0, []int{2}, []int{-1}).Op('s').Stop(), "data/0"), ErrCorrupt, "w", "negative stride"},
+		{"broadcast_view", simple(pickletest.New().Op('}').Str("w").Tensor("FloatStorage", "0", 4, 0, []int{1 << 30, 4}, []int{0, 1}).Op('s').Stop(), "data/0"), ErrCorrupt, "w", "broadcast or overlapping"},
+		{"overlapping_view", simple(pickletest.New().Op('}').Str("w").Tensor("FloatStorage", "0", 4, 0, []int{3, 2}, []int{1, 1}).Op('s').Stop(), "data/0"), ErrCorrupt, "w", "broadcast or overlapping"},
+		{"storage_size_mismatch", simple(pickletest.New().Op('}').Str("w").Tensor("FloatStorage", "0", 8, 0, []int{4}, []int{1}).Op('s').Stop(), "data/0"), ErrCorrupt, "w", "holds 16 bytes, the storage needs 32"},
+		{"not_a_dict", simple(pickletest.New().Int(3).Stop()), ErrNoStateDict, "", "not a dict"},
+		{"not_a_state_dict", simple(pickletest.New().Op('}').Str("a").Int(1).Op('s').Stop()), ErrNoStateDict, "", "no \"model\""},
+		{"quantized_storage", simple(pickletest.New().Op('}').Str("w").Tensor("QInt8Storage", "0", 16, 0, []int{4}, []int{1}).Op('s').Stop(), "data/0"), ErrUnsupportedDtype, "w", "QInt8Storage"},
 		{"no_data_pkl", torchZip(t, "archive", map[string][]byte{"data/0": {1}}, []string{"data/0"}), ErrCorrupt, "", "no archive/data.pkl"},
 		{"big_endian", torchZip(t, "archive", map[string][]byte{"data.pkl": okPkl(), "byteorder": []byte("big")}, []string{"data.pkl", "byteorder"}), ErrUnsupportedFeature, "", "big-endian"},
 		{"torchscript", torchZip(t, "archive", map[string][]byte{"data.pkl": okPkl(), "constants.pkl": {}}, []string{"data.pkl", "constants.pkl"}), ErrUnsupportedFormat, "", "TorchScript"},
 		{"mixed_prefix", func() []byte {
-			b := torchZip(t, "archive", map[string][]byte{"data.pkl": okPkl(), "data/0": f32bytes(1, 2, 3, 4)}, []string{"data.pkl", "data/0"})
+			b := torchZip(t, "archive", map[string][]byte{"data.pkl": okPkl(), "data/0": pickletest.F32(1, 2, 3, 4)}, []string{"data.pkl", "data/0"})
 			return bytes.Replace(b, []byte("archive/data/0"), []byte("other00/data/0"), -1)
 		}(), ErrCorrupt, "", "does not share the prefix"},
 	} {
@@ -210,18 +211,18 @@ func TestReaderErrors(t *testing.T) {
 
 func TestAllowUnknownGlobals(t *testing.T) {
 	// Unknown globals in the optimizer state become placeholders; in the model they stay errors.
-	pkl := newPk().op('}', '(').
-		str("model").op('}').str("w").tensor("FloatStorage", "0", 4, 0, []int{4}, []int{1}).op('s').
-		str("optimizer").global("fancy.optim", "State").op(')', 'R').
-		op('u').stop()
-	b := torchZip(t, "archive", map[string][]byte{"data.pkl": pkl, "data/0": f32bytes(1, 2, 3, 4)}, []string{"data.pkl", "data/0"})
+	pkl := pickletest.New().Op('}', '(').
+		Str("model").Op('}').Str("w").Tensor("FloatStorage", "0", 4, 0, []int{4}, []int{1}).Op('s').
+		Str("optimizer").Global("fancy.optim", "State").Op(')', 'R').
+		Op('u').Stop()
+	b := torchZip(t, "archive", map[string][]byte{"data.pkl": pkl, "data/0": pickletest.F32(1, 2, 3, 4)}, []string{"data.pkl", "data/0"})
 	if _, err := NewFile(bytes.NewReader(b), int64(len(b)), "o.pth", Options{}); !errors.Is(err, ErrForbiddenGlobal) {
 		t.Fatalf("strict load: %v", err)
 	}
 	if _, err := NewFile(bytes.NewReader(b), int64(len(b)), "o.pth", Options{AllowUnknownGlobals: true}); err != nil {
 		t.Fatalf("lenient load: %v", err)
 	}
-	pkl = newPk().op('}', '(').str("model").op('}').str("w").global("fancy", "Tensor").op(')', 'R').op('s').op('u').stop()
+	pkl = pickletest.New().Op('}', '(').Str("model").Op('}').Str("w").Global("fancy", "Tensor").Op(')', 'R').Op('s').Op('u').Stop()
 	b = torchZip(t, "archive", map[string][]byte{"data.pkl": pkl}, []string{"data.pkl"})
 	_, err := NewFile(bytes.NewReader(b), int64(len(b)), "o.pth", Options{AllowUnknownGlobals: true})
 	if !errors.Is(err, ErrForbiddenGlobal) || !strings.Contains(err.Error(), "fancy.Tensor") {

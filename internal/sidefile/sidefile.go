@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"strings"
 )
@@ -32,6 +33,9 @@ func Read(dir, name string) ([]byte, error) {
 	p := filepath.Join(dir, name)
 	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
+		if _, named := err.(*fs.PathError); !named {
+			err = fmt.Errorf("%s: %w", p, err) // a link loop names no file
+		}
 		return nil, err
 	}
 	if real != p {
