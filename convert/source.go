@@ -153,7 +153,7 @@ func openSafetensors(path, dir string) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{Path: path, Format: FormatSafetensors, st: m, Tensors: map[string]formats.Tensor{}, Warnings: m.Warnings}
+	s := &Source{Path: path, Format: FormatSafetensors, st: m, Tensors: make(map[string]formats.Tensor, len(m.Tensors)), Warnings: m.Warnings}
 	for _, f := range m.Files {
 		s.Files = append(s.Files, f.Name)
 	}

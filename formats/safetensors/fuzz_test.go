@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -106,6 +107,29 @@ func FuzzIndex(f *testing.F) {
 			if strings.ContainsAny(file, `/\`) || strings.Contains(file, "..") || file == "" {
 				t.Fatalf("tensor %q mapped to unsafe shard name %q", name, file)
 			}
+		}
+	})
+}
+
+// FuzzHeaderScan parses arbitrary headers both ways, scanning valid JSON
+// in place and through encoding/json's token decoder: the two must accept
+// the same headers and give the same entries, metadata and data size.
+func FuzzHeaderScan(f *testing.F) {
+	f.Add([]byte(`{"__metadata__":{"a":"b"},"w\u00e9":{"dtype":"F32","shape":[2, 1],"data_offsets":[0,8]}}  `))
+	f.Add([]byte(`{ "a" : { "shape" : [ ] , "dtype" : "BF16" , "data_offsets" : [ 0 , 2 ] , "shape" : [1] } }`))
+	f.Add([]byte(`{"a":{"dtype":"F32","shape":[-0],"data_offsets":[0,0]},"b\"":{"dtype":"U8","shape":["1"],"data_offsets":[0,1]}}`))
+	f.Add([]byte(`{"a":{"dtype":"F32","shape":[1e0],"data_offsets":[0,4]}}`))
+	f.Fuzz(func(t *testing.T, hdr []byte) {
+		if len(hdr) > 1<<16 {
+			return
+		}
+		fast, errF := parseHeader(hdr, true)
+		slow, errS := parseHeader(hdr, false)
+		if (errF == nil) != (errS == nil) {
+			t.Fatalf("scan: %v; decoder: %v", errF, errS)
+		}
+		if errF == nil && !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("scan %+v; decoder %+v", fast, slow)
 		}
 	})
 }

@@ -247,7 +247,11 @@ func openIndexed(indexPath string, opts OpenOptions) (*Model, error) {
 }
 
 func assemble(path string, files []*File, total *int64) (*Model, error) {
-	m := &Model{Path: path, Files: files, byName: map[string]int{}}
+	n := 0
+	for _, f := range files {
+		n += len(f.Tensors)
+	}
+	m := &Model{Path: path, Files: files, byName: make(map[string]int, n), Tensors: make([]formats.Tensor, 0, n)}
 	for _, f := range files {
 		for _, t := range f.Tensors {
 			if _, dup := m.byName[t.Name]; dup {
