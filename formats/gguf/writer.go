@@ -105,8 +105,11 @@ func Header(kvs []KV, tensors []TensorInfo) ([]byte, int64, error) {
 	var off uint64
 	for i := range tensors {
 		t := &tensors[i]
-		if len(t.Name) > MaxNameLen || t.Name == "" || names[t.Name] {
-			return nil, 0, fmt.Errorf("gguf: tensor name %q empty, duplicate or longer than %d bytes", t.Name, MaxNameLen)
+		// ggml's reader (gguf.cpp) refuses names of GGML_MAX_NAME bytes or
+		// more and duplicates, nothing else: an empty name loads, so the
+		// writer takes what the reader takes.
+		if len(t.Name) > MaxNameLen || names[t.Name] {
+			return nil, 0, fmt.Errorf("gguf: tensor name %q duplicate or longer than %d bytes", t.Name, MaxNameLen)
 		}
 		names[t.Name] = true
 		if len(t.Dims) > MaxDims {
