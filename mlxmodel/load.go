@@ -117,6 +117,9 @@ func rowsOf(st *safetensors.Model, q quantization, path string) (*rows, int, err
 		return nil, 0, fmt.Errorf("tensor %s.weight is %v %s, want U32 [out, in·bits/32]", path, w.DType, formats.ShapeString(w.Shape))
 	}
 	out, in := w.Shape[0], w.Shape[1]*32/int64(bits)
+	if in%int64(group) != 0 {
+		return nil, 0, fmt.Errorf("module %s: width %d (from %s.weight at %d bits) is not a multiple of the group size %d that config.json gives it", path, in, path, bits, group)
+	}
 	want := []int64{out, in / int64(group)}
 	if !sc.DType.IsFloat() || sc.DType != bs.DType || !formats.EqualShape(sc.Shape, want) || !formats.EqualShape(bs.Shape, want) {
 		return nil, 0, fmt.Errorf("module %s: scales %v %s and biases %v %s, want one float dtype of shape %s", path,

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -111,6 +112,15 @@ func copyModel(t *testing.T, dir string, change func(m string)) string {
 	return m
 }
 
+// mlxFolder quantizes the bundled example to an MLX folder dir/mlx.
+func mlxFolder(t *testing.T, dir string) string {
+	m := filepath.Join(dir, "mlx")
+	if code, _, stderr := runCLI(t, "quant", filepath.Join(td, "phi4flash-tiny", "hf"), "--to", "mlx", "--group-size", "32", "--quiet", "-o", m); code != 0 {
+		t.Fatalf("quant --to mlx: %s", stderr)
+	}
+	return m
+}
+
 // editJSON rewrites one JSON file of a folder.
 func editJSON(t *testing.T, path string, edit func(map[string]any)) {
 	b, err := os.ReadFile(path)
@@ -139,32 +149,33 @@ func TestHostileInputs(t *testing.T) {
 		make  func(t *testing.T, dir string) string // the input path
 		cmds  [][]string                            // commands; "IN" and "OUT" are replaced
 		names string                                // what the error must name (default: the input's base name)
+		ok    bool                                  // the input is odd but valid: exit 0 and a complete output
 	}
 	imp := [][]string{{"import", "IN", "-o", "OUT"}}
 	cases := []hcase{
 		{"pickle: key is a list that holds itself", func(t *testing.T, d string) string {
 			// {L: 1} with L = [L]
 			return pth(t, d, "cyclic.pth", pickletest.New().Op('}', ']', 'q', 0, 'h', 0, 'a', 'K', 1, 's').Stop(), false)
-		}, imp, ""},
+		}, imp, "", false},
 		{"pickle: key nested a million lists deep", func(t *testing.T, d string) string {
 			p := pickletest.New().Op('}').Op(repeat(1<<20, ']')...).Op(repeat(1<<20-1, 'a')...).Op('K', 1, 's')
 			return pth(t, d, "deep.pth", p.Stop(), true)
-		}, imp, ""},
+		}, imp, "", false},
 		{"pickle: hparams L = [L]*8", func(t *testing.T, d string) string {
 			p := pickletest.New().Op('}').Str("hparams").Op('}', '(').Str("model_name").Str("sambay_d8").
 				Str("extra").Op(']', 'q', 0, '(').Op(repeat(8, 'h', 0)...).Op('e', 'u', 's')
 			p.Str("model").Op('}', 's')
 			return pth(t, d, "shared.pth", p.Stop(), false)
-		}, imp, ""},
+		}, imp, "", false},
 		{"pickle: inf and nan in hparams", func(t *testing.T, d string) string {
 			p := pickletest.New().Op('}').Str("hparams").Op('}', '(').Str("model_name").Str("sambay_d8").
 				Str("lr").Float(inf).Str("wd").Float(nan).Op('u', 's')
 			p.Str("model").Op('}', 's')
 			return pth(t, d, "nonfinite.pth", p.Stop(), false)
-		}, imp, ""},
+		}, imp, "", false},
 		{"pickle: 3M empty lists", func(t *testing.T, d string) string {
 			return pth(t, d, "lists.pth", pickletest.New().Op(repeat(3<<20, ']')...).Stop(), true)
-		}, imp, ""},
+		}, imp, "", false},
 		{"pickle: 3M memo entries", func(t *testing.T, d string) string {
 			var ops []byte
 			for i := range 3 << 20 {
@@ -173,57 +184,88 @@ func TestHostileInputs(t *testing.T) {
 				ops = append(ops, '0')
 			}
 			return pth(t, d, "memo.pth", pickletest.New().Op(ops...).Op('}').Stop(), true)
-		}, imp, ""},
+		}, imp, "", false},
 		{"pickle: BINBYTES8 of 1.9 GB", func(t *testing.T, d string) string {
 			p := pickletest.New().Op(0x8e).Op(binary.LittleEndian.AppendUint64(nil, 1_900_000_000)...).Op(repeat(64, 0)...)
 			return pth(t, d, "bytes8.pth", p.Stop(), false)
-		}, imp, ""},
+		}, imp, "", false},
 		{"zip: data.pkl deflated from 64 MiB of zeros", func(t *testing.T, d string) string {
 			return pth(t, d, "bomb.pth", make([]byte, 64<<20), true)
-		}, imp, ""},
+		}, imp, "", false},
 		{"pth: 8 GiB broadcast view of a 4-byte storage", func(t *testing.T, d string) string {
 			p := pickletest.New().Op('}').Str("model").Op('}').Str("lm_head.weight").
 				Tensor("FloatStorage", "0", 1, 0, []int{1 << 16, 1 << 15}, []int{0, 0}).Op('s', 's')
 			return pth(t, d, "broadcast.pth", p.Stop(), false, pickletest.F32(1))
-		}, [][]string{{"import", "IN", "-o", "OUT", "--allow-extra"}}, ""},
+		}, [][]string{{"import", "IN", "-o", "OUT", "--allow-extra"}}, "", false},
 		{"gguf: tensor offsets that wrap around 2^64", func(t *testing.T, d string) string {
 			var ts []ggufInfo
 			for i := range uint64(4) {
 				ts = append(ts, ggufInfo{fmt.Sprintf("t%d", i), []uint64{1 << 60}, i << 62})
 			}
 			return ggufFile(t, filepath.Join(d, "wrap.gguf"), 4, ts)
-		}, [][]string{{"inspect", "IN"}, {"verify", "IN", "--decode", "--tokens", "1,2"}}, ""},
+		}, [][]string{{"inspect", "IN"}, {"verify", "IN", "--decode", "--tokens", "1,2"}}, "", false},
 		{"gguf: 2^60 tensors in a small file", func(t *testing.T, d string) string {
 			return ggufFile(t, filepath.Join(d, "count.gguf"), 1<<60, nil)
-		}, [][]string{{"inspect", "IN"}, {"verify", "IN", "--decode", "--tokens", "1,2"}}, ""},
+		}, [][]string{{"inspect", "IN"}, {"verify", "IN", "--decode", "--tokens", "1,2"}}, "", false},
 		{"safetensors: header length 1 TiB", func(t *testing.T, d string) string {
 			return safetensorsFile(t, filepath.Join(d, "huge.safetensors"), 1<<40, "{}", 0)
-		}, [][]string{{"inspect", "IN"}, {"quant", "IN", "--generic", "--type", "q8_0", "-o", "OUT.gguf"}}, ""},
+		}, [][]string{{"inspect", "IN"}, {"quant", "IN", "--generic", "--type", "q8_0", "-o", "OUT.gguf"}}, "", false},
 		{"safetensors: lone surrogate in a tensor name", func(t *testing.T, d string) string {
 			h := `{"a\ud800":{"dtype":"F32","shape":[2,32],"data_offsets":[0,256]}}`
 			return safetensorsFile(t, filepath.Join(d, "surrogate.safetensors"), uint64(len(h)), h, 256)
-		}, [][]string{{"inspect", "IN"}, {"quant", "IN", "--generic", "--type", "q8_0", "-o", "OUT.gguf"}}, ""},
+		}, [][]string{{"inspect", "IN"}, {"quant", "IN", "--generic", "--type", "q8_0", "-o", "OUT.gguf"}}, "", false},
 		{"config: vocab_size 2^31", func(t *testing.T, d string) string {
 			return copyModel(t, d, func(m string) {
 				editJSON(t, filepath.Join(m, "config.json"), func(v map[string]any) { v["vocab_size"] = 1 << 31 })
 			})
-		}, [][]string{{"verify", "IN", "--decode", "--tokens", "1,2"}, {"import", "IN", "-o", "OUT"}}, "2147483648"},
+		}, [][]string{{"verify", "IN", "--decode", "--tokens", "1,2"}, {"import", "IN", "-o", "OUT"}}, "2147483648", false},
 		{"side file: tokenizer.json is a 1 GiB sparse file", func(t *testing.T, d string) string {
 			return copyModel(t, d, func(m string) { os.Truncate(filepath.Join(m, "tokenizer.json"), 1<<30) })
-		}, [][]string{{"import", "IN", "-o", "OUT"}, {"quant", "IN", "--type", "q8_0", "-o", "OUT.gguf"}}, "tokenizer.json"},
+		}, [][]string{{"import", "IN", "-o", "OUT"}, {"quant", "IN", "--type", "q8_0", "-o", "OUT.gguf"}}, "tokenizer.json", false},
 		{"side file: config.json links to itself", func(t *testing.T, d string) string {
 			return copyModel(t, d, func(m string) {
 				os.Remove(filepath.Join(m, "config.json"))
 				os.Symlink("config.json", filepath.Join(m, "config.json"))
 			})
-		}, [][]string{{"import", "IN", "-o", "OUT"}, {"inspect", "IN"}}, "config.json"},
+		}, [][]string{{"import", "IN", "-o", "OUT"}, {"inspect", "IN"}}, "config.json", false},
+		{"mlx: config.json says group_size 64, the scales say 32", func(t *testing.T, d string) string {
+			m := mlxFolder(t, d)
+			editJSON(t, filepath.Join(m, "config.json"), func(v map[string]any) {
+				v["quantization"].(map[string]any)["group_size"] = 64
+			})
+			return m
+		}, [][]string{{"verify", "IN", "--decode", "--tokens", "1,2"}}, "group size 64", false},
+		{"mlx: scales stored as I16", func(t *testing.T, d string) string {
+			m := mlxFolder(t, d)
+			p := filepath.Join(m, "model.safetensors")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Same byte size, same header length: only the dtype lies.
+			i := bytes.Index(b, []byte(`.scales":{"dtype":"`))
+			j := i + len(`.scales":{"dtype":"`)
+			k := bytes.IndexByte(b[j:], '"')
+			if i < 0 || k != 4 {
+				t.Fatalf("no 4-letter scales dtype in %s", p)
+			}
+			copy(b[j:], `I16" `)
+			write(t, p, b)
+			return m
+		}, [][]string{{"verify", "IN", "--decode", "--tokens", "1,2"}}, "scales", false},
+		{name: "safetensors: a 0-d tensor in quant --generic", make: func(t *testing.T, d string) string {
+			h := `{"s":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[2,32],"data_offsets":[4,260]}}`
+			p := filepath.Join(d, "scalar.safetensors")
+			safetensorsFile(t, p, uint64(len(h)), h, 260)
+			return p
+		}, cmds: [][]string{{"quant", "IN", "--generic", "--type", "q8_0", "-o", "OUT.gguf"}, {"quant", "IN", "--generic", "--to", "mlx", "--group-size", "32", "-o", "OUT"}}, ok: true},
 		{"input: a FIFO", func(t *testing.T, d string) string {
 			p := filepath.Join(d, "fifo.safetensors")
 			if err := syscall.Mkfifo(p, 0o644); err != nil {
 				t.Skip(err)
 			}
 			return p
-		}, [][]string{{"inspect", "IN"}, {"import", "IN", "-o", "OUT"}, {"quant", "IN", "--generic", "--type", "q8_0", "-o", "OUT.gguf"}}, ""},
+		}, [][]string{{"inspect", "IN"}, {"import", "IN", "-o", "OUT"}, {"quant", "IN", "--generic", "--type", "q8_0", "-o", "OUT.gguf"}}, "", false},
 	}
 	var worstT time.Duration
 	var worstRSS int64
@@ -274,15 +316,22 @@ func TestHostileInputs(t *testing.T) {
 				}
 				msg := strings.TrimSpace(stderr.String())
 				t.Logf("%s: exit %d in %v, peak RSS %d MB: %s", args[0], code, el.Round(time.Millisecond), rss>>20, errorLine(msg))
-				if code != 1 || !strings.Contains(msg, want) {
+				switch {
+				case c.ok && code != 0:
+					t.Errorf("%s: exit %d, want 0:\n%s", args[0], code, msg)
+				case !c.ok && (code != 1 || !strings.Contains(msg, want)):
 					t.Errorf("%s: exit %d, want 1 and an error naming %s:\n%s", args[0], code, want, msg)
 				}
 				if rss > hostileRSS {
 					t.Errorf("%s: peak RSS %d MB, bound %d MB", args[0], rss>>20, hostileRSS>>20)
 				}
 				for _, p := range []string{out, out + ".gguf"} {
-					if _, err := os.Lstat(p); err == nil {
+					_, err := os.Lstat(p)
+					if err == nil && !c.ok {
 						t.Errorf("%s: left %s", args[0], p)
+					}
+					if c.ok && err != nil && slices.Contains(args, p) {
+						t.Errorf("%s: wrote no %s", args[0], p)
 					}
 				}
 				ents, _ := os.ReadDir(dir)
