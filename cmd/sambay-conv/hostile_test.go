@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,7 +170,7 @@ func TestHostileInputs(t *testing.T) {
 		}, imp, "", false},
 		{"pickle: inf and nan in hparams", func(t *testing.T, d string) string {
 			p := pickletest.New().Op('}').Str("hparams").Op('}', '(').Str("model_name").Str("sambay_d8").
-				Str("lr").Float(inf).Str("wd").Float(nan).Op('u', 's')
+				Str("lr").Float(math.Inf(1)).Str("wd").Float(math.NaN()).Op('u', 's')
 			p.Str("model").Op('}', 's')
 			return pth(t, d, "nonfinite.pth", p.Stop(), false)
 		}, imp, "", false},
@@ -346,10 +347,6 @@ func TestHostileInputs(t *testing.T) {
 	t.Logf("%d runs over %d hostile inputs: worst time %v (%s), worst peak RSS %d MB (%s)",
 		n, len(cases), worstT.Round(time.Millisecond), worstTName, worstRSS>>20, worstRSSName)
 }
-
-var inf, nan = 1 / zero, zero / zero
-
-var zero = 0.0
 
 // vmHWM reads the peak resident set (VmHWM) from a copy of
 // /proc/self/status, in bytes.

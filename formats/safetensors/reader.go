@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/sambay-conv/sambay-conv/formats"
@@ -128,15 +129,16 @@ func parse(name string, mem []byte, r io.ReaderAt, size int64) (*File, error) {
 	if int64(n) > size-8 {
 		return nil, ferr("", 0, "header length %d runs past the end of the %d-byte file", n, size)
 	}
-	var hdr []byte
+	// raw is the length prefix and the header, kept for RawHeader: read
+	// once, or copied out of the mapping (which Close unmaps).
+	raw := make([]byte, 8+n)
+	copy(raw, pre[:])
 	if mem != nil {
-		hdr = mem[8 : 8+n]
-	} else {
-		hdr = make([]byte, n)
-		if _, err := r.ReadAt(hdr, 8); err != nil && !(err == io.EOF) {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
+		copy(raw[8:], mem[8:8+n])
+	} else if _, err := r.ReadAt(raw[8:], 8); err != nil && !(err == io.EOF) {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	hdr := raw[8:]
 	h, err := ParseHeader(hdr)
 	if err != nil {
 		var he *HeaderError
@@ -151,7 +153,7 @@ func parse(name string, mem []byte, r io.ReaderAt, size int64) (*File, error) {
 		return nil, ferr("", dataStart, "tensors cover %d bytes of data but the file holds %d", h.DataSize, dataSize)
 	}
 	f := &File{Name: name, Metadata: h.Metadata, HeaderSize: int64(n), DataOffset: dataStart, byName: make(map[string]int, len(h.Entries)),
-		header: append(append(make([]byte, 0, 8+len(hdr)), pre[:]...), hdr...), Tensors: make([]formats.Tensor, 0, len(h.Entries))}
+		header: raw, Tensors: make([]formats.Tensor, 0, len(h.Entries))}
 	for i, e := range h.Entries {
 		var t formats.Tensor
 		if mem != nil {
@@ -396,7 +398,7 @@ func skipValue(b []byte, i int) int {
 			i++
 		}
 	}
-	for i < len(b) && !bytes.ContainsRune([]byte(",}] \t\n\r"), rune(b[i])) {
+	for i < len(b) && strings.IndexByte(",}] \t\n\r", b[i]) < 0 {
 		i++
 	}
 	return i
