@@ -497,6 +497,10 @@ func (s *strided) ReadAt(p []byte, off int64) (int, error) {
 	}
 	end := min(size, off+int64(len(p)))
 	idx := make([]int64, len(s.shape))
+	var scratch []byte // one element, for spans read element by element
+	if s.data == nil {
+		scratch = make([]byte, s.es)
+	}
 	written := 0
 	for e := off / s.es; e*s.es < end; e++ {
 		rem := e
@@ -510,7 +514,7 @@ func (s *strided) ReadAt(p []byte, off int64) (int, error) {
 		if s.data != nil {
 			elem = s.data[src*s.es : (src+1)*s.es]
 		} else {
-			elem = make([]byte, s.es)
+			elem = scratch
 			if _, err := s.r.ReadAt(elem, s.base+src*s.es); err != nil && err != io.EOF {
 				return written, err
 			}
