@@ -17,7 +17,7 @@ type Map struct {
 
 // OpenFile opens a regular file for reading and returns it with its size.
 func OpenFile(name string) (*os.File, int64, error) {
-	f, err := openNoBlock(name)
+	f, err := OpenNoBlock(name)
 	if err != nil {
 		return nil, 0, err
 	}

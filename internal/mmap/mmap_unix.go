@@ -17,9 +17,9 @@ func mapFile(f *os.File, size int) ([]byte, bool, error) {
 
 func unmap(b []byte) error { return syscall.Munmap(b) }
 
-// openNoBlock opens for reading with O_NONBLOCK: opening a FIFO returns at
+// OpenNoBlock opens for reading with O_NONBLOCK: opening a FIFO returns at
 // once (and the regular-file check then refuses it) instead of waiting for
 // a writer; reads of a regular file ignore the flag.
-func openNoBlock(name string) (*os.File, error) {
+func OpenNoBlock(name string) (*os.File, error) {
 	return os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }

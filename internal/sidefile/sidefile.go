@@ -14,6 +14,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+
+	"github.com/sambay-conv/sambay-conv/internal/mmap"
 )
 
 // MaxSize caps a side file: the largest real tokenizer.json files (200k
@@ -53,7 +55,7 @@ func Read(dir, name string) ([]byte, error) {
 // ReadFile reads a file the user named: a regular file of at most MaxSize
 // bytes, opened without blocking on a FIFO.
 func ReadFile(path string) ([]byte, error) {
-	f, err := openNoBlock(path)
+	f, err := mmap.OpenNoBlock(path)
 	if err != nil {
 		return nil, err
 	}
