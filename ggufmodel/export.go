@@ -186,7 +186,7 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 		return res, nil
 	}
 	name := modelName(cm, opts.Name)
-	out, err := outputPath(opts, name, sizeLabel(cfg.NumParams()))
+	out, err := outputPath(opts, name, SizeLabel(cfg.NumParams()))
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +350,7 @@ func outputPath(opts Options, name, size string) (string, error) {
 // the sambay_conv.source_* keys (format and source file digests).
 func provenanceKVs(dir, name string, params int64) ([]gguf.KV, error) {
 	kv := []gguf.KV{{Key: KeyBasename, Value: name},
-		{Key: KeySizeLabel, Value: sizeLabel(params)}}
+		{Key: KeySizeLabel, Value: SizeLabel(params)}}
 	man, err := convert.ReadManifest(dir)
 	if err != nil || man == nil {
 		return kv, err
@@ -365,8 +365,8 @@ func provenanceKVs(dir, name string, params int64) ([]gguf.KV, error) {
 	return kv, nil
 }
 
-// sizeLabel formats a parameter count the way general.size_label does ("3.9B", "100K").
-func sizeLabel(n int64) string {
+// SizeLabel formats a parameter count the way general.size_label does ("3.9B", "100K").
+func SizeLabel(n int64) string {
 	switch {
 	case n >= 1e9:
 		return fmt.Sprintf("%.1fB", float64(n)/1e9)

@@ -163,12 +163,9 @@ func plan(cm *convert.Canonical, opts Options) (*Result, []formats.Tensor, map[s
 		if s.Kind.MLX {
 			path := layout.Module(s.Name)
 			mod := Module{Path: path, stats: &quant.ErrStats{}}
-			bits := opts.Bits
-			if opts.Recipe == "mixed_4_6" && mixed46High(s, cfg.NLayer) {
-				bits = 6
-			}
-			if in := int(s.Shape[1]); in%opts.GroupSize != 0 {
-				mod.Why = fmt.Sprintf("in = %d is not a multiple of the group size %d: kept float", in, opts.GroupSize)
+			bits, why := moduleBits(s, cfg.NLayer, opts)
+			if bits == 0 {
+				mod.Why = why
 				overrides[path] = false
 				res.Modules = append(res.Modules, mod)
 			} else {
@@ -194,6 +191,47 @@ func plan(cm *convert.Canonical, opts Options) (*Result, []formats.Tensor, map[s
 		res.Params += t.NumElements()
 	}
 	return res, out, overrides, nil
+}
+
+// moduleBits returns the bits a quantizable module s gets under opts, or 0
+// and why it stays float.
+func moduleBits(s reference.TensorSpec, nLayer int, opts Options) (int, string) {
+	if in := int(s.Shape[1]); in%opts.GroupSize != 0 {
+		return 0, fmt.Sprintf("in = %d is not a multiple of the group size %d: kept float", in, opts.GroupSize)
+	}
+	if opts.Recipe == "mixed_4_6" && mixed46High(s, nLayer) {
+		return 6, ""
+	}
+	return opts.Bits, ""
+}
+
+// PlanBytes returns the tensor bytes of an export of a model with config
+// cfg stored in floats of dtypeSize bytes (2 for bf16), without reading it:
+// the size Export's index will record.
+func PlanBytes(cfg *reference.Config, dtypeSize int, opts Options) (int64, error) {
+	if err := opts.check(); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, s := range cfg.Tensors() {
+		elems := int64(1)
+		for _, d := range s.Shape {
+			elems *= d
+		}
+		bits := 0
+		if s.Kind.MLX {
+			bits, _ = moduleBits(s, cfg.NLayer, opts)
+		}
+		switch {
+		case bits > 0:
+			n += elems*int64(bits)/8 + 2*elems/int64(opts.GroupSize)*int64(dtypeSize)
+		case s.KeepF32:
+			n += 4 * elems
+		default:
+			n += elems * int64(dtypeSize)
+		}
+	}
+	return n, nil
 }
 
 // writeSideFiles writes config.json (the canonical one with

@@ -14,6 +14,9 @@ type Point struct {
 	Tick  string // drawn under the x axis at X ("" for none)
 	Title string // hover text
 	Bad   bool   // drawn in red
+	// Series groups points: with Connect, each series is its own line in
+	// its own colour, named in a legend ("" is one unnamed series).
+	Series string
 }
 
 // A Plot draws points with y on a log10 scale. Non-finite and non-positive
@@ -32,6 +35,11 @@ type Plot struct {
 }
 
 const maxDecades = 24
+
+// palette colours the series of a plot, in turn; maxLegend bounds the legend.
+var palette = []string{"#36c", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#999"}
+
+const maxLegend = 20
 
 func finitePos(v float64) bool { return v > 0 && !math.IsInf(v, 0) && !math.IsNaN(v) }
 func finite(v float64) bool    { return !math.IsInf(v, 0) && !math.IsNaN(v) }
@@ -115,15 +123,35 @@ func (p Plot) SVG() SVG {
 		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" stroke="#b00" stroke-dasharray="4 3"/><text x="%.0f" y="%.1f" fill="#b00" text-anchor="end">%s</text>`,
 			pad, W-pad, ty, ty, W-pad, ty-3, html.EscapeString(p.RefLabel))
 	}
-	if p.Connect && len(p.Points) > 1 {
-		var pts []string
-		for _, pt := range p.Points {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(pt.X), y(pt.Y)))
+	var series []string // in order of first appearance
+	colour := map[string]string{}
+	for _, pt := range p.Points {
+		if _, ok := colour[pt.Series]; !ok {
+			colour[pt.Series] = palette[len(series)%len(palette)]
+			series = append(series, pt.Series)
 		}
-		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="#36c"/>`, strings.Join(pts, " "))
+	}
+	if p.Connect {
+		for _, s := range series {
+			var pts []string
+			for _, pt := range p.Points {
+				if pt.Series == s {
+					pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(pt.X), y(pt.Y)))
+				}
+			}
+			if len(pts) > 1 {
+				fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s"/>`, strings.Join(pts, " "), colour[s])
+			}
+		}
+	}
+	if len(series) > 1 || (len(series) == 1 && series[0] != "") {
+		for i, s := range series[:min(len(series), maxLegend)] {
+			ly := pad/2 + float64(i)*13
+			fmt.Fprintf(&b, `<rect x="%.0f" y="%.1f" width="10" height="3" fill="%s"/><text x="%.0f" y="%.1f">%s</text>`, W-pad-150, ly-4, colour[s], W-pad-136, ly, html.EscapeString(s))
+		}
 	}
 	for _, pt := range p.Points {
-		c := "#36c"
+		c := colour[pt.Series]
 		if pt.Bad {
 			c = "#b00"
 		}
