@@ -82,7 +82,7 @@ func AcquireLease(ctx context.Context, path string, o LeaseOptions) (*Lease, con
 	content, _ := json.Marshal(me)
 	deadline := time.Now().Add(o.Wait)
 	for {
-		err := create(path, string(content)+"\n")
+		err := createVia(path, path+".new-"+me.Token, string(content)+"\n")
 		if err == nil {
 			break
 		}

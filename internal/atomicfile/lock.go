@@ -61,7 +61,11 @@ func Acquire(final string) (*Lock, error) {
 // between creating and writing it would leave a lock no one can judge);
 // where the file system has no hard links, O_EXCL creation is used.
 func create(p, owner string) error {
-	tmp := fmt.Sprintf("%s.%d", p, os.Getpid())
+	return createVia(p, fmt.Sprintf("%s.%d", p, os.Getpid()), owner)
+}
+
+// createVia is create with the temporary file named tmp.
+func createVia(p, tmp, owner string) error {
 	if err := os.WriteFile(tmp, []byte(owner), 0o666); err != nil {
 		return err
 	}
