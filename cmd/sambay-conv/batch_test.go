@@ -41,7 +41,6 @@ func writeJob(t *testing.T, dir, name, output string) string {
 	return p
 }
 
-
 // outputs hashes the job's outputs (not its records, leases and reports).
 func outputs(t *testing.T, root string) map[string]string {
 	all := tree(t, root)
