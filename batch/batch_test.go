@@ -250,6 +250,10 @@ func TestRunResumable(t *testing.T) {
 	if sum.Done != 8 || sum.Skipped != 0 {
 		t.Fatalf("first run: %+v", sum)
 	}
+	// Three targets per source from one read of its canonical model.
+	if sum.SourceBytes == 0 || sum.ReadBytes != sum.SourceBytes {
+		t.Errorf("read %d bytes of canonical models of %d bytes", sum.ReadBytes, sum.SourceBytes)
+	}
 	for _, g := range plan.Groups {
 		for _, task := range g.Tasks {
 			sep := filepath.Join(t.TempDir(), "sep")

@@ -52,6 +52,11 @@ type Summary struct {
 	Groups        int
 	Done, Skipped int
 	Failed        []Event
+	// SourceBytes is the size of the canonical models the targets were made
+	// from, ReadBytes what was read of them (once per model when every
+	// target shares one read), PeakHeld the most bytes of them held in
+	// memory at once.
+	SourceBytes, ReadBytes, PeakHeld int64
 }
 
 // ErrTasksFailed is returned by Run when some task failed (each has its
@@ -176,16 +181,8 @@ func (r *runner) group(ctx context.Context, g *Group) {
 		}
 		return
 	}
-	var base *model.Loaded
-	defer func() {
-		if base != nil {
-			base.Close()
-		}
-	}()
+	var todo []*pending
 	for _, t := range g.Tasks {
-		if lctx.Err() != nil {
-			return
-		}
 		k := r.taskKey(imp, t)
 		rp := filepath.Join(r.plan.RecordDir(g), t.Target.Name()+".json")
 		if ok, why := r.current(rp, k, t.Output); ok {
@@ -195,24 +192,53 @@ func (r *runner) group(ctx context.Context, g *Group) {
 			r.fail(t.ID, t.Output, err)
 			continue
 		}
-		if r.plan.Job.Verify.Against && base == nil {
-			if base, err = model.Open(g.Canonical, reference.Options{}); err != nil {
-				r.fail(t.ID, t.Output, err)
-				continue
-			}
+		todo = append(todo, &pending{task: t, key: k, record: rp})
+	}
+	if len(todo) == 0 {
+		return
+	}
+	// Every target from one read of the canonical model, then each output
+	// checked and recorded.
+	stats, err := r.export(lctx, g, imp, todo)
+	if lctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		for _, p := range todo {
+			r.failRecord(p.record, g, p.task.ID, p.task.Output, p.key, err)
 		}
-		start := time.Now()
-		rec, err := r.target(lctx, g, t, imp, base)
-		if err != nil {
-			if lctx.Err() != nil {
-				return
+		return
+	}
+	r.mu.Lock()
+	r.sum.SourceBytes += stats.size
+	r.sum.ReadBytes += stats.fetched
+	r.sum.PeakHeld = max(r.sum.PeakHeld, stats.peak)
+	r.mu.Unlock()
+	var base *model.Loaded
+	if r.plan.Job.Verify.Against {
+		if base, err = model.Open(g.Canonical, reference.Options{}); err != nil {
+			for _, p := range todo {
+				r.failRecord(p.record, g, p.task.ID, p.task.Output, p.key, err)
 			}
-			r.failRecord(rp, g, t.ID, t.Output, k, err)
+			return
+		}
+		defer base.Close()
+	}
+	for _, p := range todo {
+		if lctx.Err() != nil {
+			return
+		}
+		t, rec := p.task, p.rec
+		if p.err == nil {
+			p.err = r.check(rec, g, t, base)
+		}
+		if p.err != nil {
+			r.failRecord(p.record, g, t.ID, t.Output, p.key, p.err)
 			continue
 		}
-		rec.Key, rec.Seconds = k, time.Since(start).Seconds()
+		rec.Key, rec.Seconds = p.key, p.seconds+time.Since(p.end).Seconds()
 		r.finish(rec, g)
-		if err := writeRecord(rp, rec); err != nil {
+		if err := writeRecord(p.record, rec); err != nil {
 			r.fail(t.ID, t.Output, err)
 			continue
 		}

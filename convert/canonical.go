@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/internal/sidefile"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -22,6 +23,18 @@ type Canonical struct {
 	Config     reference.Config
 	ConfigJSON []byte // config.json as stored
 	Model      *safetensors.Model
+	// View, when set, wraps every tensor Tensor returns: a reader that
+	// several exports share (batch jobs read a source once for all targets).
+	View func(formats.Tensor) formats.Tensor
+}
+
+// Tensor returns the named tensor of the model, through View when set.
+func (c *Canonical) Tensor(name string) (formats.Tensor, bool) {
+	t, ok := c.Model.Tensor(name)
+	if ok && c.View != nil {
+		t = c.View(t)
+	}
+	return t, ok
 }
 
 // OpenCanonical opens the canonical folder dir for streaming.

@@ -162,6 +162,16 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 		return nil, err
 	}
 	defer cm.Close()
+	return ExportFrom(ctx, cm, opts)
+}
+
+// ExportFrom is Export of an opened canonical model (read through its
+// View); it reads every source tensor once.
+func ExportFrom(ctx context.Context, cm *convert.Canonical, opts Options) (*Result, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	modelDir := cm.Dir
 	cfg := cm.Config
 	res, err := Plan(&cfg, opts)
 	if err != nil {
@@ -171,7 +181,7 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 	quantized := false
 	for i := range ts {
 		t := &ts[i]
-		src, ok := cm.Model.Tensor(t.Source)
+		src, ok := cm.Tensor(t.Source)
 		if !ok {
 			return nil, fmt.Errorf("%w: %s: tensor %s is missing", convert.ErrValidation, modelDir, t.Source)
 		}

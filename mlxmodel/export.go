@@ -71,6 +71,15 @@ func Export(ctx context.Context, modelDir string, opts Options) (*Result, error)
 		return nil, err
 	}
 	defer cm.Close()
+	return ExportFrom(ctx, cm, opts)
+}
+
+// ExportFrom is Export of an opened canonical model (read through its
+// View); SourceReads says how often it reads each source tensor.
+func ExportFrom(ctx context.Context, cm *convert.Canonical, opts Options) (*Result, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	res, out, overrides, err := plan(cm, opts)
 	if err != nil {
 		return nil, err
@@ -151,12 +160,12 @@ func (o *Options) check() error {
 // (quantized modules as lazy weight, scales and biases) and the
 // per-module overrides of config.json's "quantization".
 func plan(cm *convert.Canonical, opts Options) (*Result, []formats.Tensor, map[string]any, error) {
-	cfg, st := cm.Config, cm.Model
+	cfg := cm.Config
 	res := &Result{Bits: opts.Bits, GroupSize: opts.GroupSize}
 	overrides := map[string]any{}
 	var out []formats.Tensor
 	for _, s := range cfg.Tensors() {
-		src, ok := st.Tensor(s.Name)
+		src, ok := cm.Tensor(s.Name)
 		if !ok || !formats.EqualShape(src.Shape, s.Shape) || !src.DType.IsFloat() {
 			return nil, nil, nil, fmt.Errorf("%w: %s: tensor %s missing or not a float tensor of shape %s", convert.ErrValidation, cm.Dir, s.Name, formats.ShapeString(s.Shape))
 		}
@@ -232,6 +241,26 @@ func PlanBytes(cfg *reference.Config, dtypeSize int, opts Options) (int64, error
 		}
 	}
 	return n, nil
+}
+
+// SourceReads returns how many times an export under opts reads each
+// canonical tensor of a model with config cfg, by name: a quantized
+// module's weight three times (its packed weight, scales and biases are
+// three tensors, each computed from the rows), every other tensor once.
+func SourceReads(cfg *reference.Config, opts Options) (map[string]int, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, s := range cfg.Tensors() {
+		out[s.Name] = 1
+		if s.Kind.MLX {
+			if bits, _ := moduleBits(s, cfg.NLayer, opts); bits > 0 {
+				out[s.Name] = 3
+			}
+		}
+	}
+	return out, nil
 }
 
 // writeSideFiles writes config.json (the canonical one with

@@ -2,12 +2,14 @@ package mlxmodel
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sambay-conv/sambay-conv/convert"
@@ -303,5 +305,60 @@ func TestConfigLies(t *testing.T) {
 	os.WriteFile(p, bytes.ReplaceAll(b, []byte(`"bits": 4`), []byte(`"bits": 7`)), 0o644)
 	if _, _, err := Load(out, referenceOptions()); err == nil || !strings.Contains(err.Error(), "bits 7") {
 		t.Errorf("bits lie: %v", err)
+	}
+}
+
+// countingReader counts the bytes read of each tensor.
+type countingReader struct {
+	t    formats.Tensor
+	mu   *sync.Mutex
+	read map[string]int64
+}
+
+func (c countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.t.ReadAt(p, off)
+	c.mu.Lock()
+	c.read[c.t.Name] += int64(n)
+	c.mu.Unlock()
+	return n, err
+}
+
+// TestSourceReads: ExportFrom reads each source tensor exactly as often as
+// SourceReads says (a batch job's shared reader keeps a block until every
+// export has read it that often).
+func TestSourceReads(t *testing.T) {
+	for _, o := range []Options{{Bits: 4, GroupSize: 64}, {Recipe: "mixed_4_6", GroupSize: 32}, {Bits: 8, GroupSize: 128}} {
+		cm, err := convert.OpenCanonical(filepath.Join("..", "testdata", "sambay-tiny", "hf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		read := map[string]int64{}
+		cm.View = func(t formats.Tensor) formats.Tensor {
+			return formats.NewTensor(t.Name, t.DType, t.Shape, t.File, countingReader{t, &mu, read})
+		}
+		o.Output = filepath.Join(t.TempDir(), "mlx")
+		if _, err := ExportFrom(context.Background(), cm, o); err != nil {
+			t.Fatal(err)
+		}
+		want, err := SourceReads(&cm.Config, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		floats := 0
+		for name, n := range want {
+			src, _ := cm.Model.Tensor(name)
+			if read[name] != int64(n)*src.Size() {
+				t.Errorf("%+v: %s read %d bytes, want %d × %d", o, name, read[name], n, src.Size())
+			}
+			if n == 1 {
+				floats++
+			}
+		}
+		if len(read) != len(want) {
+			t.Errorf("%+v: %d tensors read, %d expected", o, len(read), len(want))
+		}
+		t.Logf("%+v: %d tensors, %d read once", o, len(want), floats)
+		cm.Close()
 	}
 }
