@@ -37,6 +37,8 @@ func (r *runner) export(ctx context.Context, g *Group, imp *imported, todo []*pe
 		return readStats{}, err
 	}
 	defer cm.Close()
+	// Every export reads every tensor once (the mlxmodel and ggufmodel
+	// tests count it).
 	sizes := map[string]int64{}
 	once := map[string]int{}
 	var st readStats
@@ -50,13 +52,7 @@ func (r *runner) export(ctx context.Context, g *Group, imp *imported, todo []*pe
 	shared := newSharedReader(max(64<<20, r.plan.Job.Memory/4))
 	var wg sync.WaitGroup
 	for _, p := range todo {
-		passes := once
-		if p.task.Target.Format == "mlx" {
-			if passes, err = mlxmodel.SourceReads(&cm.Config, p.task.Target.mlxOptions()); err != nil {
-				return st, err
-			}
-		}
-		c := shared.consumer(passes, sizes)
+		c := shared.consumer(once, sizes)
 		view := *cm
 		view.View = c.view
 		wg.Add(1)

@@ -158,16 +158,21 @@ func (g *gatherer) ReadAt(p []byte, off int64) (int, error) {
 
 // RowMapped returns a tensor whose bytes are produced row by row by fill,
 // which writes row r (rowBytes long) into dst. Reading any range computes
-// the rows that overlap it; nothing is cached.
+// the rows that overlap it. A row that a read ends inside is kept, so that
+// reading the tensor in consecutive chunks computes every row once.
 func RowMapped(name string, dt DType, shape []int64, rowBytes int64, fill func(r int, dst []byte) error) Tensor {
 	t := Tensor{Name: name, DType: dt, Shape: shape, File: "(computed)"}
-	t.r = &rowMapper{rowBytes: rowBytes, size: t.Size(), fill: fill}
+	t.r = &rowMapper{rowBytes: rowBytes, size: t.Size(), fill: fill, last: -1}
 	return t
 }
 
 type rowMapper struct {
 	rowBytes, size int64
 	fill           func(r int, dst []byte) error
+
+	mu      sync.Mutex
+	last    int64  // the row kept, or −1
+	lastRow []byte // its bytes
 }
 
 func (m *rowMapper) ReadAt(p []byte, off int64) (int, error) {
@@ -178,12 +183,25 @@ func (m *rowMapper) ReadAt(p []byte, off int64) (int, error) {
 	row := make([]byte, m.rowBytes)
 	written := 0
 	for r := off / m.rowBytes; r*m.rowBytes < end; r++ {
-		if err := m.fill(int(r), row); err != nil {
-			return written, err
+		m.mu.Lock()
+		kept := m.last == r
+		if kept {
+			copy(row, m.lastRow)
+		}
+		m.mu.Unlock()
+		if !kept {
+			if err := m.fill(int(r), row); err != nil {
+				return written, err
+			}
 		}
 		lo := max(off, r*m.rowBytes) - r*m.rowBytes
 		hi := min(end, (r+1)*m.rowBytes) - r*m.rowBytes
 		written += copy(p[written:], row[lo:hi])
+		if hi < m.rowBytes && !kept {
+			m.mu.Lock()
+			m.last, m.lastRow = r, append(m.lastRow[:0], row...)
+			m.mu.Unlock()
+		}
 	}
 	if written < len(p) {
 		return written, io.EOF

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
@@ -323,9 +324,9 @@ func (c countingReader) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// TestSourceReads: ExportFrom reads each source tensor exactly as often as
-// SourceReads says (a batch job's shared reader keeps a block until every
-// export has read it that often).
+// TestSourceReads: ExportFrom reads each source tensor exactly once (a
+// quantized module's three tensors share one read of each row; a batch
+// job's shared reader keeps a block until every export has read it once).
 func TestSourceReads(t *testing.T) {
 	for _, o := range []Options{{Bits: 4, GroupSize: 64}, {Recipe: "mixed_4_6", GroupSize: 32}, {Bits: 8, GroupSize: 128}} {
 		cm, err := convert.OpenCanonical(filepath.Join("..", "testdata", "sambay-tiny", "hf"))
@@ -341,24 +342,82 @@ func TestSourceReads(t *testing.T) {
 		if _, err := ExportFrom(context.Background(), cm, o); err != nil {
 			t.Fatal(err)
 		}
-		want, err := SourceReads(&cm.Config, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		floats := 0
-		for name, n := range want {
-			src, _ := cm.Model.Tensor(name)
-			if read[name] != int64(n)*src.Size() {
-				t.Errorf("%+v: %s read %d bytes, want %d × %d", o, name, read[name], n, src.Size())
-			}
-			if n == 1 {
-				floats++
+		specs := cm.Config.Tensors()
+		for _, s := range specs {
+			src, _ := cm.Model.Tensor(s.Name)
+			if read[s.Name] != src.Size() {
+				t.Errorf("%+v: %s read %d bytes, want its %d once", o, s.Name, read[s.Name], src.Size())
 			}
 		}
-		if len(read) != len(want) {
-			t.Errorf("%+v: %d tensors read, %d expected", o, len(read), len(want))
+		if len(read) != len(specs) {
+			t.Errorf("%+v: %d tensors read, %d expected", o, len(read), len(specs))
 		}
-		t.Logf("%+v: %d tensors, %d read once", o, len(want), floats)
 		cm.Close()
+	}
+}
+
+// TestQuantRowsAnyOrder reads a module's three tensors in every order, in
+// chunks that split rows, some ranges twice, from several goroutines: each
+// gives the bytes of a plain per-row quantization, and the error sums count
+// every row once whatever the order.
+func TestQuantRowsAnyOrder(t *testing.T) {
+	const out, in, bits, group = 37, 128, 4, 32
+	x := make([]float32, out*in)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)*0.37)) * float32(1+i%7)
+	}
+	raw := make([]byte, 2*len(x))
+	formats.EncodeFloat32(raw, x, formats.BF16)
+	src := formats.NewTensorBytes("m.weight", formats.BF16, []int64{out, in}, "mem", raw)
+	// The expected bytes: each row decoded and quantized on its own.
+	var want [3][]byte
+	for r := range out {
+		row := make([]float32, in)
+		formats.DecodeFloat32(row, raw[2*r*in:2*(r+1)*in], formats.BF16)
+		packed := make([]byte, in*bits/8)
+		sc, bs := make([]float32, in/group), make([]float32, in/group)
+		quant.MLXQuantizeRow(packed, sc, bs, row, bits, group)
+		want[0] = append(want[0], packed...)
+		for i, v := range [][]float32{sc, bs} {
+			b := make([]byte, 2*len(v))
+			formats.EncodeFloat32(b, v, formats.BF16)
+			want[1+i] = append(want[1+i], b...)
+		}
+	}
+	for _, order := range [][3]int{{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {1, 0, 2}} {
+		for _, chunk := range []int{7, 64, 1 << 20} {
+			var stats quant.ErrStats
+			ts := mlxQuantized(src, "m", []int64{out, in}, bits, group, &stats)
+			var wg sync.WaitGroup
+			for k, part := range order {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if k == 1 {
+						time.Sleep(time.Millisecond) // let the first run ahead
+					}
+					got := make([]byte, ts[part].Size())
+					for off := 0; off < len(got); off += chunk {
+						end := min(off+chunk, len(got))
+						if _, err := ts[part].ReadAt(got[off:end], int64(off)); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+					// Read the first rows again: kept or recomputed, same bytes.
+					again := make([]byte, min(len(got), 3*chunk))
+					ts[part].ReadAt(again, 0)
+					if !bytes.Equal(got, want[part]) || !bytes.Equal(again, want[part][:len(again)]) {
+						t.Errorf("order %v, chunk %d: part %d differs", order, chunk, part)
+					}
+				}()
+			}
+			wg.Wait()
+			var plain quant.ErrStats
+			mlxQuantized(src, "p", []int64{out, in}, bits, group, &plain)[0].ReadAt(make([]byte, ts[0].Size()), 0)
+			if n := stats.NMSE(); !(n > 0) || math.Abs(n-plain.NMSE()) > 1e-9*plain.NMSE() {
+				t.Errorf("order %v, chunk %d: NMSE %g, one pass %g", order, chunk, n, plain.NMSE())
+			}
+		}
 	}
 }
