@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -80,6 +81,9 @@ func Run(ctx context.Context, p *Plan, o RunOptions) (*Summary, error) {
 	if err := p.writePlan(); err != nil {
 		return nil, err
 	}
+	// The budget bounds the Go heap (the runtime collects harder near it);
+	// what the shared readers hold is sized from it too.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(p.Job.Memory))
 	groups := p.InShard(o.Shard)
 	sum := &Summary{Shard: o.Shard, Shards: p.Shards, Groups: len(groups)}
 	workers := o.Workers

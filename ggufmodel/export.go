@@ -2,7 +2,6 @@ package ggufmodel
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -268,8 +267,10 @@ func encodeRows(t *Tensor, dst []byte, first, n int) error {
 			x[i] = float32(-math.Exp(float64(v)))
 		}
 	}
-	if i := formats.FirstNonFinite(f32bytes(x), formats.F32, len(x)); i >= 0 {
-		return fmt.Errorf("row %d: element %d is not finite", first+i/ne0, i%ne0)
+	for i, v := range x {
+		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("row %d: element %d is not finite", first+i/ne0, i%ne0)
+		}
 	}
 	rb := t.typ.RowBytes(ne0)
 	back := make([]float32, ne0)
@@ -286,14 +287,6 @@ func encodeRows(t *Tensor, dst []byte, first, n int) error {
 	}
 	t.stats.Add(acc)
 	return nil
-}
-
-func f32bytes(x []float32) []byte {
-	b := make([]byte, 4*len(x))
-	for i, v := range x {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-	}
-	return b
 }
 
 // fileType is general.file_type: the mix's, or a pure type's.
