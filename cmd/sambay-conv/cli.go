@@ -94,10 +94,13 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return exitCode(err)
 }
 
-// helpFirst rewrites "CMD ARGS… --help" to "CMD --help": urfave/cli reads
-// an argument before --help as a help topic and fails on it.
+// helpFirst rewrites "CMD [SUB] ARGS… --help" to "CMD [SUB] --help":
+// urfave/cli reads an argument before --help as a help topic and fails on
+// it.
 func helpFirst(args []string, root *cli.Command) []string {
-	help, cmd := false, ""
+	help := false
+	var path []string
+	cur := root
 	for _, a := range args[1:] {
 		if a == "--" {
 			break
@@ -105,17 +108,17 @@ func helpFirst(args []string, root *cli.Command) []string {
 		if a == "--help" || a == "-h" {
 			help = true
 		}
-		if cmd == "" && !strings.HasPrefix(a, "-") && root.Command(a) != nil {
-			cmd = a
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		if sub := cur.Command(a); sub != nil {
+			path, cur = append(path, a), sub
 		}
 	}
 	if !help {
 		return args
 	}
-	if cmd == "" {
-		return []string{args[0], "--help"}
-	}
-	return []string{args[0], cmd, "--help"}
+	return append(append([]string{args[0]}, path...), "--help")
 }
 
 // version is the tool version with the VCS revision the binary was built

@@ -143,7 +143,26 @@ func batchRun(ctx context.Context, c *cli.Command) error {
 		}}
 	bar := newProgress(c.Root().ErrWriter, quiet || jsonOut)
 	if bar != nil {
-		o.Progress = bar.Stage
+		// One bar for the shard: the bytes written by all its tasks.
+		var total int64
+		for _, g := range plan.InShard(shard) {
+			total += g.Bytes
+			for _, t := range g.Tasks {
+				total += t.Bytes
+			}
+		}
+		var pm sync.Mutex
+		done := map[string]int64{}
+		var sum int64
+		label := fmt.Sprintf("shard %d/%d", shard, plan.Shards)
+		o.Progress = func(task string, d, _ int64) {
+			pm.Lock()
+			sum += d - done[task]
+			done[task] = d
+			n := sum
+			pm.Unlock()
+			bar.Stage(label, n, total)
+		}
 	}
 	if !jsonOut && !quiet {
 		fmt.Fprintf(w, "shard %d/%d (%s): %d of %d sources, output %s\n", shard, plan.Shards, from, len(plan.InShard(shard)), len(plan.Groups), plan.Output)

@@ -24,7 +24,8 @@ const td = "../../testdata"
 func TestHelpOnEveryCommand(t *testing.T) {
 	hf := filepath.Join(td, "sambay-tiny", "hf")
 	for _, cmd := range [][]string{{"--help"}, {"import", "--help"}, {"inspect", "--help"}, {"pipeline", "--help"}, {"verify", "--help"}, {"quant", "--help"},
-		{"quant", hf, "--help"}, {"verify", hf, "--golden", "x", "-h"}, {"import", "src.pth", "-o", "out", "--help"}} {
+		{"quant", hf, "--help"}, {"verify", hf, "--golden", "x", "-h"}, {"import", "src.pth", "-o", "out", "--help"},
+		{"batch", "--help"}, {"batch", "run", "--help"}, {"batch", "run", "jobs.yaml", "--shard", "0/2", "--help"}, {"batch", "merge", "out", "-h"}} {
 		code, out, _ := runCLI(t, cmd...)
 		if code != 0 || !strings.Contains(out, "USAGE") {
 			t.Errorf("%v: exit %d, output %q", cmd, code, out)
@@ -564,5 +565,60 @@ func TestPanicIsInternalError(t *testing.T) {
 	}
 	if guard(&errb, func() int { return 7 }) != 7 {
 		t.Error("guard changed a normal exit code")
+	}
+}
+
+// TestBatchFlags: every batch flag's bad values are usage errors (exit 2)
+// that name the flag, before any work.
+func TestBatchFlags(t *testing.T) {
+	dir := t.TempDir()
+	job := filepath.Join(dir, "jobs.yaml")
+	src, _ := filepath.Abs(filepath.Join(td, "sambay-tiny", "hf"))
+	os.WriteFile(job, []byte("output: out\nsources: ["+src+"]\ntargets: [{gguf: q8_0}]\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"batch", "run"}, "one JOBS.yaml"},
+		{[]string{"batch", "run", job, "--shard", "3/3"}, "--shard"},
+		{[]string{"batch", "run", job, "--shard", "-1/2"}, "--shard"},
+		{[]string{"batch", "run", job, "--shard", "NaN/Inf"}, "--shard"},
+		{[]string{"batch", "run", job, "--shard", ""}, "--shard"},
+		{[]string{"batch", "run", job, "--shards", "0"}, "--shards 0"},
+		{[]string{"batch", "run", job, "--shards", "-3"}, "--shards -3"},
+		{[]string{"batch", "run", job, "--shards", "4"}, "JOB_COMPLETION_INDEX"},
+		{[]string{"batch", "run", job, "--shard", "0/2", "--shards", "2"}, "not both"},
+		{[]string{"batch", "run", job, "--workers", "0"}, "--workers 0"},
+		{[]string{"batch", "plan", job, "--shards", "0"}, "--shards 0"},
+		{[]string{"batch", "slurm", job, "--shards", "-1"}, "--shards -1"},
+		{[]string{"batch", "merge"}, "one OUTROOT"},
+		{[]string{"batch", "frobnicate"}, "unknown batch command"},
+	} {
+		code, _, errOut := runCLI(t, c.args...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q (want 2 and %q)", c.args, code, errOut, c.want)
+		}
+	}
+	// A bad job file is a failure (exit 1) naming its line; merge of a
+	// folder that is no output root says so.
+	os.WriteFile(job, []byte("output: out\nsources: ["+src+"]\ntargets: [{gguf: q9_9}]\n"), 0o644)
+	if code, _, errOut := runCLI(t, "batch", "plan", job); code != exitFailure || !strings.Contains(errOut, "jobs.yaml:3:") {
+		t.Errorf("bad job: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "batch", "merge", dir); code != exitFailure || !strings.Contains(errOut, "not the output root") {
+		t.Errorf("merge: exit %d, %q", code, errOut)
+	}
+	// The slurm script is not written over an existing file without --force.
+	os.WriteFile(job, []byte("output: out\nsources: ["+src+"]\ntargets: [{gguf: q8_0}]\n"), 0o644)
+	script := filepath.Join(dir, "submit.sh")
+	os.WriteFile(script, []byte("mine"), 0o644)
+	if code, _, _ := runCLI(t, "batch", "slurm", job, "-o", script); code == 0 {
+		t.Error("slurm replaced an existing script without --force")
+	}
+	if code, _, errOut := runCLI(t, "batch", "slurm", job, "-o", script, "--force"); code != 0 {
+		t.Errorf("slurm --force: %d %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(script); !strings.Contains(string(b), "--kill-on-invalid-dep=yes") || !strings.Contains(string(b), "--array=0-0") {
+		t.Errorf("script:\n%s", b)
 	}
 }
