@@ -391,3 +391,22 @@ func TestLeaseKeepsSecondRunnerOut(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestExampleJob: README's example job file plans as README says.
+func TestExampleJob(t *testing.T) {
+	job, err := ReadJob("../examples/batch.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := MakePlan(job, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range plan.Groups {
+		names = append(names, g.Name)
+	}
+	if !slices.Equal(names, []string{"archscale-fused", "archscale-head", "phi4flash-tiny"}) || len(plan.Groups[0].Tasks) != 3 {
+		t.Errorf("groups %v", names)
+	}
+}
