@@ -111,6 +111,8 @@ func TestPlanErrors(t *testing.T) {
 		{"output: out\nsources:\n  - {path: runs/*/iter-*-ckpt.pth, config: config.json, name: a}\ntargets: [{gguf: q8_0}]\n", "matches 2 sources"},
 		{"output: out\nnaming: \"{source}/x-{type}\"\nsources:\n  - {path: runs/*/iter-*-ckpt.pth, config: config.json}\ntargets:\n  - gguf: q8_0\n  - {gguf: q8_0, pure: true}\n",
 			"jobs.yaml:7: tasks s1-iter-001-ckpt/Q8_0 and s1-iter-001-ckpt/Q8_0 both write"},
+		{"output: out\nnaming: \"{source}/{type}\"\nsources:\n  - {path: runs/*/iter-*-ckpt.pth, config: config.json}\ntargets:\n  - {mlx: 4, label: canonical}\n",
+			"jobs.yaml:6: tasks s1-iter-001-ckpt/import and s1-iter-001-ckpt/canonical both write"},
 	} {
 		p := sweep(t, 2, c.job)
 		job, err := ReadJob(p)
@@ -408,5 +410,32 @@ func TestExampleJob(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{"archscale-fused", "archscale-head", "phi4flash-tiny"}) || len(plan.Groups[0].Tasks) != 3 {
 		t.Errorf("groups %v", names)
+	}
+}
+
+// TestImportFailure: a source that breaks between plan and run fails its
+// import and its targets, each recorded with its error for merge; a
+// repaired source is then run.
+func TestImportFailure(t *testing.T) {
+	p := sweep(t, 1, sweepJob)
+	job, _ := ReadJob(p)
+	plan, err := MakePlan(job, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := plan.Groups[0].Source
+	good, _ := os.ReadFile(src)
+	os.WriteFile(src, good[:len(good)/2], 0o666)
+	sum, err := Run(context.Background(), plan, RunOptions{ToolVersion: "test"})
+	if !errors.Is(err, ErrTasksFailed) || len(sum.Failed) != 4 || !strings.Contains(sum.Failed[0].Reason, "iter-001-ckpt.pth") {
+		t.Fatalf("broken source: %+v, %v", sum, err)
+	}
+	m, err := Merge(plan.Output)
+	if !errors.Is(err, ErrIncomplete) || len(m.Failed) != 4 || !strings.Contains(m.Failed[1].Error, "import of") {
+		t.Fatalf("merge: %+v, %v", m, err)
+	}
+	os.WriteFile(src, good, 0o666)
+	if sum, err = Run(context.Background(), plan, RunOptions{ToolVersion: "test"}); err != nil || sum.Done != 4 {
+		t.Fatalf("repaired: %+v, %v", sum, err)
 	}
 }

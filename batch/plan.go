@@ -98,6 +98,10 @@ func MakePlan(job *Job, shards int) (*Plan, error) {
 				return nil, jobErr(job.File, s.Line, "sources %s (line %d) and %s both get the output name %q; give one a name", other.Source, other.Line, path, g.Name)
 			}
 			names[g.Name] = g
+			if other, ok := outputs[g.Canonical]; ok {
+				return nil, jobErr(job.File, s.Line, "the import of %s and task %s both write %s", path, other, g.Canonical)
+			}
+			outputs[g.Canonical] = g.Name + "/import"
 			if err := g.plan(job, outputs); err != nil {
 				return nil, err
 			}

@@ -161,8 +161,17 @@ func (r *runner) group(ctx context.Context, g *Group) {
 	if ctx.Err() != nil {
 		return
 	}
+	// Try once; when another live process holds the group, say so and wait
+	// for it to finish or die.
 	lo := r.opts.Lease
+	wait := lo.Wait
+	lo.Wait = 0
 	lease, lctx, err := atomicfile.AcquireLease(ctx, r.plan.leasePath(g), lo)
+	if errors.Is(err, atomicfile.ErrLocked) && wait > 0 {
+		r.event(Event{Task: g.Name + "/*", Status: "waiting", Reason: err.Error()})
+		lo.Wait = wait
+		lease, lctx, err = atomicfile.AcquireLease(ctx, r.plan.leasePath(g), lo)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			r.fail(g.Name+"/import", "", err)
@@ -178,9 +187,10 @@ func (r *runner) group(ctx context.Context, g *Group) {
 	}
 	imp, err := r.importGroup(lctx, g)
 	if err != nil {
-		for _, t := range g.Tasks {
-			if lctx.Err() == nil {
-				r.event(Event{Task: t.ID, Status: "failed", Reason: "import failed", Output: t.Output})
+		if lctx.Err() == nil {
+			for _, t := range g.Tasks {
+				rp := filepath.Join(r.plan.RecordDir(g), t.Target.Name()+".json")
+				r.failRecord(rp, g, t.ID, t.Output, "", fmt.Errorf("the import of %s failed", g.Source))
 			}
 		}
 		return
