@@ -9,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 
+	"github.com/sambay-conv/sambay-conv/batch"
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/urfave/cli/v3"
 	"golang.org/x/term"
@@ -190,25 +190,9 @@ func printJSON(w io.Writer, v any) error {
 	return err
 }
 
-// parseSize parses "5GB", "500MB", "2GiB", "1024" (bytes).
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(strings.ToUpper(s))
-	mult := int64(1)
-	for _, u := range []struct {
-		suf string
-		m   int64
-	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"TIB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suf) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suf)), u.m
-			break
-		}
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f <= 0 {
-		return 0, fmt.Errorf("bad size %q (e.g. 5GB, 500MB, 2GiB)", s)
-	}
-	return int64(f * float64(mult)), nil
-}
+// parseSize parses "5GB", "500MB", "2GiB", "1024" (bytes), as job files
+// write sizes.
+func parseSize(s string) (int64, error) { return batch.ParseSize(s) }
 
 // isTerminal reports whether w is a terminal (progress bars only then).
 func isTerminal(w io.Writer) bool {

@@ -243,7 +243,7 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "x", "-1GB", "0"} {
+	for _, bad := range []string{"", "x", "-1GB", "0", "NaN", "NaNGB", "InfMB", "1e400", "5XB"} {
 		if _, err := parseSize(bad); err == nil {
 			t.Errorf("parseSize(%q) accepted", bad)
 		}
