@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/ggml"
 	"github.com/sambay-conv/sambay-conv/ggufmodel"
 	"github.com/sambay-conv/sambay-conv/quant"
@@ -29,6 +30,7 @@ type calibration struct {
 	hash  float64 // seconds per byte of sha256
 	cores float64
 	input []float32
+	raw   []byte // input as bf16
 }
 
 var cal = calibration{ggml: map[ggml.Type]float64{}, mlx: map[int]float64{}}
@@ -54,6 +56,8 @@ func (c *calibration) init() {
 	for i := range c.input {
 		c.input[i] = float32(r.NormFloat64())
 	}
+	c.raw = make([]byte, 2*len(c.input))
+	formats.EncodeFloat32(c.raw, c.input, formats.BF16)
 	c.cores = float64(runtime.GOMAXPROCS(0))
 	buf := make([]byte, 4*len(c.input))
 	c.hash = timeIt(func() { sha256.Sum256(buf) }) / 4
@@ -68,10 +72,14 @@ func (c *calibration) ggmlRate(t ggml.Type) float64 {
 	}
 	dst := make([]byte, t.RowBytes(calCols))
 	back := make([]float32, calCols)
+	x := make([]float32, calCols)
 	v := timeIt(func() {
 		for r := range calRows {
-			quant.QuantizeRow(t, dst, c.input[r*calCols:(r+1)*calCols])
+			formats.DecodeFloat32(x, c.raw[2*r*calCols:2*(r+1)*calCols], formats.BF16) // the canonical's bf16
+			quant.QuantizeRow(t, dst, x)
 			quant.DequantizeRow(t, back, dst) // the export's error statistics
+			var acc quant.ErrSums
+			acc.AddRow(x, back)
 		}
 	})
 	c.ggml[t] = v
@@ -87,9 +95,14 @@ func (c *calibration) mlxRate(bits int) float64 {
 	}
 	packed := make([]byte, calCols*bits/8)
 	sc, bs := make([]float32, calCols/64), make([]float32, calCols/64)
+	x, back := make([]float32, calCols), make([]float32, calCols)
 	v := timeIt(func() {
 		for r := range calRows {
-			quant.MLXQuantizeRow(packed, sc, bs, c.input[r*calCols:(r+1)*calCols], bits, 64)
+			formats.DecodeFloat32(x, c.raw[2*r*calCols:2*(r+1)*calCols], formats.BF16)
+			quant.MLXQuantizeRow(packed, sc, bs, x, bits, 64)
+			quant.MLXDequantizeRow(back, packed, sc, bs, bits, 64) // the export's error statistics
+			var acc quant.ErrSums
+			acc.AddRow(x, back)
 		}
 	})
 	c.mlx[bits] = v
