@@ -49,7 +49,7 @@ func (r *runner) export(ctx context.Context, g *Group, imp *imported, todo []*pe
 		}
 		once[s.Name] = 1
 	}
-	shared := newSharedReader(max(64<<20, r.plan.Job.Memory/4))
+	shared := newSharedReader(max(32<<20, r.plan.Job.Memory/8))
 	var wg sync.WaitGroup
 	for _, p := range todo {
 		c := shared.consumer(once, sizes)

@@ -108,7 +108,7 @@ func writeFolder(ctx context.Context, output string, force bool, out []formats.T
 	defer pd.Cleanup()
 	wo := safetensors.WriteOptions{
 		MaxShardSize: 5 << 30, Metadata: map[string]string{"format": "mlx"}, RejectNonFinite: true, Ctx: ctx,
-		KeepOrder: true, AlwaysIndex: true, IndexMetadata: map[string]any{"total_parameters": res.Params}, IndexIndent: "    ",
+		KeepOrder: true, ComputeOrder: computeOrder(out), AlwaysIndex: true, IndexMetadata: map[string]any{"total_parameters": res.Params}, IndexIndent: "    ",
 	}
 	if progress != nil {
 		var total int64
@@ -201,6 +201,32 @@ func plan(cm *convert.Canonical, opts Options) (*Result, []formats.Tensor, map[s
 		res.Params += t.NumElements()
 	}
 	return res, out, overrides, nil
+}
+
+// sideLag is how many modules later than its weight a module's scales and
+// biases are computed: the safetensors writer's workers (at most 4).
+const sideLag = 4
+
+// computeOrder is the order an export computes its tensors in: model order
+// (the order a GGUF export reads the model too, so that batch jobs share
+// one read), except that a module's scales and biases, which come from the
+// rows its weight quantized, follow a few modules later, so that the
+// writer's workers quantize different modules side by side instead of
+// racing for the same rows.
+func computeOrder(out []formats.Tensor) []string {
+	var order, side []string
+	for _, t := range out {
+		switch {
+		case strings.HasSuffix(t.Name, ".scales") || strings.HasSuffix(t.Name, ".biases"):
+			side = append(side, t.Name)
+		default:
+			order = append(order, t.Name)
+			if strings.HasSuffix(t.Name, ".weight") && t.DType == formats.U32 && len(side) > 2*sideLag {
+				order, side = append(order, side[:2]...), side[2:]
+			}
+		}
+	}
+	return append(order, side...)
 }
 
 // moduleBits returns the bits a quantizable module s gets under opts, or 0

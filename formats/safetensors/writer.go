@@ -43,6 +43,11 @@ type WriteOptions struct {
 	// KeepOrder assigns tensors to shards in the order given instead of by
 	// name (MLX groups modules in model order).
 	KeepOrder bool
+	// ComputeOrder names tensors in the order to compute them (lazy
+	// tensors are read in this order; each is still placed where the
+	// format's sorted layout puts it); the others follow in file order.
+	// Exports of one model that read it in the same order can share a read.
+	ComputeOrder []string
 	// AlwaysIndex writes model.safetensors.index.json also for one shard;
 	// IndexMetadata adds keys to its "metadata"; IndexIndent sets its JSON
 	// indentation (default two spaces).
@@ -293,7 +298,25 @@ func writeFile(path string, tensors []formats.Tensor, opts WriteOptions) (Writte
 // through its atomic commit, writeFile itself).
 func writeTo(f *os.File, path string, tensors []formats.Tensor, opts WriteOptions) (WrittenFile, []WrittenTensor, error) {
 	ordered := append([]formats.Tensor(nil), tensors...)
-	sort.Slice(ordered, func(i, j int) bool { return less(ordered[i], ordered[j]) })
+	sort.SliceStable(ordered, func(i, j int) bool { return less(ordered[i], ordered[j]) })
+	// schedule is the order tensors are computed in: ComputeOrder's, then
+	// the file's.
+	schedule := make([]int, 0, len(ordered))
+	at := make(map[string]int, len(ordered))
+	for i, t := range ordered {
+		at[t.Name] = i
+	}
+	for _, name := range opts.ComputeOrder {
+		if i, ok := at[name]; ok {
+			schedule = append(schedule, i)
+			delete(at, name)
+		}
+	}
+	for i, t := range ordered {
+		if _, ok := at[t.Name]; ok {
+			schedule = append(schedule, i)
+		}
+	}
 	hdr := EncodeHeader(ordered, opts.Metadata)
 	if _, err := f.Write(hdr); err != nil {
 		return WrittenFile{}, nil, fmt.Errorf("%s: %w", path, err)
@@ -346,7 +369,7 @@ func writeTo(f *os.File, path string, tensors []formats.Tensor, opts WriteOption
 			}
 		}()
 	}
-	for i := range ordered {
+	for _, i := range schedule {
 		next <- i
 	}
 	close(next)
