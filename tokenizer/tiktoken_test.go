@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -98,5 +99,73 @@ func TestTiktokenFixtures(t *testing.T) {
 			t.Errorf("%s: decode(encode(corpus)) differs from the corpus (%v)", name, err)
 		}
 		t.Logf("%s: %d bytes → %d ids, all equal to tiktoken's", name, len(corpus), len(got))
+	}
+}
+
+// TestHFFixtures builds tokenizer.json files from the tiktoken ranks (GPT-2's,
+// and Phi-4-mini-flash's: o200k_base with the release's added tokens), reads
+// them back, and compares the ids of the corpus (and a chat turn) with
+// tokenizers.js's on the files the fixture script built the same way.
+func TestHFFixtures(t *testing.T) {
+	corpus := string(gunzip(t, "corpus.txt.gz")) + "\n<|user|>Hi<|end|><|assistant|>"
+	var phiAdded map[string]int
+	b, err := os.ReadFile("../testdata/phi4flash-release/added_tokens.json")
+	if err != nil || json.Unmarshal(b, &phiAdded) != nil {
+		t.Fatal(err)
+	}
+	phiAdded["<|endoftext|>"], phiAdded["<|endofprompt|>"] = 199999, 200018
+	for _, c := range []struct {
+		name, ranks  string
+		added        map[string]int
+		ignoreMerges bool
+	}{
+		{"gpt2", "gpt2", map[string]int{"<|endoftext|>": 50256}, false},
+		{"phi4flash", "o200k_base", phiAdded, true},
+	} {
+		ranks, err := ReadTiktoken(bytes.NewReader(gunzip(t, c.ranks+".tiktoken.gz")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pat := PatternGPT2
+		if c.ranks == "o200k_base" {
+			pat = PatternO200k
+		}
+		js, err := TiktokenToHF(ranks, pat, c.added, c.ignoreMerges)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk, err := ParseHF(js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := corpus
+		if c.name == "gpt2" {
+			// tokenizers.js's JavaScript \s leaves out U+0085; the fixture's
+			// GPT-2 text has none (docs/TOKENIZER.md).
+			text = strings.ReplaceAll(corpus, "\u0085", "")
+		}
+		got, want := tk.Encode(text), wantIDs(t, c.name+".hf")
+		first := -1
+		for i := 0; i < min(len(got), len(want)); i++ {
+			if got[i] != want[i] {
+				first = i
+				break
+			}
+		}
+		if first >= 0 || len(got) != len(want) {
+			if first < 0 {
+				first = min(len(got), len(want))
+			}
+			lo, hi := max(0, first-4), first+6
+			gb, _ := tk.Decode(got[lo:min(hi, len(got))])
+			wb, _ := tk.Decode(want[lo:min(hi, len(want))])
+			t.Errorf("%s: %d ids, tokenizers.js %d; first difference at %d:\n got  %v %q\n want %v %q", c.name, len(got), len(want), first,
+				got[lo:min(hi, len(got))], gb, want[lo:min(hi, len(want))], wb)
+			continue
+		}
+		if back, err := tk.Decode(got); err != nil || string(back) != text {
+			t.Errorf("%s: decode(encode(corpus)) differs (%v)", c.name, err)
+		}
+		t.Logf("%s: %d ids equal to tokenizers.js's (tokenizer.json of %d bytes)", c.name, len(got), len(js))
 	}
 }

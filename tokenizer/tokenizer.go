@@ -25,10 +25,13 @@ var ErrUnknownPattern = errors.New("unknown pre-tokenizer pattern")
 // A Tokenizer turns text into token ids and back. It is safe for
 // concurrent use.
 type Tokenizer struct {
-	encoder map[string]int // token bytes → id
-	decoder [][]byte       // id → token bytes (nil where no token)
-	merges  map[[2]string]int
-	split   splitter
+	encoder map[string]int    // token bytes → id
+	decoder [][]byte          // id → token bytes (nil where no token)
+	merges  map[[2]string]int // Hugging Face merge ranks (nil: tiktoken ranks)
+	// ignoreMerges: a piece that is a whole token is that token (always so
+	// for tiktoken; a Hugging Face BPE option).
+	ignoreMerges bool
+	split        splitter
 
 	special map[string]int // special token text → id
 	byLen   []string       // special tokens, longest first
@@ -45,7 +48,7 @@ func newTokenizer(encoder map[string]int, pattern string, special map[string]int
 	if !ok {
 		return nil, fmt.Errorf("%w %q: known are GPT-2's and tiktoken o200k_base's", ErrUnknownPattern, pattern)
 	}
-	t := &Tokenizer{encoder: encoder, split: sp, special: special, cache: map[string][]int{}}
+	t := &Tokenizer{encoder: encoder, split: sp, special: special, cache: map[string][]int{}, ignoreMerges: true}
 	n := 0
 	for _, id := range encoder {
 		n = max(n, id+1)
@@ -162,7 +165,7 @@ func (t *Tokenizer) nextSpecial(text string) (int, string) {
 func (t *Tokenizer) appendOrdinary(ids []int, text string) []int {
 	var bounds []int
 	split(t.split, []byte(text), func(piece []byte) {
-		if id, ok := t.encoder[string(piece)]; ok {
+		if id, ok := t.encoder[string(piece)]; ok && t.ignoreMerges {
 			ids = append(ids, id)
 			return
 		}

@@ -4,7 +4,7 @@
 // to WebAssembly), and both encodings' rank files in tiktoken's text
 // format. Not run by `go test`; run once, byte-identical from run to run:
 //
-//   npm install --prefix /tmp/tok tiktoken@1.0.22
+//   npm install --prefix /tmp/tok tiktoken@1.0.22 @huggingface/tokenizers@0.2.0
 //   NODE_PATH=/tmp/tok/node_modules node reference/tokenizer/make_fixtures.mjs testdata/tokenizer
 //
 // The corpus: Go's language specification and memory model (English prose
@@ -96,4 +96,83 @@ for (const name of ["o200k_base", "gpt2"]) {
   fs.writeFileSync(path.join(out, `${name}.json`), JSON.stringify({ pat_str: r.pat, special_tokens: r.special }, null, 1) + "\n");
   console.log(`${name}: ${ids.length} tokens`);
   enc.free();
+}
+
+// Hugging Face tokenizer.json files built from the tiktoken ranks the way
+// transformers' TikTokenConverter builds them (every split of a token into
+// two tokens that are both ranked, ordered by the token's rank), encoded by
+// @huggingface/tokenizers (tokenizers.js): GPT-2's (ByteLevel
+// pre-tokenizer with its built-in pattern) and Phi-4-mini-flash's
+// (o200k_base ranks, Split + ByteLevel, the release's added tokens).
+const { Tokenizer } = require("@huggingface/tokenizers");
+const byteEncoder = (() => {
+  const bs = [];
+  for (let b = 33; b <= 126; b++) bs.push(b);
+  for (let b = 161; b <= 172; b++) bs.push(b);
+  for (let b = 174; b <= 255; b++) bs.push(b);
+  const cs = bs.slice();
+  let n = 0;
+  for (let b = 0; b < 256; b++) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
+  const m = new Array(256);
+  bs.forEach((b, i) => (m[b] = String.fromCodePoint(cs[i])));
+  return m;
+})();
+const toStr = (buf) => Array.from(buf, (b) => byteEncoder[b]).join("");
+
+function hfJSON(name, added, preTokenizer, ignoreMerges) {
+  const r = ranksFile(name);
+  const ranks = new Map();
+  for (const line of r.text.split("\n")) {
+    if (!line) continue;
+    const [b64, rank] = line.split(" ");
+    ranks.set(Buffer.from(b64, "base64").toString("latin1"), Number(rank));
+  }
+  const vocab = {};
+  let merges = [];
+  for (const [tok, rank] of ranks) {
+    vocab[toStr(Buffer.from(tok, "latin1"))] = rank;
+    if (tok.length === 1) continue;
+    const local = [];
+    for (let i = 1; i < tok.length; i++) {
+      const l = tok.slice(0, i), rr = tok.slice(i);
+      if (ranks.has(l) && ranks.has(rr)) local.push([l, rr, rank]);
+    }
+    local.sort((a, b) => ranks.get(a[0]) - ranks.get(b[0]) || ranks.get(a[1]) - ranks.get(b[1]));
+    merges.push(...local);
+  }
+  merges.sort((a, b) => a[2] - b[2]);
+  merges = merges.map(([l, rr]) => [toStr(Buffer.from(l, "latin1")), toStr(Buffer.from(rr, "latin1"))]);
+  return {
+    version: "1.0", truncation: null, padding: null,
+    added_tokens: Object.entries(added).map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }))
+      .sort((a, b) => a.id - b.id),
+    normalizer: null, pre_tokenizer: preTokenizer, post_processor: null,
+    decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
+      fuse_unk: false, byte_fallback: false, ignore_merges: ignoreMerges, vocab, merges },
+  };
+}
+
+const release = path.join(here, "../../testdata/phi4flash-release");
+const phiAdded = { "<|endoftext|>": 199999, "<|endofprompt|>": 200018, ...JSON.parse(fs.readFileSync(path.join(release, "added_tokens.json"), "utf8")) };
+const o200k = ranksFile("o200k_base");
+for (const [name, json] of [
+  ["gpt2", hfJSON("gpt2", { "<|endoftext|>": 50256 }, { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true }, false)],
+  ["phi4flash", hfJSON("o200k_base", phiAdded, { type: "Sequence", pretokenizers: [
+    { type: "Split", pattern: { Regex: o200k.pat }, behavior: "Isolated", invert: false },
+    { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false }] }, true)],
+]) {
+  // The tokenizer.json itself is not stored (4 MB for phi4flash): the Go
+  // test builds its own from the ranks.
+  const tok = new Tokenizer(json, { add_bos_token: false, add_eos_token: false });
+  // tokenizers.js runs the patterns as JavaScript regular expressions, whose
+  // \s leaves out U+0085 (NEL), which Rust's regex (tiktoken) and Oniguruma
+  // (Rust tokenizers) count as a space; GPT-2's pattern then splits
+  // differently around it, so GPT-2's corpus here has no NEL.
+  const text = (name === "gpt2" ? corpus.replaceAll("\u0085", "") : corpus) + "\n<|user|>Hi<|end|><|assistant|>";
+  const ids = tok.encode(text, { add_special_tokens: false }).ids;
+  const buf = Buffer.alloc(4 * ids.length);
+  ids.forEach((id, i) => buf.writeUInt32LE(id, 4 * i));
+  fs.writeFileSync(path.join(out, `corpus.${name}.hf.ids.gz`), zlib.gzipSync(buf, { level: 9 }));
+  console.log(`${name} (tokenizers.js): ${ids.length} tokens, ${json.model.merges.length} merges`);
 }
