@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -167,5 +168,63 @@ func TestHFFixtures(t *testing.T) {
 			t.Errorf("%s: decode(encode(corpus)) differs (%v)", c.name, err)
 		}
 		t.Logf("%s: %d ids equal to tokenizers.js's (tokenizer.json of %d bytes)", c.name, len(got), len(js))
+	}
+}
+
+// TestLoadGPT2Files: vocab.json and merges.txt (as GPT-2 ships them, here
+// written from the GPT-2 ranks the converter's way) load as the
+// tokenizer.json of the same vocabulary does, and give tiktoken's ids.
+func TestLoadGPT2Files(t *testing.T) {
+	ranks, err := ReadTiktoken(bytes.NewReader(gunzip(t, "gpt2.tiktoken.gz")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := TiktokenToHF(ranks, PatternGPT2, map[string]int{"<|endoftext|>": 50256}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Model struct {
+			Vocab  map[string]int `json:"vocab"`
+			Merges [][2]string    `json:"merges"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(js, &f); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	vb, _ := json.Marshal(f.Model.Vocab)
+	os.WriteFile(filepath.Join(dir, "vocab.json"), vb, 0o644)
+	var mb strings.Builder
+	mb.WriteString("#version: 0.2\n")
+	for _, m := range f.Model.Merges {
+		mb.WriteString(m[0] + " " + m[1] + "\n")
+	}
+	os.WriteFile(filepath.Join(dir, "merges.txt"), []byte(mb.String()), 0o644)
+	os.WriteFile(filepath.Join(dir, "added_tokens.json"), []byte(`{"<|endoftext|>": 50256}`), 0o644)
+	tk, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "Hello world<|endoftext|> It's 2024!\n\n  indented\tcode()  "
+	got, want := tk.Encode(text), loadTiktoken(t, "gpt2").Encode(text)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("GPT-2 files: %v, tiktoken %v", got, want)
+	}
+	for _, bad := range []map[string]string{
+		{"vocab.json": "{", "merges.txt": ""},
+		{"vocab.json": `{"a": 0}`, "merges.txt": "a b\n"},
+		{"tokenizer.json": `{"model": {"type": "Unigram"}}`},
+		{"tokenizer.json": `{"normalizer": {"type": "NFC"}, "model": {"type": "BPE"}}`},
+		{"tokenizer.json": `{"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\\w+"}, "behavior": "Isolated"}, {"type": "ByteLevel", "use_regex": false}]}, "model": {"type": "BPE", "vocab": {}, "merges": []}}`},
+		{},
+	} {
+		d := t.TempDir()
+		for n, c := range bad {
+			os.WriteFile(filepath.Join(d, n), []byte(c), 0o644)
+		}
+		if _, err := Load(d); err == nil {
+			t.Errorf("%v: loaded", bad)
+		}
 	}
 }
