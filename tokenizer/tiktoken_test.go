@@ -228,3 +228,57 @@ func TestLoadGPT2Files(t *testing.T) {
 		}
 	}
 }
+
+// TestFromGGML: Phi-4-mini-flash's tokenizer as a GGUF file spells it
+// (tokens by id, types, merges, pre "gpt-4o") gives tiktoken's ids: the
+// converter's merges reproduce the ranks without the whole-token shortcut.
+func TestFromGGML(t *testing.T) {
+	ranks, err := ReadTiktoken(bytes.NewReader(gunzip(t, "o200k_base.tiktoken.gz")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	special := map[string]int{"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
+	js, err := TiktokenToHF(ranks, PatternO200k, special, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Model struct {
+			Vocab  map[string]int `json:"vocab"`
+			Merges [][2]string    `json:"merges"`
+		} `json:"model"`
+	}
+	json.Unmarshal(js, &f)
+	tokens, types := make([]string, 200064), make([]int32, 200064)
+	for i := range tokens {
+		tokens[i], types[i] = fmt.Sprintf("[PAD%d]", i), ggmlUnused
+	}
+	for s, id := range f.Model.Vocab {
+		tokens[id], types[id] = s, ggmlNormal
+	}
+	for s, id := range special {
+		tokens[id], types[id] = s, ggmlControl
+	}
+	merges := make([]string, len(f.Model.Merges))
+	for i, m := range f.Model.Merges {
+		merges[i] = m[0] + " " + m[1]
+	}
+	tk, err := FromGGML("gpt2", "gpt-4o", tokens, types, merges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	corpus := string(gunzip(t, "corpus.txt.gz"))
+	got, want := tk.Encode(corpus), wantIDs(t, "o200k_base")
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		n := 0
+		for n < min(len(got), len(want)) && got[n] == want[n] {
+			n++
+		}
+		t.Errorf("%d ids, tiktoken %d; first difference at %d", len(got), len(want), n)
+	}
+	for _, c := range [][2]string{{"llama", "gpt-4o"}, {"gpt2", "llama3"}} {
+		if _, err := FromGGML(c[0], c[1], tokens, types, merges); err == nil {
+			t.Errorf("model %q pre %q accepted", c[0], c[1])
+		}
+	}
+}
