@@ -20,7 +20,8 @@ func verifyCommand() *cli.Command {
 		Name:  "verify",
 		Usage: "check a canonical model against a golden file, another model, cached decoding, or the PyTorch reference on a GPU",
 		ArgsUsage: "MODEL\n\n   verify MODEL --golden FILE\n   verify MODEL --against OTHER (--tokens 1,2,3 | --tokens-file F)\n" +
-			"   verify MODEL --decode (--tokens … | --golden FILE)\n   verify MODEL --device cuda (--tokens … | --golden FILE)",
+			"   verify MODEL --decode (--tokens … | --golden FILE)\n   verify MODEL --device cuda (--tokens … | --golden FILE)\n" +
+			"   verify MODEL --text FILE [--ctx 512] [--chunks K] [--against ORIGINAL]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "golden", Usage: "golden file (safetensors: input_ids, logits, hidden.<i>) to compare with"},
 			&cli.StringFlag{Name: "against", Usage: "another canonical model folder to compare with"},
@@ -39,12 +40,20 @@ func verifyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "replace existing --report, --logits-out and --kld-out files"},
 			&cli.StringFlag{Name: "logits-out", Usage: "write the Go run as a golden-format file"},
 			&cli.StringFlag{Name: "kld-out", Usage: "write llama-perplexity reference logits (.kld) of MODEL over the tokens, in chunks of --ctx"},
-			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "chunk length for --kld-out"},
+			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "chunk length for --kld-out and --text"},
+			&cli.StringFlag{Name: "text", Usage: "perplexity over this text file, tokenized with MODEL's tokenizer, as llama-perplexity measures it (with --against: also the original's, KL and top-1)"},
+			&cli.IntFlag{Name: "chunks", Usage: "--text: at most this many chunks (default: all)"},
 			jsonFlag(),
 		},
 		Action: func(ctx context.Context, c *cli.Command) error {
 			if c.Args().Len() != 1 {
 				return usagef("verify takes one MODEL argument, got %d", c.Args().Len())
+			}
+			if c.IsSet("text") {
+				return runVerifyText(ctx, c)
+			}
+			if c.IsSet("chunks") {
+				return usagef("--chunks goes with --text")
 			}
 			return runVerify(ctx, c)
 		},
@@ -157,4 +166,48 @@ func errOr(err error, rep *verify.Report) error {
 		return err
 	}
 	return rep.Err()
+}
+
+// runVerifyText is verify --text: perplexity on a text file.
+func runVerifyText(ctx context.Context, c *cli.Command) error {
+	for _, f := range []string{"golden", "tokens", "tokens-file", "decode", "logits-out", "kld-out", "report", "max-kld", "tol-logits", "tol-hidden"} {
+		if c.IsSet(f) {
+			return usagef("--%s does not go with --text", f)
+		}
+	}
+	if c.String("text") == "" {
+		return usagef("--text needs a file")
+	}
+	if c.Int("ctx") < 4 {
+		return usagef("--ctx %d: want at least 4 tokens", c.Int("ctx"))
+	}
+	if c.Int("chunks") < 0 {
+		return usagef("--chunks %d: want 1 or more (or leave it out for all)", c.Int("chunks"))
+	}
+	if c.String("device") != "cpu" {
+		return usagef("--text runs on the CPU (--device %s)", c.String("device"))
+	}
+	o := verify.TextOptions{Model: c.Args().First(), Against: c.String("against"), Text: c.String("text"),
+		Ctx: int(c.Int("ctx")), Chunks: int(c.Int("chunks"))}
+	switch c.String("mode") {
+	case "fp32":
+	case "bf16":
+		o.Reference.Numerics = reference.BF16
+	default:
+		return usagef("--mode %q: want fp32 or bf16", c.String("mode"))
+	}
+	bar := newProgress(c.Root().ErrWriter, c.Bool("json"))
+	if bar != nil {
+		o.Progress = func(done, total int) { bar.Blocks("chunks", done, total) }
+	}
+	res, err := verify.RunText(ctx, o)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.Root().Writer, res)
+	}
+	res.WriteText(c.Root().Writer)
+	return nil
 }

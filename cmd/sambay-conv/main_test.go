@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/internal/testmodel"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -620,5 +623,80 @@ func TestBatchFlags(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(script); !strings.Contains(string(b), "--kill-on-invalid-dep=yes") || !strings.Contains(string(b), "--array=0-0") {
 		t.Errorf("script:\n%s", b)
+	}
+}
+
+// TestVerifyText: perplexity on text for the three formats (the GGUF file
+// carries the tokenizer it was written with, the MLX folder a copy), with
+// the original's figures through --against; bad flags are usage errors.
+func TestVerifyText(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "model")
+	os.MkdirAll(m, 0o755)
+	cfg := testmodel.TextConfig()
+	testmodel.WriteSynthetic(t, m, cfg, convert.HFConfigJSON(&cfg, nil, nil), 0)
+	testmodel.WriteTextTokenizer(t, m)
+	text := filepath.Join(dir, "text.txt")
+	var sb strings.Builder
+	for i := 0; sb.Len() < 4000; i++ {
+		fmt.Fprintf(&sb, "func f%d(x int) int { return x * %d } // the answer is in the string\n", i, i)
+	}
+	os.WriteFile(text, []byte(sb.String()), 0o644)
+	gg, mlx := filepath.Join(dir, "m.gguf"), filepath.Join(dir, "mlx")
+	if code, _, errOut := runCLI(t, "quant", m, "--type", "q8_0", "-o", gg, "--quiet"); code != 0 {
+		t.Fatal(errOut)
+	}
+	if code, _, errOut := runCLI(t, "quant", m, "--to", "mlx", "--bits", "8", "--group-size", "32", "-o", mlx, "--quiet"); code != 0 {
+		t.Fatal(errOut)
+	}
+	var base float64
+	for _, p := range []string{m, gg, mlx} {
+		code, out, errOut := runCLI(t, "verify", p, "--text", text, "--ctx", "64", "--chunks", "2", "--against", m, "--json")
+		if code != 0 {
+			t.Fatalf("%s: %d %s", p, code, errOut)
+		}
+		var r struct {
+			PPL         float64 `json:"ppl"`
+			PPLOriginal float64 `json:"ppl_original"`
+			KLDMean     float64 `json:"kld_mean"`
+			Top1        float64 `json:"top1_agreement"`
+			Chunks      int     `json:"chunks"`
+			Scored      int     `json:"scored"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Chunks != 2 || r.Scored != 62 || !(r.PPL > 1) {
+			t.Errorf("%s: %s", p, out)
+		}
+		if p == m {
+			base = r.PPL
+			if r.KLDMean != 0 || r.Top1 != 1 {
+				t.Errorf("the original against itself: %s", out)
+			}
+		} else if r.PPLOriginal != base || !(r.KLDMean > 0) || !(r.KLDMean < 0.5) {
+			t.Errorf("%s: original PPL %v (alone %v), KL %v", p, r.PPLOriginal, base, r.KLDMean)
+		}
+	}
+	if code, out, _ := runCLI(t, "verify", gg, "--text", text, "--ctx", "64"); code != 0 || !strings.Contains(out, "PPL = ") {
+		t.Errorf("text output: %d %s", code, out)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--text", text, "--ctx", "2"}, "--ctx 2"},
+		{[]string{"--text", text, "--ctx", "-5"}, "--ctx -5"},
+		{[]string{"--text", text, "--chunks", "-1"}, "--chunks -1"},
+		{[]string{"--text", ""}, "--text needs a file"},
+		{[]string{"--text", text, "--golden", "g.safetensors"}, "--golden does not go with --text"},
+		{[]string{"--text", text, "--device", "cuda"}, "--device cuda"},
+		{[]string{"--text", text, "--mode", "fp8"}, "--mode"},
+		{[]string{"--chunks", "3", "--tokens", "1,2"}, "--chunks goes with --text"},
+	} {
+		code, _, errOut := runCLI(t, append([]string{"verify", m}, c.args...)...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q (want 2 and %q)", c.args, code, errOut, c.want)
+		}
 	}
 }
