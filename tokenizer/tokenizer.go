@@ -206,5 +206,11 @@ func (t *Tokenizer) Decode(ids []int) ([]byte, error) {
 	return out, nil
 }
 
+// SpecialID returns the id of a special (added) token.
+func (t *Tokenizer) SpecialID(s string) (int, bool) {
+	id, ok := t.special[s]
+	return id, ok
+}
+
 // VocabSize is the number of ids (one more than the largest).
 func (t *Tokenizer) VocabSize() int { return len(t.decoder) }

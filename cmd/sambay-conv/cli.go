@@ -161,7 +161,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 		OnUsageError: func(_ context.Context, _ *cli.Command, err error, _ bool) error {
 			return usageError{err}
 		},
-		Commands: []*cli.Command{importCommand(), inspectCommand(), verifyCommand(), quantCommand(), pipelineCommand(), batchCommand()},
+		Commands: []*cli.Command{importCommand(), inspectCommand(), verifyCommand(), quantCommand(), pipelineCommand(), batchCommand(), generateCommand()},
 		Action: func(ctx context.Context, c *cli.Command) error {
 			if c.Args().Len() > 0 {
 				return usagef("unknown command %q (see --help)", c.Args().First())

@@ -42,7 +42,7 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "kld-out", Usage: "write llama-perplexity reference logits (.kld) of MODEL over the tokens, in chunks of --ctx"},
 			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "chunk length for --kld-out and --text"},
 			&cli.StringFlag{Name: "text", Usage: "perplexity over this text file, tokenized with MODEL's tokenizer, as llama-perplexity measures it (with --against: also the original's, KL and top-1)"},
-			&cli.IntFlag{Name: "chunks", Usage: "--text: at most this many chunks (default: all)"},
+			&cli.IntFlag{Name: "chunks", HideDefault: true, Usage: "--text: at most this many chunks (default: all)"},
 			jsonFlag(),
 		},
 		Action: func(ctx context.Context, c *cli.Command) error {

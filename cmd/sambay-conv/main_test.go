@@ -37,7 +37,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 }
 
 func TestHelpShowsNoFalseDefaults(t *testing.T) {
-	for _, cmd := range []string{"import", "verify", "quant", "pipeline", "inspect"} {
+	for _, cmd := range []string{"import", "verify", "quant", "pipeline", "inspect", "generate"} {
 		_, out, _ := runCLI(t, cmd, "--help")
 		for _, line := range strings.Split(out, "\n") {
 			if strings.Count(line, "(default") > 1 || strings.Contains(line, "--mup-d0") && strings.Contains(line, "(default: 0)") {
@@ -695,6 +695,56 @@ func TestVerifyText(t *testing.T) {
 		{[]string{"--chunks", "3", "--tokens", "1,2"}, "--chunks goes with --text"},
 	} {
 		code, _, errOut := runCLI(t, append([]string{"verify", m}, c.args...)...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q (want 2 and %q)", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+// TestGenerateCommand: text from a GGUF file alone (its embedded
+// tokenizer), JSON with speeds, and every bad flag a usage error.
+func TestGenerateCommand(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "model")
+	os.MkdirAll(m, 0o755)
+	cfg := testmodel.TextConfig()
+	testmodel.WriteSynthetic(t, m, cfg, convert.HFConfigJSON(&cfg, nil, nil), 0)
+	testmodel.WriteTextTokenizer(t, m)
+	gg := filepath.Join(dir, "m.gguf")
+	if code, _, errOut := runCLI(t, "quant", m, "--type", "q8_0", "-o", gg, "--quiet"); code != 0 {
+		t.Fatal(errOut)
+	}
+	code, out, errOut := runCLI(t, "generate", gg, "--prompt", "func main() {", "-n", "8", "--json")
+	var r struct {
+		Tokens       []int   `json:"tokens"`
+		Text         string  `json:"text"`
+		DecodePerSec float64 `json:"decode_tokens_per_second"`
+		StopReason   string  `json:"stop_reason"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || len(r.Tokens) != 8 || !(r.DecodePerSec > 0) || r.StopReason != "length" {
+		t.Fatalf("generate --json: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "generate", m, "--prompt", "func main() {", "-n", "8")
+	if code != 0 || !strings.Contains(errOut, "tokens/s") || len(out) == 0 {
+		t.Errorf("generate: %d %q %q", code, out, errOut)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "--prompt"},
+		{[]string{"--prompt", ""}, "--prompt"},
+		{[]string{"--prompt", "x", "-n", "0"}, "-n 0"},
+		{[]string{"--prompt", "x", "--temp", "NaN"}, "--temp"},
+		{[]string{"--prompt", "x", "--temp", "-Inf"}, "--temp"},
+		{[]string{"--prompt", "x", "--temp", "-1"}, "--temp"},
+		{[]string{"--prompt", "x", "--top-p", "0"}, "--top-p"},
+		{[]string{"--prompt", "x", "--top-p", "1.5"}, "--top-p"},
+		{[]string{"--prompt", "x", "--min-p", "1"}, "--min-p"},
+		{[]string{"--prompt", "x", "--top-k", "-2"}, "--top-k"},
+		{[]string{"--prompt", "x", "--stop", ""}, "--stop"},
+	} {
+		code, _, errOut := runCLI(t, append([]string{"generate", m}, c.args...)...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, %q (want 2 and %q)", c.args, code, errOut, c.want)
 		}

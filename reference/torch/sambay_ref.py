@@ -291,6 +291,9 @@ def main():
     ap.add_argument("-o", "--output")
     ap.add_argument("--time", type=int, default=0, help="time N forward passes (after one warm-up) and print tokens/s")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: PyTorch's default)")
+    ap.add_argument("--generate", type=int, default=0,
+                    help="greedy-decode N tokens after the given ones (the whole sequence run again for every "
+                         "token, no cache; ties to the lowest id) and print them, comma-separated")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -303,6 +306,14 @@ def main():
         torch.backends.cudnn.allow_tf32 = False
     ref = Ref(cfg, read_model(args.model), args.mode == "bf16", args.device)
     with torch.no_grad():
+        if args.generate:
+            seq = list(ids)
+            for _ in range(args.generate):
+                logits, _ = ref.forward(torch.tensor(seq, device=args.device))
+                last = logits[-1]
+                seq.append(int(torch.nonzero(last == last.max())[0].item()))
+            print(",".join(str(t) for t in seq[len(ids):]))
+            return
         logits, hidden = ref.forward(torch.tensor(ids, device=args.device))
         if args.time:
             import time
