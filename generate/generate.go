@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sambay-conv/sambay-conv/chat"
 	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
@@ -26,6 +27,9 @@ import (
 type Options struct {
 	Model     string
 	Prompt    string // text; special tokens in it are tokens
+	// Messages, when set, are a conversation rendered through the model's
+	// chat template (with the generation prompt) into the prompt instead.
+	Messages  []chat.Message
 	MaxTokens int    // tokens to generate at most (default 128)
 	// Temp 0 is greedy decoding; otherwise the logits are divided by Temp
 	// and a token is drawn from what TopK (0: all), TopP (1: all) and MinP
@@ -46,6 +50,7 @@ type Options struct {
 // Result describes a generation.
 type Result struct {
 	Model          string  `json:"model"`
+	Prompt         string  `json:"prompt"` // the text fed (the rendered conversation with Messages)
 	PromptTokens   int     `json:"prompt_tokens"`
 	Tokens         []int   `json:"tokens"` // generated ids (the EOS token included when one ended it)
 	Text           string  `json:"text"`
@@ -94,6 +99,15 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Messages != nil {
+		tmpl, err := model.ChatTemplate(o.Model)
+		if err != nil {
+			return nil, err
+		}
+		if o.Prompt, err = tmpl.Render(o.Messages, true); err != nil {
+			return nil, err
+		}
+	}
 	m, err := model.Open(o.Model, o.Reference)
 	if err != nil {
 		return nil, err
@@ -118,7 +132,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Result, error) {
 			eos[id] = true
 		}
 	}
-	res := &Result{Model: o.Model, PromptTokens: len(prompt), StopReason: "length"}
+	res := &Result{Model: o.Model, Prompt: o.Prompt, PromptTokens: len(prompt), StopReason: "length"}
 	var bytesOut []byte // decoded bytes not yet written (an incomplete character)
 	var text strings.Builder
 	var werr error

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/sambay-conv/sambay-conv/chat"
 	"github.com/sambay-conv/sambay-conv/generate"
 )
 
@@ -14,9 +15,11 @@ func generateCommand() *cli.Command {
 	return withUsage(&cli.Command{
 		Name:      "generate",
 		Usage:     "generate text from a canonical, GGUF or MLX model (greedy, or sampled with a seed)",
-		ArgsUsage: "MODEL --prompt TEXT\n\n   generate MODEL --prompt 'func main() {' -n 64\n   generate MODEL --prompt TEXT --temp 0.8 --top-p 0.95 --seed 1 --stop '\\n\\n'",
+		ArgsUsage: "MODEL --prompt TEXT\n\n   generate MODEL --prompt 'func main() {' -n 64\n   generate MODEL --prompt TEXT --temp 0.8 --top-p 0.95 --seed 1 --stop '\\n\\n'\n   generate MODEL --chat [--system TEXT] --prompt 'What is a goroutine?'",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "prompt", Usage: "the text to continue (special tokens such as <|user|> in it are tokens)"},
+			&cli.StringFlag{Name: "prompt", Usage: "the text to continue (special tokens such as <|user|> in it are tokens); with --chat the user's message"},
+			&cli.BoolFlag{Name: "chat", Usage: "render --prompt as a user turn (after --system) through the model's chat template, and answer it"},
+			&cli.StringFlag{Name: "system", Usage: "--chat: a system message before the user's"},
 			&cli.IntFlag{Name: "n", Value: 128, Usage: "tokens to generate at most"},
 			&cli.FloatFlag{Name: "temp", Usage: "temperature; 0 (the default) is greedy decoding"},
 			&cli.IntFlag{Name: "top-k", Usage: "sample from the k most likely tokens (0: all)"},
@@ -37,6 +40,15 @@ func generateCommand() *cli.Command {
 			o := generate.Options{Model: c.Args().First(), Prompt: c.String("prompt"), MaxTokens: int(c.Int("n")),
 				Temp: c.Float("temp"), TopK: int(c.Int("top-k")), TopP: c.Float("top-p"), MinP: c.Float("min-p"),
 				Seed: c.Uint64("seed"), Stop: c.StringSlice("stop")}
+			if c.IsSet("system") && !c.Bool("chat") {
+				return usagef("--system goes with --chat")
+			}
+			if c.Bool("chat") {
+				if c.IsSet("system") {
+					o.Messages = append(o.Messages, chat.Message{Role: "system", Content: c.String("system")})
+				}
+				o.Messages = append(o.Messages, chat.Message{Role: "user", Content: o.Prompt})
+			}
 			if c.Int("n") < 1 {
 				return usagef("-n %d: want at least 1 token", c.Int("n"))
 			}

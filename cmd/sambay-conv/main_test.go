@@ -724,6 +724,16 @@ func TestGenerateCommand(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || len(r.Tokens) != 8 || !(r.DecodePerSec > 0) || r.StopReason != "length" {
 		t.Fatalf("generate --json: %d %s %s", code, out, errOut)
 	}
+	// --chat renders the turn through the chat template (the release's).
+	tc, _ := os.ReadFile(filepath.Join(td, "phi4flash-release", "tokenizer_config.json"))
+	os.WriteFile(filepath.Join(m, "tokenizer_config.json"), tc, 0o644)
+	var cr struct {
+		Prompt string `json:"prompt"`
+	}
+	code, out, errOut = runCLI(t, "generate", m, "--chat", "--system", "Be brief.", "--prompt", "hi", "-n", "2", "--json")
+	if code != 0 || json.Unmarshal([]byte(out), &cr) != nil || cr.Prompt != "<|system|>Be brief.<|end|><|user|>hi<|end|><|assistant|>" {
+		t.Errorf("generate --chat: %d %s %s", code, out, errOut)
+	}
 	code, out, errOut = runCLI(t, "generate", m, "--prompt", "func main() {", "-n", "8")
 	if code != 0 || !strings.Contains(errOut, "tokens/s") || len(out) == 0 {
 		t.Errorf("generate: %d %q %q", code, out, errOut)
@@ -743,6 +753,7 @@ func TestGenerateCommand(t *testing.T) {
 		{[]string{"--prompt", "x", "--min-p", "1"}, "--min-p"},
 		{[]string{"--prompt", "x", "--top-k", "-2"}, "--top-k"},
 		{[]string{"--prompt", "x", "--stop", ""}, "--stop"},
+		{[]string{"--prompt", "x", "--system", "s"}, "--system goes with --chat"},
 	} {
 		code, _, errOut := runCLI(t, append([]string{"generate", m}, c.args...)...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
