@@ -25,12 +25,12 @@ import (
 
 // Options control Run.
 type Options struct {
-	Model     string
-	Prompt    string // text; special tokens in it are tokens
+	Model  string
+	Prompt string // text; special tokens in it are tokens
 	// Messages, when set, are a conversation rendered through the model's
 	// chat template (with the generation prompt) into the prompt instead.
 	Messages  []chat.Message
-	MaxTokens int    // tokens to generate at most (default 128)
+	MaxTokens int // tokens to generate at most (default 128)
 	// Temp 0 is greedy decoding; otherwise the logits are divided by Temp
 	// and a token is drawn from what TopK (0: all), TopP (1: all) and MinP
 	// (0: all) keep, in that order, with a generator seeded by Seed.
