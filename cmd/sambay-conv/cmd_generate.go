@@ -15,7 +15,7 @@ func generateCommand() *cli.Command {
 	return withUsage(&cli.Command{
 		Name:      "generate",
 		Usage:     "generate text from a canonical, GGUF or MLX model (greedy, or sampled with a seed)",
-		ArgsUsage: "MODEL --prompt TEXT\n\n   generate MODEL --prompt 'func main() {' -n 64\n   generate MODEL --prompt TEXT --temp 0.8 --top-p 0.95 --seed 1 --stop '\\n\\n'\n   generate MODEL --chat [--system TEXT] --prompt 'What is a goroutine?'",
+		ArgsUsage: "MODEL --prompt TEXT\n\n   generate MODEL --prompt 'func main() {' -n 64\n   generate MODEL --prompt TEXT --temp 0.8 --top-p 0.95 --seed 1 --stop $'\\n\\n'\n   generate MODEL --chat [--system TEXT] --prompt 'What is a goroutine?'",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "prompt", Usage: "the text to continue (special tokens such as <|user|> in it are tokens); with --chat the user's message"},
 			&cli.BoolFlag{Name: "chat", Usage: "render --prompt as a user turn (after --system) through the model's chat template, and answer it"},
