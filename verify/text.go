@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 	"github.com/sambay-conv/sambay-conv/internal/sidefile"
 	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -18,6 +19,11 @@ type TextOptions struct {
 	Text    string // the text file
 	Ctx     int    // tokens per chunk (default 512)
 	Chunks  int    // at most this many chunks (0: all)
+	// KLDOut, when set, receives MODEL's logits over the scored chunks in
+	// llama-perplexity's --kl-divergence-base format (token ids from MODEL's
+	// tokenizer); Force replaces an existing file.
+	KLDOut string
+	Force  bool
 	// Progress, when set, receives chunks done and their count.
 	Progress  func(done, total int)
 	Reference reference.Options
@@ -88,6 +94,16 @@ func RunText(ctx context.Context, o TextOptions) (*TextResult, error) {
 	if o.Chunks < 0 {
 		return nil, fmt.Errorf("--chunks %d: want 0 (all) or more", o.Chunks)
 	}
+	if o.KLDOut != "" {
+		if err := atomicfile.CheckFile(o.KLDOut, o.Force); err != nil {
+			return nil, err
+		}
+		lock, err := atomicfile.Acquire(o.KLDOut)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Release()
+	}
 	text, err := sidefile.ReadFile(o.Text)
 	if err != nil {
 		return nil, err
@@ -156,6 +172,11 @@ func RunText(ctx context.Context, o TextOptions) (*TextResult, error) {
 		}
 		if o.Progress != nil {
 			o.Progress(c+1, res.Chunks)
+		}
+	}
+	if o.KLDOut != "" {
+		if err := WriteKLD(o.KLDOut, m.Model, ids[:res.Chunks*o.Ctx], o.Ctx); err != nil {
+			return nil, err
 		}
 	}
 	res.Scored = got.n

@@ -89,6 +89,24 @@ func TestRunText(t *testing.T) {
 	if math.Abs(res.PPL-ppl) > 1e-9*ppl || math.Abs(res.PPLStdErr-se) > 1e-6*se {
 		t.Errorf("PPL %v ± %v, the plain loop %v ± %v", res.PPL, res.PPLStdErr, ppl, se)
 	}
+	// The .kld file: MODEL's logits over the scored chunks, readable back.
+	kp := filepath.Join(t.TempDir(), "base.kld")
+	if _, err := RunText(context.Background(), TextOptions{Model: m, Text: text, Ctx: 64, Chunks: 3, KLDOut: kp}); err != nil {
+		t.Fatal(err)
+	}
+	kf, err := os.Open(kp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := kf.Stat()
+	k, err := ReadKLD(kf, fi.Size())
+	kf.Close()
+	if err != nil || k.NChunk != 3 || k.NCtx != 64 || len(k.Tokens) != 3*64 || k.Tokens[70] != ids[70] {
+		t.Fatalf("kld: %+v, %v", k, err)
+	}
+	if _, err := RunText(context.Background(), TextOptions{Model: m, Text: text, Ctx: 64, Chunks: 3, KLDOut: kp}); err == nil {
+		t.Error("an existing .kld file was replaced without Force")
+	}
 	// Against itself: no divergence.
 	same, err := RunText(context.Background(), TextOptions{Model: m, Against: m, Text: text, Ctx: 64, Chunks: 2})
 	if err != nil {

@@ -39,7 +39,7 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the report to FILE.md, FILE.html or FILE.json"},
 			&cli.BoolFlag{Name: "force", Usage: "replace existing --report, --logits-out and --kld-out files"},
 			&cli.StringFlag{Name: "logits-out", Usage: "write the Go run as a golden-format file"},
-			&cli.StringFlag{Name: "kld-out", Usage: "write llama-perplexity reference logits (.kld) of MODEL over the tokens, in chunks of --ctx"},
+			&cli.StringFlag{Name: "kld-out", Usage: "write llama-perplexity reference logits (.kld) of MODEL over the tokens (or the --text's), in chunks of --ctx"},
 			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "chunk length for --kld-out and --text"},
 			&cli.StringFlag{Name: "text", Usage: "perplexity over this text file, tokenized with MODEL's tokenizer, as llama-perplexity measures it (with --against: also the original's, KL and top-1)"},
 			&cli.IntFlag{Name: "chunks", HideDefault: true, Usage: "--text: at most this many chunks (default: all)"},
@@ -170,7 +170,7 @@ func errOr(err error, rep *verify.Report) error {
 
 // runVerifyText is verify --text: perplexity on a text file.
 func runVerifyText(ctx context.Context, c *cli.Command) error {
-	for _, f := range []string{"golden", "tokens", "tokens-file", "decode", "logits-out", "kld-out", "report", "max-kld", "tol-logits", "tol-hidden"} {
+	for _, f := range []string{"golden", "tokens", "tokens-file", "decode", "logits-out", "report", "max-kld", "tol-logits", "tol-hidden"} {
 		if c.IsSet(f) {
 			return usagef("--%s does not go with --text", f)
 		}
@@ -188,7 +188,7 @@ func runVerifyText(ctx context.Context, c *cli.Command) error {
 		return usagef("--text runs on the CPU (--device %s)", c.String("device"))
 	}
 	o := verify.TextOptions{Model: c.Args().First(), Against: c.String("against"), Text: c.String("text"),
-		Ctx: int(c.Int("ctx")), Chunks: int(c.Int("chunks"))}
+		Ctx: int(c.Int("ctx")), Chunks: int(c.Int("chunks")), KLDOut: c.String("kld-out"), Force: c.Bool("force")}
 	switch c.String("mode") {
 	case "fp32":
 	case "bf16":
