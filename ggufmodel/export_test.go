@@ -3,6 +3,7 @@ package ggufmodel
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/reference"
+	"github.com/sambay-conv/sambay-conv/tokenizer"
 )
 
 const td = "../testdata"
@@ -381,5 +383,40 @@ func TestGenericScalarTensor(t *testing.T) {
 	b, _ := f.Data(ti)
 	if v := math.Float32frombits(binary.LittleEndian.Uint32(b)); v != 2.5 {
 		t.Errorf("scalar value %v", v)
+	}
+}
+
+// TestTokenizerPre: tokenizer.ggml.pre names the tokenizer.json's split
+// pattern (o200k's "gpt-4o", GPT-2's "gpt2"); an unknown pattern is refused
+// rather than written under a wrong name.
+func TestTokenizerPre(t *testing.T) {
+	ranks := map[string]int{}
+	for b := 0; b < 256; b++ {
+		ranks[string([]byte{byte(b)})] = b
+	}
+	for _, c := range []struct{ pattern, want string }{{tokenizer.PatternO200k, "gpt-4o"}, {tokenizer.PatternGPT2, "gpt2"}, {`\w+`, ""}} {
+		dir := t.TempDir()
+		base := tokenizer.PatternO200k
+		if c.pattern == tokenizer.PatternGPT2 {
+			base = c.pattern
+		}
+		js, err := tokenizer.TiktokenToHF(ranks, base, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.want == "" { // put another pattern in the Split
+			var f map[string]any
+			json.Unmarshal(js, &f)
+			f["pre_tokenizer"].(map[string]any)["pretokenizers"].([]any)[0].(map[string]any)["pattern"] = map[string]string{"Regex": c.pattern}
+			js, _ = json.Marshal(f)
+		}
+		os.WriteFile(filepath.Join(dir, "tokenizer.json"), js, 0o644)
+		tk, err := readTokenizer(dir, 300)
+		switch {
+		case c.want == "" && (err == nil || !strings.Contains(err.Error(), "unknown pre-tokenizer pattern")):
+			t.Errorf("pattern %q: %v, want an unknown-pattern error", c.pattern, err)
+		case c.want != "" && (err != nil || tk.Pre != c.want):
+			t.Errorf("pattern %q: pre %v, %v; want %q", c.pattern, tk, err, c.want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/internal/sidefile"
+	"github.com/sambay-conv/sambay-conv/tokenizer"
 )
 
 // Tokenizer metadata keys (docs/GGUF.md §Metadata, llama.cpp's names).
@@ -82,7 +83,17 @@ func readTokenizer(dir string, vocab int) (*Tokenizer, error) {
 	if tok.Model.Type != "BPE" {
 		return nil, fmt.Errorf("%s: tokenizer.json model type %q: only BPE tokenizers are written to GGUF", dir, tok.Model.Type)
 	}
-	t := &Tokenizer{Model: "gpt2", Pre: "gpt-4o", Tokens: make([]string, vocab), Types: make([]int32, vocab), Special: map[string]int{}}
+	// tokenizer.ggml.pre names the split pattern llama.cpp applies: GPT-2's
+	// or o200k's ("gpt-4o", also for a file that declares none: the
+	// Phi-4-mini family's); another pattern has no llama.cpp name.
+	pre := "gpt-4o"
+	switch pat, err := tokenizer.SplitPattern(raw); {
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w (remove tokenizer.json to write the GGUF without a tokenizer)", dir, err)
+	case pat == tokenizer.PatternGPT2:
+		pre = "gpt2"
+	}
+	t := &Tokenizer{Model: "gpt2", Pre: pre, Tokens: make([]string, vocab), Types: make([]int32, vocab), Special: map[string]int{}}
 	for i := range t.Tokens {
 		t.Tokens[i], t.Types[i] = fmt.Sprintf("[PAD%d]", i), TokenUnused
 	}

@@ -292,3 +292,19 @@ func TiktokenToHF(ranks map[string]int, pattern string, added map[string]int, ig
 		"fuse_unk": false, "byte_fallback": false, "ignore_merges": ignoreMerges, "vocab": vocab, "merges": m}
 	return json.Marshal(f)
 }
+
+// SplitPattern returns the split pattern a tokenizer.json declares, or ""
+// when it declares no pre-tokenizer; an unknown pattern is an error
+// wrapping ErrUnknownPattern.
+func SplitPattern(data []byte) (string, error) {
+	var f struct {
+		PreTokenizer *hfPreTokenizer `json:"pre_tokenizer"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return "", fmt.Errorf("tokenizer.json: %w", err)
+	}
+	if f.PreTokenizer == nil {
+		return "", nil
+	}
+	return hfSplitPattern(f.PreTokenizer)
+}
