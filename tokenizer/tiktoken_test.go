@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const fixtures = "../testdata/tokenizer"
@@ -280,5 +281,56 @@ func TestFromGGML(t *testing.T) {
 		if _, err := FromGGML(c[0], c[1], tokens, types, merges); err == nil {
 			t.Errorf("model %q pre %q accepted", c[0], c[1])
 		}
+	}
+}
+
+// TestManySpecialTokens: text made of special tokens is encoded in linear
+// time (each special token is searched for once per occurrence, not once
+// per token of the text), with overlapping candidates resolved leftmost,
+// then longest.
+func TestManySpecialTokens(t *testing.T) {
+	tk := loadTiktoken(t, "o200k_base")
+	text := strings.Repeat("<|endoftext|>", 200000) + "x<|endofprompt|>"
+	done := make(chan []int)
+	go func() { done <- tk.Encode(text) }()
+	select {
+	case ids := <-done:
+		if len(ids) != 200002 || ids[0] != 199999 || ids[200001] != 200018 {
+			t.Errorf("%d ids, first %d, last %d", len(ids), ids[0], ids[len(ids)-1])
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("encoding 200,000 special tokens took more than 20 s")
+	}
+	// "<|endoftext|>" inside a longer would-be token: leftmost wins.
+	if ids := tk.Encode("a<|endoftext|><|endofprompt|>"); len(ids) != 3 || ids[1] != 199999 || ids[2] != 200018 {
+		t.Errorf("%v", ids)
+	}
+}
+
+// TestBPEHeap: the O(n log n) merge loop for long pieces merges exactly as
+// the scan does, on pieces from the corpus and runs of one character; a
+// megabyte that is one piece encodes in seconds.
+func TestBPEHeap(t *testing.T) {
+	tk := loadTiktoken(t, "o200k_base")
+	scan := func(piece []byte) []int { return bpeScan(piece, tk.rank, nil) }
+	corpus := gunzip(t, "corpus.txt.gz")
+	var pieces [][]byte
+	for i := 0; i+600 < len(corpus); i += 9973 {
+		pieces = append(pieces, corpus[i:i+1+i%600])
+	}
+	for _, s := range []string{strings.Repeat("a", 3000), strings.Repeat(" ", 1000), strings.Repeat("ab", 777), strings.Repeat("中文", 300)} {
+		pieces = append(pieces, []byte(s))
+	}
+	for _, p := range pieces {
+		if a, b := scan(p), bpeHeap(p, tk.rank, nil); fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Fatalf("piece %q: scan %v, heap %v", p[:min(40, len(p))], a, b)
+		}
+	}
+	start := time.Now()
+	if ids := tk.Encode(strings.Repeat("a", 1<<20)); len(ids) == 0 {
+		t.Fatal("no ids")
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("1 MiB of one letter took %v", d)
 	}
 }

@@ -135,32 +135,42 @@ func (t *Tokenizer) rank(a, b []byte) (int, bool) {
 // Encode returns the ids of text, special tokens in it included.
 func (t *Tokenizer) Encode(text string) []int {
 	var ids []int
-	for len(text) > 0 {
-		at, tok := t.nextSpecial(text)
+	// next[i] is where special token byLen[i] next occurs at or after pos
+	// (−1: nowhere); each is searched for again only once pos passes it, so
+	// the text is scanned once per special token, whatever their number.
+	next := make([]int, len(t.byLen))
+	for i, s := range t.byLen {
+		next[i] = strings.Index(text, s)
+	}
+	pos := 0
+	for {
+		at, which := -1, -1
+		for i, s := range t.byLen {
+			if next[i] >= 0 && next[i] < pos {
+				if j := strings.Index(text[pos:], s); j >= 0 {
+					next[i] = pos + j
+				} else {
+					next[i] = -1
+				}
+			}
+			// Leftmost; at the same place the longest (byLen is longest first).
+			if next[i] >= 0 && (at < 0 || next[i] < at) {
+				at, which = next[i], i
+			}
+		}
 		if at < 0 {
 			break
 		}
-		ids = t.appendOrdinary(ids, text[:at])
+		ids = t.appendOrdinary(ids, text[pos:at])
+		tok := t.byLen[which]
 		ids = append(ids, t.special[tok])
-		text = text[at+len(tok):]
+		pos = at + len(tok)
 	}
-	return t.appendOrdinary(ids, text)
+	return t.appendOrdinary(ids, text[pos:])
 }
 
 // EncodeOrdinary returns the ids of text, special tokens treated as text.
 func (t *Tokenizer) EncodeOrdinary(text string) []int { return t.appendOrdinary(nil, text) }
-
-// nextSpecial finds the leftmost special token in text (the longest at that
-// position), or −1.
-func (t *Tokenizer) nextSpecial(text string) (int, string) {
-	at, tok := -1, ""
-	for _, s := range t.byLen {
-		if i := strings.Index(text, s); i >= 0 && (at < 0 || i < at) {
-			at, tok = i, s
-		}
-	}
-	return at, tok
-}
 
 func (t *Tokenizer) appendOrdinary(ids []int, text string) []int {
 	var bounds []int
