@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 )
@@ -205,6 +204,3 @@ func RemoveLock(final string) {
 	os.Remove(lockName(final))
 	RemoveLeftovers(final)
 }
-
-// LockPath returns the path of the lock file of the output final.
-func LockPath(final string) string { return filepath.Clean(lockName(final)) }
