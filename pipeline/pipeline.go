@@ -105,7 +105,12 @@ type Options struct {
 	Golden  string // golden file to verify the import against ("" skips)
 	Targets []Target
 	Tokens  []int // tokens for the quantized comparisons (default: the golden's, else 64 generated)
-	Force   bool  // run into an existing, non-empty Output (replacing only the pipeline's own outputs)
+	// Text, when set, is a text file on which the import and every target
+	// are scored (perplexity, and KL and top-1 against the import), in
+	// chunks of TextCtx tokens (default 512) with the model's tokenizer.
+	Text    string
+	TextCtx int
+	Force   bool // run into an existing, non-empty Output (replacing only the pipeline's own outputs)
 	Log     func(string)
 	// SourceLabel names the source in reports (default Source), e.g. "the
 	// bundled example" instead of a temporary path.
@@ -127,12 +132,14 @@ func (o *Options) progress(stage string) func(done, total int64) {
 
 // TargetResult is one quantized output and its comparison with the import.
 type TargetResult struct {
-	Target        string          `json:"target"`
-	Path          string          `json:"path"`
-	TensorBytes   int64           `json:"tensor_bytes"`
-	BitsPerWeight float64         `json:"bits_per_weight"`
-	Parity        *verify.Report  `json:"parity"`
-	Tensors       []TensorQuality `json:"tensors,omitempty"`
+	Target        string         `json:"target"`
+	Path          string         `json:"path"`
+	TensorBytes   int64          `json:"tensor_bytes"`
+	BitsPerWeight float64        `json:"bits_per_weight"`
+	Parity        *verify.Report `json:"parity"`
+	// OnText is the target scored on Options.Text against the import.
+	OnText  *verify.TextResult `json:"on_text,omitempty"`
+	Tensors []TensorQuality    `json:"tensors,omitempty"`
 }
 
 // TensorQuality is one tensor's quantization: type, bits per weight, NMSE.
@@ -153,9 +160,13 @@ type Result struct {
 	ToolVersion string                `json:"tool_version"` // as Options.ToolVersion
 	Generated   string                `json:"generated"`    // UTC date and time of the run
 	// GoldenSkipped says why the import was not checked against a golden.
-	GoldenSkipped string         `json:"golden_skipped,omitempty"`
-	Targets       []TargetResult `json:"targets"`
-	Reports       []string       `json:"reports"`
+	GoldenSkipped string `json:"golden_skipped,omitempty"`
+	// OnText is the import scored on Options.Text; TextSkipped says why
+	// there is no such score.
+	OnText      *verify.TextResult `json:"on_text,omitempty"`
+	TextSkipped string             `json:"text_skipped,omitempty"`
+	Targets     []TargetResult     `json:"targets"`
+	Reports     []string           `json:"reports"`
 }
 
 // Run runs the pipeline. It returns an error wrapping verify.ErrParity when
@@ -208,10 +219,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Text == "" {
+		res.TextSkipped = "no text file (--text FILE): the outputs were not scored on text"
+	} else if res.OnText, err = verify.RunText(ctx, verify.TextOptions{Model: res.Canonical, Text: o.Text, Ctx: o.TextCtx}); err != nil {
+		return nil, fmt.Errorf("perplexity on %s: %w", o.Text, err)
+	} else {
+		o.logf("perplexity on %s: %.4f ± %.4f (%d predictions)", o.Text, res.OnText.PPL, res.OnText.PPLStdErr, res.OnText.Scored)
+	}
 	for _, t := range o.Targets {
 		tr, err := runTarget(ctx, t, res.Canonical, base, tokens, o)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t, err)
+		}
+		if res.OnText != nil {
+			if tr.OnText, err = verify.RunText(ctx, verify.TextOptions{Model: tr.Path, Against: res.Canonical, Text: o.Text, Ctx: o.TextCtx}); err != nil {
+				return nil, fmt.Errorf("%s: perplexity on %s: %w", t, o.Text, err)
+			}
 		}
 		o.logf("%s: %.3f bits/weight, KL mean %.4g, top-1 %.1f%%", t, tr.BitsPerWeight, tr.Parity.KLDMean, 100*tr.Parity.Top1Agreement)
 		res.Targets = append(res.Targets, *tr)

@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"fmt"
+
 	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/internal/testmodel"
 	"github.com/sambay-conv/sambay-conv/verify"
 )
 
@@ -110,5 +113,44 @@ func TestRunWithoutGolden(t *testing.T) {
 		if !strings.Contains(string(b), "SKIPPED") && !strings.Contains(string(b), "golden_skipped") {
 			t.Errorf("%s does not say the golden check was skipped", f)
 		}
+	}
+}
+
+// TestRunOnText: with a text file, the import and every target are scored
+// on it with the model's tokenizer, against the import; the report has
+// the table. Without one the report says SKIPPED.
+func TestRunOnText(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	cfg := testmodel.TextConfig()
+	testmodel.WriteSynthetic(t, src, cfg, convert.HFConfigJSON(&cfg, nil, nil), 0)
+	testmodel.WriteTextTokenizer(t, src)
+	text := filepath.Join(dir, "held-out.go")
+	var sb strings.Builder
+	for i := 0; sb.Len() < 3000; i++ {
+		fmt.Fprintf(&sb, "func f%d(s string) int { return len(s) + %d }\n", i, i)
+	}
+	os.WriteFile(text, []byte(sb.String()), 0o644)
+	targets, _ := ParseTargets("gguf:q8_0,mlx:8:32")
+	res, err := Run(context.Background(), Options{Source: src, Output: filepath.Join(dir, "out"), Targets: targets, Text: text, TextCtx: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OnText == nil || !(res.OnText.PPL > 1) || res.OnText.Chunks < 2 {
+		t.Fatalf("import on text: %+v", res.OnText)
+	}
+	for _, tr := range res.Targets {
+		if y := tr.OnText; y == nil || y.PPLOriginal != res.OnText.PPL || !(y.KLDMean > 0) || y.Scored != res.OnText.Scored {
+			t.Errorf("%s on text: %+v", tr.Target, y)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "out", "report.md"))
+	if !strings.Contains(string(md), "## Perplexity on text") || !strings.Contains(string(md), "| gguf:q8_0 |") {
+		t.Errorf("report:\n%s", md)
+	}
+	res, err = Run(context.Background(), Options{Source: src, Output: filepath.Join(dir, "out2"), Targets: targets[:1]})
+	if err != nil || res.OnText != nil || !strings.Contains(res.TextSkipped, "--text") {
+		t.Errorf("without text: %+v, %v", res, err)
 	}
 }

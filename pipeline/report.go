@@ -35,6 +35,23 @@ func (r *Result) doc() *report.Doc {
 		add(report.Heading{Level: 2, Text: "Import vs golden: " + v, Class: strings.ToLower(v)},
 			report.Para(fmt.Sprintf("max abs err %.4g (%.3g of max |logit|), top-1 %.2f%%, KL mean %.3g.", r.Golden.MaxAbsErr, r.Golden.RelErr, 100*r.Golden.Top1Agreement, r.Golden.KLDMean)))
 	}
+	if r.TextSkipped != "" {
+		add(report.Heading{Level: 2, Text: "Perplexity on text: " + verify.VerdictSkipped}, report.Para(r.TextSkipped+"."))
+	}
+	if x := r.OnText; x != nil {
+		add(report.Heading{Level: 2, Text: "Perplexity on text"},
+			report.Para(fmt.Sprintf("`%s`: %d tokens with the model's tokenizer, %d chunks of %d, %d predictions scored (the second half of each chunk, as llama-perplexity scores). "+
+				"Lower perplexity is better; ΔPPL, KL and top-1 compare each output with the import over the same predictions.", x.Text, x.Tokens, x.Chunks, x.Ctx, x.Scored)))
+		tt := report.Table{Head: []string{"model", "PPL", "± stderr", "ΔPPL", "ΔPPL %", "KL mean", "KL p99", "top-1"}, Right: []bool{false, true, true, true, true, true, true, true}}
+		tt.Rows = append(tt.Rows, []string{"import (" + r.Canonical + ")", fmt.Sprintf("%.4f", x.PPL), fmt.Sprintf("%.4f", x.PPLStdErr), "—", "—", "—", "—", "—"})
+		for _, tr := range r.Targets {
+			if y := tr.OnText; y != nil {
+				tt.Rows = append(tt.Rows, []string{tr.Target, fmt.Sprintf("%.4f", y.PPL), fmt.Sprintf("%.4f", y.PPLStdErr), fmt.Sprintf("%+.4f", y.PPLDelta),
+					fmt.Sprintf("%+.2f%%", 100*y.PPLDelta/y.PPLOriginal), fmt.Sprintf("%.4g", y.KLDMean), fmt.Sprintf("%.4g", y.KLDP99), fmt.Sprintf("%.2f%%", 100*y.Top1Agreement)})
+			}
+		}
+		add(tt)
+	}
 	add(report.Heading{Level: 2, Text: "Quantized outputs vs the imported model (fp32 reference forward pass)"})
 	plot := report.Plot{XLabel: "bits per weight", YLabel: "mean KL divergence (nats)", XTicks: true}
 	t := report.Table{Head: []string{"target", "verdict", "bits/weight", "tensor bytes", "KL mean", "KL p99", "KL max", "top-1", "PPL (Δ)", "logits NMSE"},

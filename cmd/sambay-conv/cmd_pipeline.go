@@ -25,6 +25,8 @@ func pipelineCommand() *cli.Command {
 			&cli.StringFlag{Name: "targets", Value: pipeline.FormatTargets(pipeline.DefaultTargets), Usage: "quantized outputs: gguf:POLICY and mlx:BITS[:GROUP], comma separated (empty: none)"},
 			&cli.StringFlag{Name: "tokens-file", Usage: "token ids for comparing the quantized outputs (default: the golden's, extended to 64)"},
 			&cli.BoolFlag{Name: "force", Usage: "run into an existing output folder, replacing only the pipeline's own outputs in it"},
+			&cli.StringFlag{Name: "text", Usage: "score the import and every output on this text file (perplexity; KL and top-1 against the import), with the model's tokenizer"},
+			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "--text: tokens per chunk"},
 			jsonFlag(),
 		}, configFlags()...),
 		Action: func(ctx context.Context, c *cli.Command) error {
@@ -39,7 +41,14 @@ func pipelineCommand() *cli.Command {
 			if err != nil {
 				return usagef("--targets: %v", err)
 			}
+			if c.IsSet("text") && c.String("text") == "" {
+				return usagef("--text needs a file")
+			}
+			if c.Int("ctx") < 4 {
+				return usagef("--ctx %d: want at least 4 tokens", c.Int("ctx"))
+			}
 			o := pipeline.Options{Source: c.Args().First(), Output: c.String("output"), Golden: c.String("golden"), Targets: targets, Force: c.Bool("force"), ToolVersion: version(),
+				Text: c.String("text"), TextCtx: int(c.Int("ctx")),
 				Import: convert.ImportOptions{Config: co, Source: so}}
 			if f := c.String("tokens-file"); f != "" {
 				b, err := os.ReadFile(f)

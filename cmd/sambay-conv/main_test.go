@@ -761,3 +761,24 @@ func TestGenerateCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelineTextFlags: --text and --ctx values are checked before any work.
+func TestPipelineTextFlags(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "o")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--text", ""}, "--text needs a file"},
+		{[]string{"--text", "x.txt", "--ctx", "2"}, "--ctx 2"},
+		{[]string{"--text", "x.txt", "--ctx", "-1"}, "--ctx -1"},
+	} {
+		code, _, errOut := runCLI(t, append([]string{"pipeline", "-o", out}, c.args...)...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q (want 2 and %q)", c.args, code, errOut, c.want)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a usage error left an output folder")
+	}
+}
