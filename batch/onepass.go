@@ -62,7 +62,8 @@ func newSharedReader(capacity int64) *sharedReader {
 }
 
 // consumer adds a consumer that reads each tensor of sizes passes[name]
-// times.
+// times. Register every consumer before the first read: a block is kept
+// only for the consumers known when it is fetched.
 func (s *sharedReader) consumer(passes map[string]int, sizes map[string]int64) *consumer {
 	c := &consumer{s: s, passes: passes}
 	for name, n := range passes {

@@ -50,9 +50,15 @@ func (r *runner) export(ctx context.Context, g *Group, imp *imported, todo []*pe
 		once[s.Name] = 1
 	}
 	shared := newSharedReader(max(32<<20, r.plan.Job.Memory/8))
+	// Every consumer is registered before any export starts: a block fetched
+	// before a consumer exists would not be kept for it.
+	consumers := make([]*consumer, len(todo))
+	for i := range todo {
+		consumers[i] = shared.consumer(once, sizes)
+	}
 	var wg sync.WaitGroup
-	for _, p := range todo {
-		c := shared.consumer(once, sizes)
+	for i, p := range todo {
+		c := consumers[i]
 		view := *cm
 		view.View = c.view
 		wg.Add(1)
