@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 )
 
@@ -115,9 +115,11 @@ func filesOf(root, path string, digest bool) ([]FileStat, error) {
 			st.Name = p
 		}
 		if digest {
-			if st.SHA256, err = hashFile(p); err != nil {
+			mf, err := convert.HashFile(p)
+			if err != nil {
 				return nil, err
 			}
+			st.SHA256 = mf.SHA256
 		}
 		out = append(out, st)
 	}
@@ -133,19 +135,6 @@ func statFile(p string) (FileStat, error) {
 		return FileStat{}, fmt.Errorf("%s is not a regular file", p)
 	}
 	return FileStat{Name: p, Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}, nil
-}
-
-func hashFile(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("%s: %w", p, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // sameFiles reports whether the files recorded are still there, unchanged:

@@ -507,7 +507,7 @@ func sourceDigests(src *Source, reuse map[string]string, outDigests map[string]s
 		if done[f] {
 			continue
 		}
-		mf, err := hashFile(f)
+		mf, err := HashFile(f)
 		if err != nil {
 			return nil, err
 		}
@@ -516,7 +516,8 @@ func sourceDigests(src *Source, reuse map[string]string, outDigests map[string]s
 	return out, nil
 }
 
-func hashFile(path string) (ManifestFile, error) {
+// HashFile returns the size and sha256 of the file at path.
+func HashFile(path string) (ManifestFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return ManifestFile{}, err

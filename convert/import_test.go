@@ -139,7 +139,7 @@ func TestImportOutputFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range man.Files {
-		got, err := hashFile(filepath.Join(out, f.Name))
+		got, err := HashFile(filepath.Join(out, f.Name))
 		if f.Digest == "safetensors-content" {
 			got.SHA256 = recomputeContentDigest(t, filepath.Join(out, f.Name))
 		}

@@ -115,8 +115,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Result, error) {
 	defer m.Close()
 	o.Never = make([]bool, m.Cfg.VocabSize)
 	for id := range o.Never {
-		_, err := tk.Decode([]int{id})
-		o.Never[id] = err != nil
+		o.Never[id] = !tk.Has(id)
 	}
 	prompt := tk.Encode(o.Prompt)
 	if len(prompt) == 0 {

@@ -22,14 +22,9 @@ func Tokenizer(path string) (*tokenizer.Tokenizer, error) {
 	}
 	switch kind {
 	case KindGGUF:
-		f, err := gguf.Open(path)
+		t, err := ggufTokenizer(path)
 		if err != nil {
 			return nil, err
-		}
-		defer f.Close()
-		t, err := ggufmodel.ReadTokenizer(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		if t == nil {
 			return nil, fmt.Errorf("%s carries no tokenizer (tokenizer.ggml.*): it was written from a folder without tokenizer.json", path)
@@ -45,6 +40,21 @@ func Tokenizer(path string) (*tokenizer.Tokenizer, error) {
 	return nil, fmt.Errorf("%s is %s: a tokenizer comes with a model folder or a GGUF file", path, describe(kind))
 }
 
+// ggufTokenizer reads the tokenizer metadata of a GGUF file (nil when it
+// carries none).
+func ggufTokenizer(path string) (*ggufmodel.Tokenizer, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	t, err := ggufmodel.ReadTokenizer(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
 // ChatTemplate returns the chat template of any model path: a GGUF file's
 // tokenizer.chat_template, or a folder's tokenizer_config.json
 // chat_template (a string, or a list of named templates: "default"), with
@@ -56,14 +66,9 @@ func ChatTemplate(path string) (*chat.Template, error) {
 	}
 	switch kind {
 	case KindGGUF:
-		f, err := gguf.Open(path)
+		t, err := ggufTokenizer(path)
 		if err != nil {
 			return nil, err
-		}
-		defer f.Close()
-		t, err := ggufmodel.ReadTokenizer(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		if t == nil || !t.HasTemplate {
 			return nil, fmt.Errorf("%s carries no chat template (tokenizer.chat_template)", path)

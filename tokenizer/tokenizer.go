@@ -208,7 +208,7 @@ func (t *Tokenizer) appendOrdinary(ids []int, text string) []int {
 func (t *Tokenizer) Decode(ids []int) ([]byte, error) {
 	var out []byte
 	for _, id := range ids {
-		if id < 0 || id >= len(t.decoder) || t.decoder[id] == nil {
+		if !t.Has(id) {
 			return nil, fmt.Errorf("token id %d is not in the vocabulary (%d ids)", id, len(t.decoder))
 		}
 		out = append(out, t.decoder[id]...)
@@ -221,6 +221,9 @@ func (t *Tokenizer) SpecialID(s string) (int, bool) {
 	id, ok := t.special[s]
 	return id, ok
 }
+
+// Has reports whether id has a token.
+func (t *Tokenizer) Has(id int) bool { return id >= 0 && id < len(t.decoder) && t.decoder[id] != nil }
 
 // VocabSize is the number of ids (one more than the largest).
 func (t *Tokenizer) VocabSize() int { return len(t.decoder) }

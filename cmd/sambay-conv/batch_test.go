@@ -52,6 +52,22 @@ func outputs(t *testing.T, root string) map[string]string {
 	return all
 }
 
+// sameOutputs reports every output that differs from the serial run's,
+// is missing, or is not one of its outputs.
+func sameOutputs(t *testing.T, want, got map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s differs from the serial run's (or is missing)", k)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: not in the serial run's outputs (a leftover?)", k)
+		}
+	}
+}
+
 // TestBatchShardsKilled runs a job as 4 local shards at once, kills one
 // with SIGKILL while it works, reruns it, and checks that every output
 // exists once, byte-identical to a serial run's, with nothing left behind;
@@ -120,17 +136,7 @@ func TestBatchShardsKilled(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "skipped  "+group+"/import") {
 		t.Fatalf("rerun of shard %d: %d\n%s%s", victim, code, out, errOut)
 	}
-	got := outputs(t, filepath.Join(dir, "out"))
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s differs from the serial run's (or is missing)", k)
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			t.Errorf("%s: not in the serial run's outputs (a leftover?)", k)
-		}
-	}
+	sameOutputs(t, want, outputs(t, filepath.Join(dir, "out")))
 	for _, g := range []string{"m0", "m1", "m2", "m3"} {
 		for _, d := range []string{filepath.Join(dir, "out", g), filepath.Join(dir, "out", g, "canonical")} {
 			if l, _ := atomicfile.Leftovers(d); len(l) > 0 {

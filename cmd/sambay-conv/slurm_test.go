@@ -173,17 +173,7 @@ func TestSlurmArray(t *testing.T) {
 			return strings.Contains(string(b), "16 records, 0 missing, 0 failed")
 		})
 	}
-	got := outputs(t, root)
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s differs from the serial run's (or is missing)", k)
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			t.Errorf("%s: not in the serial run's outputs (a leftover?)", k)
-		}
-	}
+	sameOutputs(t, want, outputs(t, root))
 	for _, g := range []string{"m0", "m1", "m2", "m3"} {
 		if l, _ := atomicfile.Leftovers(filepath.Join(root, g)); len(l) > 0 {
 			t.Errorf("left behind: %v", l)
