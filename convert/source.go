@@ -30,7 +30,7 @@ const (
 
 // TokenizerFiles are the tokenizer files carried from a source folder to
 // the canonical output (and from there into GGUF metadata and MLX folders).
-var TokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"}
+var TokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt"}
 
 // A Source is an opened checkpoint: its tensors by source name (lazy), what
 // it says about itself, and the files it was read from.
@@ -47,9 +47,9 @@ type Source struct {
 	// HFConfig and GenConfig are config.json / generation_config.json found
 	// beside a Hugging Face layout checkpoint, or nil.
 	HFConfig, GenConfig []byte
-	// Tokenizer holds the tokenizer files found beside the checkpoint
-	// (tokenizer.json, tokenizer_config.json, special_tokens_map.json,
-	// added_tokens.json), copied into the canonical output.
+	// Tokenizer holds the tokenizer files (TokenizerFiles) found beside the
+	// checkpoint, or in SourceOptions.TokenizerDir, copied into the
+	// canonical output.
 	Tokenizer map[string][]byte
 	Warnings  []string
 	Skipped   []string // state-dict entries ignored on purpose
@@ -62,6 +62,11 @@ type Source struct {
 type SourceOptions struct {
 	PickleAllowUnknown bool // torchpth.Options.AllowUnknownGlobals
 	VerifyCRC          bool
+	// TokenizerDir, when set, is the folder the tokenizer files are read
+	// from instead of the checkpoint's own (a training checkpoint rarely
+	// sits beside its tokenizer); it must hold tokenizer.json or
+	// vocab.json with merges.txt.
+	TokenizerDir string
 }
 
 // Close releases the source's files.
@@ -82,6 +87,30 @@ func (s *Source) SameStorage(a, b string) bool { return s.pth != nil && s.pth.Sa
 // or with pytorch_model.bin, a .safetensors or index file, or a torch.save
 // file (.pth, .pt, .bin, .ckpt, or anything starting with a zip header).
 func OpenSource(path string, o SourceOptions) (*Source, error) {
+	s, err := openSource(path, o)
+	if err != nil || o.TokenizerDir == "" {
+		return s, err
+	}
+	s.Tokenizer = nil
+	if fi, err := os.Stat(o.TokenizerDir); err != nil || !fi.IsDir() {
+		s.Close()
+		return nil, fmt.Errorf("tokenizer folder %s: not a folder", o.TokenizerDir)
+	}
+	if err := readTokenizer(s, o.TokenizerDir); err != nil {
+		s.Close()
+		return nil, err
+	}
+	_, hasJSON := s.Tokenizer["tokenizer.json"]
+	_, hasVocab := s.Tokenizer["vocab.json"]
+	_, hasMerges := s.Tokenizer["merges.txt"]
+	if !hasJSON && !(hasVocab && hasMerges) {
+		s.Close()
+		return nil, fmt.Errorf("tokenizer folder %s: no tokenizer.json and no vocab.json with merges.txt", o.TokenizerDir)
+	}
+	return s, nil
+}
+
+func openSource(path string, o SourceOptions) (*Source, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -110,19 +139,21 @@ func globAny(dir, pat string) bool {
 	return len(m) > 0
 }
 
-// readSide reads the config, generation config and tokenizer files beside
-// a checkpoint. A missing one is skipped; one that is not a regular file,
-// leads outside the folder or is too large is an error (it would otherwise
-// hang the import or be copied into the output).
-func readSide(s *Source, dir string) error {
-	read := func(name string) ([]byte, error) {
-		b, err := sidefile.Read(dir, name)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		return b, err
+// readOptional reads a side file of dir: nil when it does not exist; an
+// error when it is not a regular file, leads outside the folder or is too
+// large (it would otherwise hang the import or be copied into the output).
+func readOptional(dir, name string) ([]byte, error) {
+	b, err := sidefile.Read(dir, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	b, err := read("config.json")
+	return b, err
+}
+
+// readSide reads the config, generation config and tokenizer files beside
+// a Hugging Face layout checkpoint; a missing one is skipped.
+func readSide(s *Source, dir string) error {
+	b, err := readOptional(dir, "config.json")
 	if err != nil {
 		return err
 	}
@@ -130,11 +161,16 @@ func readSide(s *Source, dir string) error {
 		s.HFConfig = b
 		s.Files = append(s.Files, filepath.Join(dir, "config.json"))
 	}
-	if s.GenConfig, err = read("generation_config.json"); err != nil {
+	if s.GenConfig, err = readOptional(dir, "generation_config.json"); err != nil {
 		return err
 	}
+	return readTokenizer(s, dir)
+}
+
+// readTokenizer reads the tokenizer files of dir; a missing one is skipped.
+func readTokenizer(s *Source, dir string) error {
 	for _, f := range TokenizerFiles {
-		b, err := read(f)
+		b, err := readOptional(dir, f)
 		if err != nil {
 			return err
 		}
@@ -185,11 +221,15 @@ func openPth(path, dir string, o SourceOptions) (*Source, error) {
 		s.Tensors[t.Name] = t
 	}
 	s.finish()
+	// A config.json beside an ArchScale checkpoint describes something
+	// else; tokenizer files beside one are the run's tokenizer.
+	side := readTokenizer
 	if s.Layout == LayoutHF {
-		if err := readSide(s, dir); err != nil {
-			s.Close()
-			return nil, err
-		}
+		side = readSide
+	}
+	if err := side(s, dir); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }

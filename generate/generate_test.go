@@ -3,6 +3,7 @@ package generate
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,23 +60,51 @@ func TestGreedyCachedEqualsPrefill(t *testing.T) {
 			t.Errorf("%s: cached %v, prefill %v", name, got, want)
 		}
 		// The PyTorch reference's greedy decoding (reference/torch/sambay_ref.py --generate).
-		b, err := os.ReadFile(filepath.Join("..", "testdata", name, "greedy-fp32.txt"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var torch []int
-		for _, f := range strings.Split(strings.TrimSpace(string(b)), ",") {
-			v, err := strconv.Atoi(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			torch = append(torch, v)
-		}
-		if !slices.Equal(got, torch) {
+		if torch := readIDs(t, filepath.Join("..", "testdata", name, "greedy-fp32.txt")); !slices.Equal(got, torch) {
 			t.Errorf("%s: greedy %v, PyTorch reference %v", name, got, torch)
 		}
 		m.Close()
 	}
+}
+
+// TestGreedyTrainedExample: the trained example, imported from its
+// training checkpoint, continues "func main() {" greedily with the tokens
+// the PyTorch reference chose (reference/torch/train_example.py,
+// greedy-fp32.txt), through the tokenizer that came with the checkpoint.
+func TestGreedyTrainedExample(t *testing.T) {
+	ex := filepath.Join("..", "testdata", "phi4flash-go")
+	canon := filepath.Join(t.TempDir(), "canonical")
+	if _, err := convert.Import(context.Background(), filepath.Join(ex, "archscale-head.pth"), convert.ImportOptions{
+		Output: canon, Config: convert.ConfigOptions{ConfigFile: filepath.Join(ex, "litgpt-config.json")}}); err != nil {
+		t.Fatal(err)
+	}
+	torch := readIDs(t, filepath.Join(ex, "greedy-fp32.txt"))
+	r, err := Run(context.Background(), Options{Model: canon, Prompt: "func main() {", MaxTokens: len(torch)}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reference decodes past an end-of-sequence token; Run stops there.
+	if !slices.Equal(r.Tokens, torch[:len(r.Tokens)]) || r.StopReason == "length" && len(r.Tokens) != len(torch) {
+		t.Errorf("greedy %v (%s), PyTorch reference %v", r.Tokens, r.StopReason, torch)
+	}
+	t.Logf("func main() {%s", r.Text)
+}
+
+// readIDs reads comma-separated token ids.
+func readIDs(t *testing.T, path string) []int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int
+	for _, f := range strings.Split(strings.TrimSpace(string(b)), ",") {
+		v, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		ids = append(ids, v)
+	}
+	return ids
 }
 
 func textModel(t *testing.T) string {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sambay-conv/sambay-conv/convert"
+	"github.com/sambay-conv/sambay-conv/generate"
 	"github.com/sambay-conv/sambay-conv/ggufmodel"
 	"github.com/sambay-conv/sambay-conv/internal/atomicfile"
 	"github.com/sambay-conv/sambay-conv/mlxmodel"
@@ -110,8 +112,15 @@ type Options struct {
 	// chunks of TextCtx tokens (default 512) with the model's tokenizer.
 	Text    string
 	TextCtx int
-	Force   bool // run into an existing, non-empty Output (replacing only the pipeline's own outputs)
-	Log     func(string)
+	// TextLabel names the text in reports (default Text).
+	TextLabel string
+	// Prompt, when set, is continued greedily by the import and by every
+	// target for SampleTokens tokens (default 48): a sample of each
+	// output's text in the report.
+	Prompt       string
+	SampleTokens int
+	Force        bool // run into an existing, non-empty Output (replacing only the pipeline's own outputs)
+	Log          func(string)
 	// SourceLabel names the source in reports (default Source), e.g. "the
 	// bundled example" instead of a temporary path.
 	SourceLabel string
@@ -139,6 +148,7 @@ type TargetResult struct {
 	Parity        *verify.Report `json:"parity"`
 	// OnText is the target scored on Options.Text against the import.
 	OnText  *verify.TextResult `json:"on_text,omitempty"`
+	Sample  *generate.Result   `json:"sample,omitempty"`
 	Tensors []TensorQuality    `json:"tensors,omitempty"`
 }
 
@@ -165,8 +175,10 @@ type Result struct {
 	// there is no such score.
 	OnText      *verify.TextResult `json:"on_text,omitempty"`
 	TextSkipped string             `json:"text_skipped,omitempty"`
-	Targets     []TargetResult     `json:"targets"`
-	Reports     []string           `json:"reports"`
+	// Sample is the import's greedy continuation of Options.Prompt.
+	Sample  *generate.Result `json:"sample,omitempty"`
+	Targets []TargetResult   `json:"targets"`
+	Reports []string         `json:"reports"`
 }
 
 // Run runs the pipeline. It returns an error wrapping verify.ErrParity when
@@ -194,12 +206,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.SourceLabel != "" {
 		res.Source = o.SourceLabel
 	}
-	io := o.Import
-	io.Output, io.Force = res.Canonical, true
-	if io.Progress == nil {
-		io.Progress = o.progress("import")
+	iopts := o.Import
+	iopts.Output, iopts.Force = res.Canonical, true
+	if iopts.Progress == nil {
+		iopts.Progress = o.progress("import")
 	}
-	imp, err := convert.Import(ctx, o.Source, io)
+	imp, err := convert.Import(ctx, o.Source, iopts)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
@@ -224,7 +236,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	} else if res.OnText, err = verify.RunText(ctx, verify.TextOptions{Model: res.Canonical, Text: o.Text, Ctx: o.TextCtx}); err != nil {
 		return nil, fmt.Errorf("perplexity on %s: %w", o.Text, err)
 	} else {
-		o.logf("perplexity on %s: %.4f ± %.4f (%d predictions)", o.Text, res.OnText.PPL, res.OnText.PPLStdErr, res.OnText.Scored)
+		o.labelText(res.OnText)
+		o.logf("perplexity on %s: %.4f ± %.4f (%d predictions)", res.OnText.Text, res.OnText.PPL, res.OnText.PPLStdErr, res.OnText.Scored)
+	}
+	if res.Sample, err = o.sample(ctx, res.Canonical); err != nil {
+		return nil, err
 	}
 	for _, t := range o.Targets {
 		tr, err := runTarget(ctx, t, res.Canonical, base, tokens, o)
@@ -235,6 +251,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			if tr.OnText, err = verify.RunText(ctx, verify.TextOptions{Model: tr.Path, Against: res.Canonical, Text: o.Text, Ctx: o.TextCtx}); err != nil {
 				return nil, fmt.Errorf("%s: perplexity on %s: %w", t, o.Text, err)
 			}
+			o.labelText(tr.OnText)
+		}
+		if tr.Sample, err = o.sample(ctx, tr.Path); err != nil {
+			return nil, fmt.Errorf("%s: %w", t, err)
 		}
 		o.logf("%s: %.3f bits/weight, KL mean %.4g, top-1 %.1f%%", t, tr.BitsPerWeight, tr.Parity.KLDMean, 100*tr.Parity.Top1Agreement)
 		res.Targets = append(res.Targets, *tr)
@@ -274,6 +294,31 @@ func checkOutput(dir string, force bool) error {
 		return fmt.Errorf("%w: %s exists and is not empty (use --force to replace the pipeline's outputs in it)", atomicfile.ErrExists, dir)
 	}
 	return nil
+}
+
+// labelText names the text of r by o.TextLabel, when there is one.
+func (o *Options) labelText(r *verify.TextResult) {
+	if o.TextLabel != "" {
+		r.Text = o.TextLabel
+	}
+}
+
+// sample continues o.Prompt greedily with the model at path, or returns
+// nil without a prompt.
+func (o *Options) sample(ctx context.Context, path string) (*generate.Result, error) {
+	if o.Prompt == "" {
+		return nil, nil
+	}
+	n := o.SampleTokens
+	if n == 0 {
+		n = 48
+	}
+	r, err := generate.Run(ctx, generate.Options{Model: path, Prompt: o.Prompt, MaxTokens: n}, io.Discard)
+	if err != nil {
+		return nil, fmt.Errorf("sample of %s: %w", path, err)
+	}
+	o.logf("%s continues %q with %q", path, o.Prompt, r.Text)
+	return r, nil
 }
 
 func (o *Options) logf(format string, args ...any) {

@@ -50,7 +50,31 @@ func (r *Result) doc() *report.Doc {
 					fmt.Sprintf("%+.2f%%", 100*y.PPLDelta/y.PPLOriginal), fmt.Sprintf("%.4g", y.KLDMean), fmt.Sprintf("%.4g", y.KLDP99), fmt.Sprintf("%.2f%%", 100*y.Top1Agreement)})
 			}
 		}
-		add(tt)
+		add(tt, report.Para("PPL is exp(mean negative log-likelihood) of the text's next tokens: the number of equally likely tokens the model "+
+			"hesitates between, on average (1 is perfect; the vocabulary size is a uniform guess). ± is its standard error over the scored predictions. "+
+			"ΔPPL is the output's PPL minus the import's on the same predictions; KL is the divergence of the output's next-token distribution "+
+			"from the import's, in nats (0: the same distribution); top-1 is how often both pick the same most likely token."))
+	}
+	if r.Sample != nil {
+		add(report.Heading{Level: 2, Text: "Samples"},
+			report.Para(fmt.Sprintf("Each model continues the same prompt greedily (the most likely token at each step, at most %d tokens; "+
+				"`sambay-conv generate MODEL --prompt TEXT -n N` does the same). A quantization that hurt the model shows here as text that "+
+				"leaves the import's sooner.", len(r.Sample.Tokens))),
+			report.Heading{Level: 3, Text: "import"}, report.Code(r.Sample.Prompt+r.Sample.Text))
+		for _, tr := range r.Targets {
+			if tr.Sample == nil {
+				continue
+			}
+			same := 0
+			for same < len(tr.Sample.Tokens) && same < len(r.Sample.Tokens) && tr.Sample.Tokens[same] == r.Sample.Tokens[same] {
+				same++
+			}
+			note := fmt.Sprintf("the import's first %d of %d tokens", same, len(r.Sample.Tokens))
+			if same == len(r.Sample.Tokens) && len(tr.Sample.Tokens) == same {
+				note = "the same tokens as the import"
+			}
+			add(report.Heading{Level: 3, Text: tr.Target + " (" + note + ")"}, report.Code(tr.Sample.Prompt+tr.Sample.Text))
+		}
 	}
 	add(report.Heading{Level: 2, Text: "Quantized outputs vs the imported model (fp32 reference forward pass)"})
 	plot := report.Plot{XLabel: "bits per weight", YLabel: "mean KL divergence (nats)", XTicks: true}

@@ -129,6 +129,29 @@ func (t Table) align(i int) string {
 func (s SVG) markdown(io.Writer) {}
 func (s SVG) html(w io.Writer)   { fmt.Fprintf(w, "<figure>%s</figure>\n", string(s)) }
 
+// Code is preformatted text (a model's output, a command), shown verbatim.
+type Code string
+
+func (c Code) markdown(w io.Writer) {
+	// The fence is longer than any run of backticks in the text.
+	fence, run := 3, 0
+	for _, r := range string(c) {
+		if r != '`' {
+			run = 0
+			continue
+		}
+		if run++; run >= fence {
+			fence = run + 1
+		}
+	}
+	f := strings.Repeat("`", fence)
+	fmt.Fprintf(w, "%s\n%s\n%s\n", f, strings.TrimSuffix(string(c), "\n"), f)
+}
+
+func (c Code) html(w io.Writer) {
+	fmt.Fprintf(w, "<pre><code>%s</code></pre>\n", html.EscapeString(string(c)))
+}
+
 var (
 	codeRe = regexp.MustCompile("`([^`]*)`")
 	boldRe = regexp.MustCompile(`\*\*([^*]+)\*\*`)

@@ -81,3 +81,19 @@ func TestWriteFile(t *testing.T) {
 		t.Error("a failed JSON report left a file")
 	}
 }
+
+// TestCode: preformatted text survives both formats verbatim; a fence in
+// the text does not end the Markdown block early.
+func TestCode(t *testing.T) {
+	text := "func main() {\n\ts := \"```\" + `<b>`\n}\n"
+	d := &Doc{Blocks: []Block{Code(text)}}
+	var md, h strings.Builder
+	d.Markdown(&md)
+	if want := "````\n" + strings.TrimSuffix(text, "\n") + "\n````\n"; md.String() != want {
+		t.Errorf("markdown:\n%q\nwant\n%q", md.String(), want)
+	}
+	d.HTML(&h)
+	if want := "<pre><code>func main() {\n\ts := &#34;```&#34; + `&lt;b&gt;`\n}\n</code></pre>"; !strings.Contains(h.String(), want) {
+		t.Errorf("HTML lacks %q:\n%s", want, h.String())
+	}
+}

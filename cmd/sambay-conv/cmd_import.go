@@ -23,6 +23,7 @@ func configFlags() []cli.Flag {
 		&cli.FloatFlag{Name: "attn-scale", HideDefault: true, Usage: "override the attention softmax scale"},
 		&cli.BoolFlag{Name: "pickle-allow-unknown", Usage: "turn unknown pickle globals outside the model into inert placeholders"},
 		&cli.BoolFlag{Name: "verify-crc", Usage: "check the CRC-32 of every storage read from a .pth"},
+		&cli.StringFlag{Name: "tokenizer", Usage: "folder with the tokenizer files (tokenizer.json, tokenizer_config.json, …) to carry instead of those beside the checkpoint"},
 	}
 }
 
@@ -65,6 +66,11 @@ func configOptions(c *cli.Command) (convert.ConfigOptions, convert.SourceOptions
 		co.MuP.AttnScale = &v
 	}
 	so := convert.SourceOptions{PickleAllowUnknown: c.Bool("pickle-allow-unknown"), VerifyCRC: c.Bool("verify-crc")}
+	if c.IsSet("tokenizer") {
+		if so.TokenizerDir = c.String("tokenizer"); so.TokenizerDir == "" {
+			return co, so, usagef("--tokenizer: empty folder name")
+		}
+	}
 	return co, so, nil
 }
 

@@ -26,7 +26,9 @@ func pipelineCommand() *cli.Command {
 			&cli.StringFlag{Name: "tokens-file", Usage: "token ids for comparing the quantized outputs (default: the golden's, extended to 64)"},
 			&cli.BoolFlag{Name: "force", Usage: "run into an existing output folder, replacing only the pipeline's own outputs in it"},
 			&cli.StringFlag{Name: "text", Usage: "score the import and every output on this text file (perplexity; KL and top-1 against the import), with the model's tokenizer"},
-			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "--text: tokens per chunk"},
+			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "--text: tokens per chunk (the example's default: " + fmt.Sprint(sambayconv.ExampleTextCtx) + ", its training length)"},
+			&cli.StringFlag{Name: "prompt", Usage: "a prompt that the import and every output continue greedily, as a sample in the report (the example's default: " + fmt.Sprintf("%q", sambayconv.ExamplePrompt) + ")"},
+			&cli.IntFlag{Name: "sample-tokens", Value: 48, Usage: "--prompt: tokens to generate"},
 			jsonFlag(),
 		}, configFlags()...),
 		Action: func(ctx context.Context, c *cli.Command) error {
@@ -47,8 +49,14 @@ func pipelineCommand() *cli.Command {
 			if c.Int("ctx") < 4 {
 				return usagef("--ctx %d: want at least 4 tokens", c.Int("ctx"))
 			}
+			if c.IsSet("prompt") && c.String("prompt") == "" {
+				return usagef("--prompt needs text")
+			}
+			if n := c.Int("sample-tokens"); n < 1 || n > 4096 {
+				return usagef("--sample-tokens %d: want 1 to 4096", n)
+			}
 			o := pipeline.Options{Source: c.Args().First(), Output: c.String("output"), Golden: c.String("golden"), Targets: targets, Force: c.Bool("force"), ToolVersion: version(),
-				Text: c.String("text"), TextCtx: int(c.Int("ctx")),
+				Text: c.String("text"), TextCtx: int(c.Int("ctx")), Prompt: c.String("prompt"), SampleTokens: int(c.Int("sample-tokens")),
 				Import: convert.ImportOptions{Config: co, Source: so}}
 			if f := c.String("tokens-file"); f != "" {
 				b, err := os.ReadFile(f)
@@ -75,6 +83,16 @@ func pipelineCommand() *cli.Command {
 				}
 				if o.Golden == "" {
 					o.Golden = filepath.Join(tmp, sambayconv.ExampleGolden)
+				}
+				if o.Text == "" {
+					o.Text = filepath.Join(tmp, sambayconv.ExampleText)
+					o.TextLabel = sambayconv.ExampleText + " (held-out Go source of the example)"
+				}
+				if !c.IsSet("ctx") {
+					o.TextCtx = sambayconv.ExampleTextCtx
+				}
+				if o.Prompt == "" {
+					o.Prompt = sambayconv.ExamplePrompt
 				}
 			}
 			stderr := c.Root().ErrWriter
@@ -117,6 +135,25 @@ func pipelineCommand() *cli.Command {
 					fmt.Fprintf(w, "%-14s %-7s %8.3f %10.4g %10.4g %10.4g %7.1f%% %+12.4f\n", t.Target, p.Verdict, t.BitsPerWeight, p.KLDMean, p.KLDP99, p.KLDMax, 100*p.Top1Agreement, p.PPLDelta)
 				}
 				fmt.Fprintln(w, "(REPORT: measured, no threshold — a quantized model is expected to differ; KL divergence and NMSE: lower is better, top-1: higher is better)")
+			}
+			if x := res.OnText; x != nil {
+				fmt.Fprintf(w, "\n== perplexity on %s: %d tokens, %d chunks of %d, %d predictions scored\n", x.Text, x.Tokens, x.Chunks, x.Ctx, x.Scored)
+				fmt.Fprintf(w, "%-14s %10s %9s %10s %8s %10s %10s %8s\n", "model", "PPL", "±", "ΔPPL", "ΔPPL %", "KL mean", "KL p99", "top-1")
+				fmt.Fprintf(w, "%-14s %10.4f %9.4f\n", "import", x.PPL, x.PPLStdErr)
+				for _, t := range res.Targets {
+					if y := t.OnText; y != nil {
+						fmt.Fprintf(w, "%-14s %10.4f %9.4f %+10.4f %+7.2f%% %10.4g %10.4g %7.2f%%\n", t.Target, y.PPL, y.PPLStdErr, y.PPLDelta, 100*y.PPLDelta/y.PPLOriginal, y.KLDMean, y.KLDP99, 100*y.Top1Agreement)
+					}
+				}
+			}
+			if s := res.Sample; s != nil {
+				fmt.Fprintf(w, "\n== samples: greedy continuations of %q\n", s.Prompt)
+				fmt.Fprintf(w, "-- import\n%s%s\n", s.Prompt, s.Text)
+				for _, t := range res.Targets {
+					if t.Sample != nil {
+						fmt.Fprintf(w, "-- %s\n%s%s\n", t.Target, t.Sample.Prompt, t.Sample.Text)
+					}
+				}
 			}
 			fmt.Fprintln(w, "\nreports:", res.Reports)
 			return runErr

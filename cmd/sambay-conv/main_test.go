@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,8 +164,32 @@ func TestPipelineOnBundledExample(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "out", "canonical", "manifest.json")); err != nil {
 		t.Error(err)
 	}
+	for _, want := range []string{"== perplexity on heldout.go.txt", "== samples: greedy continuations of \"func main() {\"", "-- gguf:q4_k_m\nfunc main() {"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pipeline output lacks %q", want)
+		}
+	}
+	checkExampleFigures(t, filepath.Join(dir, "out", "report.json"))
+	// The GGUF file alone carries its tokenizer and chat template.
+	alone := filepath.Join(t.TempDir(), "m.gguf")
+	b, _ := os.ReadFile(filepath.Join(dir, "out", "model-q4_k_m.gguf"))
+	os.WriteFile(alone, b, 0o644)
+	for _, args := range [][]string{{"--prompt", "func main() {"}, {"--chat", "--prompt", "Write a Go function."}} {
+		code, gout, stderr := runCLI(t, append([]string{"generate", alone, "-n", "8", "--json"}, args...)...)
+		var r struct {
+			Prompt string `json:"prompt"`
+			Tokens []int  `json:"tokens"`
+		}
+		if code != 0 || json.Unmarshal([]byte(gout), &r) != nil || len(r.Tokens) == 0 {
+			t.Errorf("generate %v on the GGUF file alone: exit %d %s %s", args, code, gout, stderr)
+		}
+		if args[0] == "--chat" && r.Prompt != "<|user|>Write a Go function.<|end|><|assistant|>" {
+			t.Errorf("chat prompt from the GGUF's template: %q", r.Prompt)
+		}
+	}
 	md, _ := os.ReadFile(filepath.Join(dir, "out", "report.md"))
-	for _, want := range []string{"the bundled example", "generated 20", "0.1.0", "## Legend", "lower is better", "need a runtime that implements SambaY", "model-q8_0.gguf"} {
+	for _, want := range []string{"the bundled example", "generated 20", "0.1.0", "## Legend", "lower is better", "need a runtime that implements SambaY", "model-q8_0.gguf",
+		"## Perplexity on text", "## Samples", "### gguf:q8_0 (", "func main() {"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
 		}
@@ -181,7 +206,8 @@ func TestPipelineOnBundledExample(t *testing.T) {
 	}
 	notes := filepath.Join(out1, "notes.txt")
 	os.WriteFile(notes, []byte("mine"), 0o644)
-	if code, _, stderr := runCLI(t, "pipeline", "-o", out1, "--force"); code != 0 {
+	// (Q8_0 only: the one output compared below.)
+	if code, _, stderr := runCLI(t, "pipeline", "-o", out1, "--force", "--targets", "gguf:q8_0"); code != 0 {
 		t.Errorf("second run with --force: exit %d %s", code, stderr)
 	}
 	if b, err := os.ReadFile(notes); err != nil || string(b) != "mine" {
@@ -197,6 +223,48 @@ func TestPipelineOnBundledExample(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out1, "canonical", "mine.txt")); err != nil {
 		t.Error(err)
+	}
+}
+
+// checkExampleFigures checks the shape a trained model's report has: the
+// import's perplexity on held-out text far below a uniform guess, Q8_0
+// within 1 % of it, KL ordered Q8_0 < Q4_K_M and Q8_0 < MLX 4-bit, and
+// agreement on the most likely token highest for Q8_0.
+func checkExampleFigures(t *testing.T, path string) {
+	t.Helper()
+	var r struct {
+		OnText struct {
+			PPL float64 `json:"ppl"`
+		} `json:"on_text"`
+		Targets []struct {
+			Target string `json:"target"`
+			OnText struct {
+				PPLDelta    float64 `json:"ppl_delta"`
+				PPLOriginal float64 `json:"ppl_original"`
+				KLDMean     float64 `json:"kld_mean"`
+				Top1        float64 `json:"top1_agreement"`
+			} `json:"on_text"`
+		} `json:"targets"`
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.OnText.PPL < 1 || r.OnText.PPL > 2048/4 {
+		t.Errorf("import's held-out perplexity %.3f: not a trained model's (a uniform guess is 2048)", r.OnText.PPL)
+	}
+	if len(r.Targets) != 3 {
+		t.Fatalf("%d targets", len(r.Targets))
+	}
+	q8, q4, mlx := r.Targets[0].OnText, r.Targets[1].OnText, r.Targets[2].OnText
+	if d := math.Abs(q8.PPLDelta / q8.PPLOriginal); d > 0.01 {
+		t.Errorf("Q8_0 changes perplexity by %.2f%%", 100*d)
+	}
+	if !(q8.KLDMean < q4.KLDMean && q8.KLDMean < mlx.KLDMean) || !(q8.Top1 >= q4.Top1 && q8.Top1 >= mlx.Top1) {
+		t.Errorf("KL (top-1) q8_0 %.4g (%.3f), q4_k_m %.4g (%.3f), mlx 4-bit %.4g (%.3f): Q8_0 should be closest", q8.KLDMean, q8.Top1, q4.KLDMean, q4.Top1, mlx.KLDMean, mlx.Top1)
 	}
 }
 
@@ -762,7 +830,8 @@ func TestGenerateCommand(t *testing.T) {
 	}
 }
 
-// TestPipelineTextFlags: --text and --ctx values are checked before any work.
+// TestPipelineTextFlags: --text, --ctx, --prompt, --sample-tokens and
+// --tokenizer values are checked before any work.
 func TestPipelineTextFlags(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "o")
 	for _, c := range []struct {
@@ -772,6 +841,11 @@ func TestPipelineTextFlags(t *testing.T) {
 		{[]string{"--text", ""}, "--text needs a file"},
 		{[]string{"--text", "x.txt", "--ctx", "2"}, "--ctx 2"},
 		{[]string{"--text", "x.txt", "--ctx", "-1"}, "--ctx -1"},
+		{[]string{"--prompt", ""}, "--prompt needs text"},
+		{[]string{"--sample-tokens", "0"}, "--sample-tokens 0"},
+		{[]string{"--sample-tokens", "-5"}, "--sample-tokens -5"},
+		{[]string{"--sample-tokens", "100000"}, "--sample-tokens 100000"},
+		{[]string{"--tokenizer", ""}, "--tokenizer: empty"},
 	} {
 		code, _, errOut := runCLI(t, append([]string{"pipeline", "-o", out}, c.args...)...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
@@ -780,5 +854,50 @@ func TestPipelineTextFlags(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a usage error left an output folder")
+	}
+}
+
+// TestImportTokenizer: tokenizer files beside an ArchScale checkpoint are
+// carried into the canonical folder; --tokenizer DIR takes them from DIR
+// instead, and a bad DIR is an error that names it.
+func TestImportTokenizer(t *testing.T) {
+	ex := filepath.Join(td, "phi4flash-go")
+	pth, cfg := filepath.Join(ex, "archscale-head.pth"), filepath.Join(ex, "litgpt-config.json")
+	want, _ := os.ReadFile(filepath.Join(ex, "tokenizer.json"))
+	dir := t.TempDir()
+	out := filepath.Join(dir, "beside")
+	if code, _, stderr := runCLI(t, "import", pth, "--config", cfg, "-o", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got, err := os.ReadFile(filepath.Join(out, "tokenizer.json")); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("tokenizer.json beside the checkpoint was not carried: %v", err)
+	}
+	// The checkpoint alone, the tokenizer named.
+	alone := filepath.Join(dir, "alone")
+	os.MkdirAll(alone, 0o755)
+	b, _ := os.ReadFile(pth)
+	os.WriteFile(filepath.Join(alone, "ckpt.pth"), b, 0o644)
+	out = filepath.Join(dir, "named")
+	if code, _, stderr := runCLI(t, "import", filepath.Join(alone, "ckpt.pth"), "--config", cfg, "--tokenizer", ex, "-o", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got, err := os.ReadFile(filepath.Join(out, "tokenizer.json")); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("--tokenizer: tokenizer.json not carried: %v", err)
+	}
+	empty := t.TempDir()
+	for _, c := range []struct{ dir, want string }{
+		{"", "--tokenizer"},
+		{filepath.Join(dir, "missing"), "missing: not a folder"},
+		{pth, "not a folder"},
+		{empty, "no tokenizer.json"},
+	} {
+		o := filepath.Join(dir, "bad")
+		code, _, stderr := runCLI(t, "import", filepath.Join(alone, "ckpt.pth"), "--config", cfg, "--tokenizer", c.dir, "-o", o)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("--tokenizer %q: exit %d %s", c.dir, code, stderr)
+		}
+		if _, err := os.Stat(o); err == nil {
+			t.Errorf("--tokenizer %q: output folder left behind", c.dir)
+		}
 	}
 }

@@ -12,6 +12,8 @@ file: safetensors with
 Modes: fp32 (no rounding anywhere) and bf16 (rounds to bfloat16 at the
 points the CUDA implementation does, emulated in fp32 so CPU and GPU runs
 compare like with like). Runs on CPU (Debian's PyTorch 1.13) or CUDA.
+Ref.forward takes ids of shape [T] or [B, T] and is differentiable:
+train_example.py trains the example model through it.
 
   python3 sambay_ref.py MODEL_DIR --tokens 1,2,3 --mode fp32 -o golden.safetensors [--device cuda]
 """
@@ -147,26 +149,27 @@ class Ref:
 
     def mamba(self, u, a, memory):
         c = self.c
-        T = u.shape[0]
+        lead, T = u.shape[:-2], u.shape[-2]
         xz = self.linear(u, a + "in_proj.weight")
-        x, z = xz[:, :c.Di], xz[:, c.Di:]
+        x, z = xz[..., :c.Di], xz[..., c.Di:]
         cw = self.w[a + "conv1d.weight"][:, 0, :]  # (Di, K); tap K-1 is the current token
-        xp = torch.cat([torch.zeros(c.K - 1, c.Di, device=self.dev), x], 0)
-        conv = self.w[a + "conv1d.bias"].clone().expand(T, c.Di).clone()
+        xp = torch.cat([torch.zeros(*lead, c.K - 1, c.Di, device=self.dev), x], -2)
+        conv = self.w[a + "conv1d.bias"].expand(*lead, T, c.Di)
         for k in range(c.K):
-            conv = conv + cw[:, k] * xp[k:k + T]
+            conv = conv + cw[:, k] * xp[..., k:k + T, :]
         cc = self.R(conv / (1 + torch.exp(-conv)))
         xdbl = self.linear(cc, a + "x_proj.weight")
-        dtr, B, C = xdbl[:, :c.R], xdbl[:, c.R:c.R + c.N], xdbl[:, c.R + c.N:]
+        dtr, B, C = xdbl[..., :c.R], xdbl[..., c.R:c.R + c.N], xdbl[..., c.R + c.N:]
         dpre = self.linear(dtr, a + "dt_proj.weight") + self.w[a + "dt_proj.bias"]
         delta = torch.where(dpre > 20, dpre, torch.log1p(torch.exp(dpre)))
         A = -torch.exp(self.w[a + "A_log"])
-        h = torch.zeros(c.Di, c.N, device=self.dev)
+        h = torch.zeros(*lead, c.Di, c.N, device=self.dev)
         ys = []
         for t in range(T):
-            h = torch.exp(delta[t][:, None] * A) * h + (delta[t] * cc[t])[:, None] * B[t][None, :]
-            ys.append(self.w[a + "D"] * cc[t] + (h * C[t][None, :]).sum(-1))
-        y = torch.stack(ys)
+            dt, ct = delta[..., t, :], cc[..., t, :]
+            h = torch.exp(dt[..., None] * A) * h + (dt * ct)[..., None] * B[..., t, None, :]
+            ys.append(self.w[a + "D"] * ct + (h * C[..., t, None, :]).sum(-1))
+        y = torch.stack(ys, -2)
         if memory:
             m = self.R(y)
             o = self.R(z * m / (1 + torch.exp(-z)))
@@ -181,45 +184,45 @@ class Ref:
         return self.linear(o, a + "out_proj.weight", a + "out_proj.bias")
 
     def attend(self, q, k, v, mask):
-        # q (T, h, d); k, v (S, h, d) with one kv head per query head already chosen
-        s = torch.einsum("thd,shd->hts", q, k) * self.c.scale
-        s = s.masked_fill(~mask[None], float("-inf"))
+        # q (..., T, h, d); k, v (..., S, h, d) with one kv head per query head already chosen
+        s = torch.einsum("...thd,...shd->...hts", q, k) * self.c.scale
+        s = s.masked_fill(~mask, float("-inf"))
         p = torch.softmax(s, -1)
-        return self.R(torch.einsum("hts,shd->thd", p, v))
+        return self.R(torch.einsum("...hts,...shd->...thd", p, v))
 
     def attention(self, u, a, i, role, kv):
         c = self.c
-        T = u.shape[0]
+        lead, T = u.shape[:-2], u.shape[-2]
         Q, C = c.H * c.hd, c.G * c.hd
         if role == "cross":
             q = self.linear(u, a + "Wqkv.weight", a + "Wqkv.bias")
             k, v = kv
         else:
             qkv = self.linear(u, a + "Wqkv.weight", a + "Wqkv.bias")
-            q, k, v = qkv[:, :Q], qkv[:, Q:Q + C], qkv[:, Q + C:]
-        S = k.shape[0]
+            q, k, v = qkv[..., :Q], qkv[..., Q:Q + C], qkv[..., Q + C:]
+        S = k.shape[-2]
         pos_q = torch.arange(S - T, S, device=self.dev)[:, None]
         pos_k = torch.arange(S, device=self.dev)[None, :]
         mask = pos_k <= pos_q
         if role == "swa":
             mask = mask & (pos_k >= pos_q - (c.W - 1))
-        q = q.reshape(T, c.H, c.hd)
-        k = k.reshape(S, c.G, c.hd)
-        v = v.reshape(S, c.G, c.hd)
+        q = q.reshape(*lead, T, c.H, c.hd)
+        k = k.reshape(*lead, S, c.G, c.hd)
+        v = v.reshape(*lead, S, c.G, c.hd)
         P = c.H // c.G
         if not c.da:
             idx = torch.arange(c.H, device=self.dev) // P
-            o = self.attend(q, k[:, idx], v[:, idx], mask)
-            o = o.reshape(T, Q)
+            o = self.attend(q, k[..., idx, :], v[..., idx, :], mask)
+            o = o.reshape(*lead, T, Q)
         else:
-            q1, q2 = q[:, 0::2], q[:, 1::2]
-            k1, k2 = k[:, 0::2], k[:, 1::2]
-            v1, v2 = v[:, 0::2], v[:, 1::2]
+            q1, q2 = q[..., 0::2, :], q[..., 1::2, :]
+            k1, k2 = k[..., 0::2, :], k[..., 1::2, :]
+            v1, v2 = v[..., 0::2, :], v[..., 1::2, :]
             idx = torch.arange(c.H // 2, device=self.dev) // P
-            A11 = self.attend(q1, k1[:, idx], v1[:, idx], mask)
-            A12 = self.attend(q1, k1[:, idx], v2[:, idx], mask)
-            A21 = self.attend(q2, k2[:, idx], v1[:, idx], mask)
-            A22 = self.attend(q2, k2[:, idx], v2[:, idx], mask)
+            A11 = self.attend(q1, k1[..., idx, :], v1[..., idx, :], mask)
+            A12 = self.attend(q1, k1[..., idx, :], v2[..., idx, :], mask)
+            A21 = self.attend(q2, k2[..., idx, :], v1[..., idx, :], mask)
+            A22 = self.attend(q2, k2[..., idx, :], v2[..., idx, :], mask)
             attn1 = torch.cat([A11, A12], -1)
             attn2 = torch.cat([A21, A22], -1)
             d = a + "inner_cross_attn."
@@ -232,14 +235,14 @@ class Ref:
             n = self.R(x * torch.rsqrt((x * x).mean(-1, keepdim=True) + 1e-5))
             n = self.R(self.w[d + "subln.weight"] * n)
             o = self.R(n * torch.tensor(1 - lam_init, dtype=torch.float32, device=self.dev))
-            o = o.reshape(T, Q)
+            o = o.reshape(*lead, T, Q)
         out = self.linear(o, a + "out_proj.weight", a + "out_proj.bias")
-        return out, (k.reshape(S, C), v.reshape(S, C))
+        return out, (k.reshape(*lead, S, C), v.reshape(*lead, S, C))
 
     def mlp(self, u, p):
         I = self.c.I
         a = self.linear(u, p + "mlp.fc1.weight", p + "mlp.fc1.bias")
-        gate, up = a[:, :I], a[:, I:]
+        gate, up = a[..., :I], a[..., I:]
         o = self.R(gate * up / (1 + torch.exp(-gate)))
         return self.linear(o, p + "mlp.fc2.weight", p + "mlp.fc2.bias")
 
