@@ -110,8 +110,9 @@ type Options struct {
 	// Text, when set, is a text file on which the import and every target
 	// are scored (perplexity, and KL and top-1 against the import), in
 	// chunks of TextCtx tokens (default 512) with the model's tokenizer.
-	Text    string
-	TextCtx int
+	Text       string
+	TextCtx    int
+	TextChunks int // at most this many chunks (0: all)
 	// TextLabel names the text in reports (default Text).
 	TextLabel string
 	// Prompt, when set, is continued greedily by the import and by every
@@ -233,7 +234,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Text == "" {
 		res.TextSkipped = "no text file (--text FILE): the outputs were not scored on text"
-	} else if res.OnText, err = verify.RunText(ctx, verify.TextOptions{Model: res.Canonical, Text: o.Text, Ctx: o.TextCtx}); err != nil {
+	} else if res.OnText, err = verify.RunText(ctx, verify.TextOptions{Model: res.Canonical, Text: o.Text, Ctx: o.TextCtx, Chunks: o.TextChunks}); err != nil {
 		return nil, fmt.Errorf("perplexity on %s: %w", o.Text, err)
 	} else {
 		o.labelText(res.OnText)
@@ -248,7 +249,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, fmt.Errorf("%s: %w", t, err)
 		}
 		if res.OnText != nil {
-			if tr.OnText, err = verify.RunText(ctx, verify.TextOptions{Model: tr.Path, Against: res.Canonical, Text: o.Text, Ctx: o.TextCtx}); err != nil {
+			if tr.OnText, err = verify.RunText(ctx, verify.TextOptions{Model: tr.Path, Against: res.Canonical, Text: o.Text, Ctx: o.TextCtx, Chunks: o.TextChunks}); err != nil {
 				return nil, fmt.Errorf("%s: perplexity on %s: %w", t, o.Text, err)
 			}
 			o.labelText(tr.OnText)

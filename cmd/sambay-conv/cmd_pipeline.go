@@ -27,6 +27,7 @@ func pipelineCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "run into an existing output folder, replacing only the pipeline's own outputs in it"},
 			&cli.StringFlag{Name: "text", Usage: "score the import and every output on this text file (perplexity; KL and top-1 against the import), with the model's tokenizer"},
 			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "--text: tokens per chunk (the example's default: " + fmt.Sprint(sambayconv.ExampleTextCtx) + ", its training length)"},
+			&cli.IntFlag{Name: "chunks", Usage: "--text: score at most this many chunks (0: all)"},
 			&cli.StringFlag{Name: "prompt", Usage: "a prompt that the import and every output continue greedily, as a sample in the report (the example's default: " + fmt.Sprintf("%q", sambayconv.ExamplePrompt) + ")"},
 			&cli.IntFlag{Name: "sample-tokens", Value: 48, Usage: "--prompt: tokens to generate"},
 			jsonFlag(),
@@ -49,6 +50,9 @@ func pipelineCommand() *cli.Command {
 			if c.Int("ctx") < 4 {
 				return usagef("--ctx %d: want at least 4 tokens", c.Int("ctx"))
 			}
+			if c.Int("chunks") < 0 {
+				return usagef("--chunks %d: want 0 (all) or more", c.Int("chunks"))
+			}
 			if c.IsSet("prompt") && c.String("prompt") == "" {
 				return usagef("--prompt needs text")
 			}
@@ -56,7 +60,7 @@ func pipelineCommand() *cli.Command {
 				return usagef("--sample-tokens %d: want 1 to 4096", n)
 			}
 			o := pipeline.Options{Source: c.Args().First(), Output: c.String("output"), Golden: c.String("golden"), Targets: targets, Force: c.Bool("force"), ToolVersion: version(),
-				Text: c.String("text"), TextCtx: int(c.Int("ctx")), Prompt: c.String("prompt"), SampleTokens: int(c.Int("sample-tokens")),
+				Text: c.String("text"), TextCtx: int(c.Int("ctx")), TextChunks: int(c.Int("chunks")), Prompt: c.String("prompt"), SampleTokens: int(c.Int("sample-tokens")),
 				Import: convert.ImportOptions{Config: co, Source: so}}
 			if f := c.String("tokens-file"); f != "" {
 				b, err := os.ReadFile(f)

@@ -144,7 +144,13 @@ func TestInspect(t *testing.T) {
 
 func TestPipelineOnBundledExample(t *testing.T) {
 	dir := t.TempDir()
-	code, out, stderr := runCLI(t, "pipeline", "-o", filepath.Join(dir, "out"))
+	// -short (the race pass): two chunks of the held-out text and short
+	// samples; the full run checks the figures on all of it.
+	var short []string
+	if testing.Short() {
+		short = []string{"--chunks", "2", "--sample-tokens", "8"}
+	}
+	code, out, stderr := runCLI(t, append([]string{"pipeline", "-o", filepath.Join(dir, "out")}, short...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -169,7 +175,9 @@ func TestPipelineOnBundledExample(t *testing.T) {
 			t.Errorf("pipeline output lacks %q", want)
 		}
 	}
-	checkExampleFigures(t, filepath.Join(dir, "out", "report.json"))
+	if !testing.Short() {
+		checkExampleFigures(t, filepath.Join(dir, "out", "report.json"))
+	}
 	// The GGUF file alone carries its tokenizer and chat template.
 	alone := filepath.Join(t.TempDir(), "m.gguf")
 	b, _ := os.ReadFile(filepath.Join(dir, "out", "model-q4_k_m.gguf"))
@@ -207,7 +215,7 @@ func TestPipelineOnBundledExample(t *testing.T) {
 	notes := filepath.Join(out1, "notes.txt")
 	os.WriteFile(notes, []byte("mine"), 0o644)
 	// (Q8_0 only: the one output compared below.)
-	if code, _, stderr := runCLI(t, "pipeline", "-o", out1, "--force", "--targets", "gguf:q8_0"); code != 0 {
+	if code, _, stderr := runCLI(t, append([]string{"pipeline", "-o", out1, "--force", "--targets", "gguf:q8_0"}, short...)...); code != 0 {
 		t.Errorf("second run with --force: exit %d %s", code, stderr)
 	}
 	if b, err := os.ReadFile(notes); err != nil || string(b) != "mine" {
@@ -842,6 +850,7 @@ func TestPipelineTextFlags(t *testing.T) {
 		{[]string{"--text", "x.txt", "--ctx", "2"}, "--ctx 2"},
 		{[]string{"--text", "x.txt", "--ctx", "-1"}, "--ctx -1"},
 		{[]string{"--prompt", ""}, "--prompt needs text"},
+		{[]string{"--chunks", "-1"}, "--chunks -1"},
 		{[]string{"--sample-tokens", "0"}, "--sample-tokens 0"},
 		{[]string{"--sample-tokens", "-5"}, "--sample-tokens -5"},
 		{[]string{"--sample-tokens", "100000"}, "--sample-tokens 100000"},
