@@ -68,23 +68,35 @@ func minMax(xb []float32) (float32, float32) {
 
 func quantizeQ4_1(dst []byte, x []float32) {
 	for b := 0; b < len(x)/qk; b++ {
-		xb, out := x[b*qk:(b+1)*qk], dst[b*20:(b+1)*20]
-		mn, mx := minMax(xb)
+		xb, out := (*[qk]float32)(x[b*qk:]), (*[20]byte)(dst[b*20:])
+		mn, mx := minMaxBlock(xb)
 		d := (mx - mn) / 15
 		var id float32
 		if d != 0 {
 			id = 1 / d
 		}
-		putF16(out, d)
+		putF16(out[:], d)
 		putF16(out[2:], mn)
-		for j := 0; j < qk/2; j++ {
-			x0 := float32((xb[j] - mn) * id)
-			x1 := float32((xb[j+qk/2] - mn) * id)
-			q0 := min(15, int8(x0+0.5))
-			q1 := min(15, int8(x1+0.5))
-			out[4+j] = byte(q0) | byte(q1)<<4
-		}
+		affinePack(out[4:20], xb, mn, id, 15)
 	}
+}
+
+// affinePackGo writes the low nibbles of the codes of one Q4_1/Q5_1 block,
+// byte j = q_j & 15 | (q_j+16 & 15) << 4, and returns bit 4 of q_j as bit j,
+// with q = min(clamp, trunc((x − mn)·id + 0.5)): Q4_1 clamps at 15, Q5_1
+// not at all (ggml converts to uint8 and keeps the low five bits). The
+// assembly kernel performs the same float32 operations per element.
+func affinePackGo(out []byte, xb *[qk]float32, mn, id float32, clamp int32) uint32 {
+	var qh uint32
+	for j := 0; j < qk/2; j++ {
+		x0 := float32((xb[j] - mn) * id)
+		x1 := float32((xb[j+qk/2] - mn) * id)
+		q0 := min(clamp, int32(x0+0.5))
+		q1 := min(clamp, int32(x1+0.5))
+		out[j] = byte(q0&15) | byte(q1&15)<<4
+		qh |= uint32(q0>>4&1)<<j | uint32(q1>>4&1)<<(j+qk/2)
+	}
+	return qh
 }
 
 func dequantizeQ4_1(dst []float32, src []byte) {
@@ -138,25 +150,16 @@ func dequantizeQ5_0(dst []float32, src []byte) {
 
 func quantizeQ5_1(dst []byte, x []float32) {
 	for b := 0; b < len(x)/qk; b++ {
-		xb, out := x[b*qk:(b+1)*qk], dst[b*24:(b+1)*24]
-		mn, mx := minMax(xb)
+		xb, out := (*[qk]float32)(x[b*qk:]), (*[24]byte)(dst[b*24:])
+		mn, mx := minMaxBlock(xb)
 		d := (mx - mn) / 31
 		var id float32
 		if d != 0 {
 			id = 1 / d
 		}
-		putF16(out, d)
+		putF16(out[:], d)
 		putF16(out[2:], mn)
-		var qh uint32
-		for j := 0; j < qk/2; j++ {
-			x0 := float32((xb[j] - mn) * id)
-			x1 := float32((xb[j+qk/2] - mn) * id)
-			q0 := uint8(x0 + 0.5) // no clamp, as ggml
-			q1 := uint8(x1 + 0.5)
-			out[8+j] = q0&15 | (q1&15)<<4
-			qh |= uint32(q0>>4&1) << j
-			qh |= uint32(q1>>4&1) << (j + qk/2)
-		}
+		qh := affinePack(out[8:24], xb, mn, id, math.MaxInt32) // no clamp, as ggml
 		binary.LittleEndian.PutUint32(out[4:], qh)
 	}
 }

@@ -45,3 +45,40 @@ func q8_0Pack(out []byte, xb *[qk]float32, id float32) {
 	}
 	q8_0PackGo(out, xb, id)
 }
+
+//go:noescape
+func minMax32(x *float32) (mn, mx float32)
+
+// minMaxBlock returns the smallest and largest element of a block as
+// ggml's loop finds them (see minMax): where either is a zero, whose sign
+// depends on the order of comparisons, the block is searched in ggml's order.
+func minMaxBlock(xb *[qk]float32) (float32, float32) {
+	if !useAVX2 {
+		return minMax(xb[:])
+	}
+	mn, mx := minMax32(&xb[0])
+	if mn == 0 || mx == 0 {
+		return minMax(xb[:])
+	}
+	return mn, mx
+}
+
+//go:noescape
+func affineCodes(x *float32, mn, id float32, clamp int32, out *byte) (qh uint32)
+
+// affinePack writes the 16 low-nibble bytes of a Q4_1/Q5_1 block and
+// returns the codes' bit 4 (see affinePackGo).
+func affinePack(out []byte, xb *[qk]float32, mn, id float32, clamp int32) uint32 {
+	if useAVX2 {
+		return affineCodes(&xb[0], mn, id, clamp, &out[0])
+	}
+	return affinePackGo(out, xb, mn, id, clamp)
+}
+
+// plainKernels switches to the Go twins of the assembly kernels (for
+// benchmarks and tests) until the returned function is called.
+func plainKernels() (restore func()) {
+	prev := useAVX2
+	useAVX2 = false
+	return func() { useAVX2 = prev }
+}

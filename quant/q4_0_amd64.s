@@ -2,6 +2,20 @@
 
 #include "textflag.h"
 
+// PACKNIBBLES stores the 16 bytes code j | code j+16 << 4 of one block at
+// (DI), from codes 0–7 in Y0, 8–15 in Y1, 16–23 in Y2 and 24–31 in Y3 (as
+// dwords, each below 16); it uses Y4 and Y5.
+#define PACKNIBBLES \
+	VPSLLD $4, Y2, Y2; \
+	VPSLLD $4, Y3, Y3; \
+	VPOR Y2, Y0, Y0; \
+	VPOR Y3, Y1, Y1; \
+	VPACKUSDW Y1, Y0, Y4; \
+	VPERMQ $0xD8, Y4, Y4; \
+	VEXTRACTI128 $1, Y4, X5; \
+	VPACKUSWB X5, X4, X4; \
+	VMOVDQU X4, (DI)
+
 DATA q4c85<>+0(SB)/4, $8.5
 GLOBL q4c85<>(SB), RODATA|NOPTR, $4
 DATA q4c15<>+0(SB)/4, $15
@@ -33,15 +47,7 @@ TEXT ·q4_0Codes(SB), NOSPLIT, $0-24
 	VPMINSD Y9, Y1, Y1
 	VPMINSD Y9, Y2, Y2
 	VPMINSD Y9, Y3, Y3
-	VPSLLD $4, Y2, Y2
-	VPSLLD $4, Y3, Y3
-	VPOR Y2, Y0, Y0
-	VPOR Y3, Y1, Y1
-	VPACKUSDW Y1, Y0, Y4
-	VPERMQ $0xD8, Y4, Y4
-	VEXTRACTI128 $1, Y4, X5
-	VPACKUSWB X5, X4, X4
-	VMOVDQU X4, (DI)
+	PACKNIBBLES
 	VZEROUPPER
 	RET
 
@@ -137,3 +143,85 @@ DATA q8perm<>+20(SB)/4, $6
 DATA q8perm<>+24(SB)/4, $3
 DATA q8perm<>+28(SB)/4, $7
 GLOBL q8perm<>(SB), RODATA|NOPTR, $32
+
+// func minMax32(x *float32) (mn, mx float32)
+// The smallest and largest element of a 32-element block. The sign of a
+// zero result depends on the order of comparisons; the caller redoes a
+// block in ggml's order when either result is zero.
+TEXT ·minMax32(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMINPS Y1, Y0, Y4
+	VMINPS Y3, Y2, Y5
+	VMINPS Y5, Y4, Y4
+	VMAXPS Y1, Y0, Y6
+	VMAXPS Y3, Y2, Y7
+	VMAXPS Y7, Y6, Y6
+	VEXTRACTF128 $1, Y4, X5
+	VMINPS X5, X4, X4
+	VPERMILPS $0x4E, X4, X5
+	VMINPS X5, X4, X4
+	VPERMILPS $0xB1, X4, X5
+	VMINPS X5, X4, X4
+	VEXTRACTF128 $1, Y6, X7
+	VMAXPS X7, X6, X6
+	VPERMILPS $0x4E, X6, X7
+	VMAXPS X7, X6, X6
+	VPERMILPS $0xB1, X6, X7
+	VMAXPS X7, X6, X6
+	VMOVSS X4, mn+8(FP)
+	VMOVSS X6, mx+12(FP)
+	VZEROUPPER
+	RET
+
+// func affineCodes(x *float32, mn, id float32, clamp int32, out *byte) (qh uint32)
+// The codes q_j = min(clamp, trunc((x_j − mn)·id + 0.5)) of one Q4_1/Q5_1
+// block, each operation an IEEE float32 one as in the Go loop: their low
+// nibbles packed as ggml does (byte j = q_j & 15 | (q_j+16 & 15) << 4) and
+// bit 4 of q_j returned as bit j of qh.
+TEXT ·affineCodes(SB), NOSPLIT, $0-36
+	MOVQ x+0(FP), SI
+	MOVQ out+24(FP), DI
+	VBROADCASTSS mn+8(FP), Y6
+	VBROADCASTSS id+12(FP), Y7
+	VBROADCASTSS q8half<>(SB), Y8
+	MOVL clamp+16(FP), AX
+	VMOVD AX, X9
+	VPBROADCASTD X9, Y9
+	VPBROADCASTD q4c15<>(SB), Y10
+#define AFFINE(off, R) \
+	VMOVUPS off(SI), R; \
+	VSUBPS Y6, R, R; \
+	VMULPS Y7, R, R; \
+	VADDPS Y8, R, R; \
+	VCVTTPS2DQ R, R; \
+	VPMINSD Y9, R, R
+	AFFINE(0, Y0)
+	AFFINE(32, Y1)
+	AFFINE(64, Y2)
+	AFFINE(96, Y3)
+	VPSLLD $27, Y0, Y11
+	VMOVMSKPS Y11, AX
+	VPSLLD $27, Y1, Y11
+	VMOVMSKPS Y11, BX
+	VPSLLD $27, Y2, Y11
+	VMOVMSKPS Y11, CX
+	VPSLLD $27, Y3, Y11
+	VMOVMSKPS Y11, DX
+	SHLL $8, BX
+	SHLL $16, CX
+	SHLL $24, DX
+	ORL BX, AX
+	ORL CX, AX
+	ORL DX, AX
+	MOVL AX, qh+32(FP)
+	VPAND Y10, Y0, Y0
+	VPAND Y10, Y1, Y1
+	VPAND Y10, Y2, Y2
+	VPAND Y10, Y3, Y3
+	PACKNIBBLES
+	VZEROUPPER
+	RET

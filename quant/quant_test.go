@@ -270,6 +270,38 @@ func TestLegacyKernelsCrossCheck(t *testing.T) {
 				t.Fatalf("block %d scale %v: q8_0Pack % x, Go twin % x", k, scale, p1, p2)
 			}
 		}
+		mn, mx := minMaxBlock(&blk)
+		mn2, mx2 := minMax(blk[:])
+		if math.Float32bits(mn) != math.Float32bits(mn2) || math.Float32bits(mx) != math.Float32bits(mx2) {
+			t.Fatalf("block %d: minMaxBlock (%v, %v), ggml's order (%v, %v)", k, mn, mx, mn2, mx2)
+		}
+		for _, c := range []struct {
+			levels float32
+			clamp  int32
+		}{{15, 15}, {31, math.MaxInt32}} {
+			var id float32
+			if d := (mx - mn) / c.levels; d != 0 {
+				id = 1 / d
+			}
+			for _, scale := range []float32{id, id * 1.0000001, 2} { // 2: codes past the clamp
+				var p1, p2 [16]byte
+				h1 := affinePack(p1[:], &blk, mn, scale, c.clamp)
+				h2 := affinePackGo(p2[:], &blk, mn, scale, c.clamp)
+				if p1 != p2 || h1 != h2 {
+					t.Fatalf("block %d levels %v scale %v: affinePack % x %08x, Go twin % x %08x", k, c.levels, scale, p1, h1, p2, h2)
+				}
+			}
+		}
+	}
+	// Zeros of both signs: ggml keeps the first it meets.
+	var z [qk]float32
+	z[0], z[7] = float32(math.Copysign(0, -1)), 1
+	if mn, _ := minMaxBlock(&z); !math.Signbit(float64(mn)) {
+		t.Error("minMaxBlock: a −0 met first was not kept as the minimum")
+	}
+	z[0], z[2], z[5] = 0, float32(math.Copysign(0, -1)), 0
+	if mn, _ := minMaxBlock(&z); math.Signbit(float64(mn)) {
+		t.Error("minMaxBlock: a +0 met first was not kept as the minimum")
 	}
 }
 
