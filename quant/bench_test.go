@@ -75,3 +75,25 @@ func BenchmarkQuantize(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQxSearch times Q6_K's scale search on 16-element sub-blocks
+// (makeQxQuants16) and reports the ratio to ggml's loop as written
+// (makeQxQuants) measured in the same run.
+func BenchmarkQxSearch(b *testing.B) {
+	x, _, _ := benchInput(b)
+	const n = 4096
+	var L [16]int8
+	for b.Loop() {
+		for k := 0; k < n; k++ {
+			makeQxQuants16(32, (*[16]float32)(x[16*k:]), &L)
+		}
+	}
+	fast := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	start := time.Now()
+	for range b.N {
+		for k := 0; k < n; k++ {
+			makeQxQuants(16, 32, x[16*k:], L[:])
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N)/fast, "x-ggml-loop")
+}

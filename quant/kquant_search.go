@@ -211,3 +211,83 @@ func makeQkx2Quants(n, nmax int, x, weights []float32, L, Laux []uint8, rmin, rd
 	}
 	return scale, -mn
 }
+
+// qxBlock is one 16-element sub-block of makeQxQuants16: its values,
+// their weights w = x² and w·x (computed once; ggml recomputes the same
+// float32 products on every pass), and the value of largest magnitude.
+type qxBlock struct {
+	x, w, wx [16]float32
+}
+
+// qxPasses is 1 + 18: the first pass at −nmax/vmax and one per is = −9 … 9, is ≠ 0.
+const qxPasses = 19
+
+// sumsGo is one pass of make_qx_quants's loop at iscale: Σ wx·l and
+// Σ (w·l)·l, added left to right (the Go twin of the assembly kernel).
+func (q *qxBlock) sumsGo(iscale float32, nmax int) (sumlx, suml2 float32) {
+	for i := 0; i < 16; i++ {
+		l := float32(min(max(-nmax, nearestInt(float32(iscale*q.x[i]))), nmax-1))
+		sumlx += float32(q.wx[i] * l)
+		suml2 += float32(float32(q.w[i]*l) * l)
+	}
+	return sumlx, suml2
+}
+
+// allSumsGo fills out[2k], out[2k+1] with sumsGo at iscale[k].
+func (q *qxBlock) allSumsGo(iscale *[qxPasses]float32, nmax int, out *[2 * qxPasses]float32) {
+	for k, s := range iscale {
+		out[2*k], out[2*k+1] = q.sumsGo(s, nmax)
+	}
+}
+
+// makeQxQuants16 is makeQxQuants(16, nmax, …): the same float32 operations
+// in the same order, the products of each pass computed by qxBlock.sums
+// (eight at a time where the machine has AVX2).
+func makeQxQuants16(nmax int, x *[16]float32, L *[16]int8) float32 {
+	amax, vmax := maxMagnitude(x[:])
+	if amax < groupMaxEps {
+		*L = [16]int8{}
+		return 0
+	}
+	q := qxBlock{x: *x}
+	for i, v := range x {
+		q.w[i] = float32(v * v)
+		q.wx[i] = float32(q.w[i] * v)
+	}
+	codes := func(iscale float32) {
+		for i, v := range x {
+			L[i] = int8(nmax + min(max(-nmax, nearestInt(float32(iscale*v))), nmax-1))
+		}
+	}
+	// Every pass's sums first (they do not depend on each other), then
+	// ggml's decisions over them in its order.
+	fn := float32(nmax)
+	var iscales [qxPasses]float32
+	iscales[0] = -fn / vmax
+	k := 1
+	for is := -9; is <= 9; is++ {
+		if is != 0 {
+			iscales[k] = -(fn + float32(0.1*float32(is))) / vmax
+			k++
+		}
+	}
+	var sums [2 * qxPasses]float32
+	q.allSums(&iscales, nmax, &sums)
+	sumlx, suml2 := sums[0], sums[1]
+	best := 0
+	var scale float32
+	if suml2 != 0 {
+		scale = sumlx / suml2
+	}
+	bestErr := float32(scale * sumlx)
+	for k := 1; k < qxPasses; k++ {
+		sumlx, suml2 = sums[2*k], sums[2*k+1]
+		if suml2 > 0 && float32(sumlx*sumlx) > float32(bestErr*suml2) {
+			best = k
+			scale = sumlx / suml2
+			bestErr = float32(scale * sumlx)
+		}
+	}
+	codes(iscales[best])
+	return scale
+}

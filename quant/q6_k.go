@@ -9,7 +9,7 @@ func quantizeQ6_K(dst []byte, x []float32) {
 		xb, out := x[b*QK_K:(b+1)*QK_K], dst[b*210:(b+1)*210]
 		var maxScale, maxAbs float32
 		for ib := 0; ib < QK_K/16; ib++ {
-			scales[ib] = makeQxQuants(16, 32, xb[16*ib:], L[16*ib:])
+			scales[ib] = makeQxQuants16(32, (*[16]float32)(xb[16*ib:]), (*[16]int8)(L[16*ib:]))
 			if a := abs32(scales[ib]); a > maxAbs {
 				maxAbs, maxScale = a, scales[ib]
 			}

@@ -318,3 +318,40 @@ func TestQuantizeIndependentOfThreads(t *testing.T) {
 		}
 	}
 }
+
+// TestQxQuants16: the 16-element search (assembly sums where the machine
+// has them) gives makeQxQuants's scale and codes bit for bit, with the
+// fast kernel and with its Go twin, on random blocks and on blocks of
+// zeros, ties, outliers and values at rounding boundaries.
+func TestQxQuants16(t *testing.T) {
+	x := goldenInput(4096 * 16)
+	var blocks [][16]float32
+	for k := 0; k < 4096; k++ {
+		blocks = append(blocks, [16]float32(x[16*k:16*k+16]))
+	}
+	var b [16]float32
+	blocks = append(blocks, b) // all zeros
+	b[3] = 1e-20
+	blocks = append(blocks, b) // below GROUP_MAX_EPS
+	b[3], b[7] = -2, 2
+	blocks = append(blocks, b)
+	for i := range b {
+		b[i] = float32(i) - 7.5
+	}
+	blocks = append(blocks, b)
+	b[0] = float32(math.Copysign(0, -1))
+	blocks = append(blocks, b)
+	for pass, restore := range []func(){func() {}, plainKernels()} {
+		for k, blk := range blocks {
+			for _, nmax := range []int{32, 4} {
+				var got, want [16]int8
+				s := makeQxQuants16(nmax, &blk, &got)
+				w := makeQxQuants(16, nmax, blk[:], want[:])
+				if math.Float32bits(s) != math.Float32bits(w) || got != want {
+					t.Fatalf("pass %d block %d nmax %d: %v %v, makeQxQuants %v %v", pass, k, nmax, s, got, w, want)
+				}
+			}
+		}
+		restore()
+	}
+}

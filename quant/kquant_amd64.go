@@ -1,0 +1,15 @@
+//go:build amd64 && !noasm
+
+package quant
+
+//go:noescape
+func qxSums(x, w, wx *float32, iscale *float32, n int, nmax int32, out *float32)
+
+// allSums is allSumsGo, with the products computed by AVX2 where available.
+func (q *qxBlock) allSums(iscale *[qxPasses]float32, nmax int, out *[2 * qxPasses]float32) {
+	if useAVX2 {
+		qxSums(&q.x[0], &q.w[0], &q.wx[0], &iscale[0], qxPasses, int32(nmax), &out[0])
+		return
+	}
+	q.allSumsGo(iscale, nmax, out)
+}
