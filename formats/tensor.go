@@ -1,10 +1,12 @@
 package formats
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
 	"strings"
+	"unsafe"
 )
 
 // A Tensor is a lazy view of one tensor in a file: its name, element type,
@@ -136,6 +138,37 @@ func (t Tensor) Float32s() ([]float32, error) {
 	DecodeFloat32(out, b, t.DType)
 	return out, nil
 }
+
+// ReadFloat32 reads len(dst) elements of t starting at element first,
+// widened exactly to float32 (F64 rounded to nearest). F32 on a
+// little-endian machine is read straight into dst, with no decoding pass
+// and no staging buffer; other dtypes go through one.
+func (t Tensor) ReadFloat32(dst []float32, first int64) error {
+	if !t.DType.IsFloat() {
+		return Errorf(ErrUnsupported, t.File, t.Name, -1, "dtype %v is not a float type", t.DType)
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	es := int64(t.DType.Size())
+	if t.DType == F32 && littleEndian {
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*len(dst))
+		if _, err := t.ReadAt(b, first*es); err != nil {
+			return err
+		}
+		return nil
+	}
+	raw := make([]byte, int64(len(dst))*es)
+	if _, err := t.ReadAt(raw, first*es); err != nil {
+		return err
+	}
+	DecodeFloat32(dst, raw, t.DType)
+	return nil
+}
+
+// littleEndian reports whether float32 values in memory are laid out as
+// safetensors and GGUF store them.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // ShapeString formats a shape as [a, b, c].
 func ShapeString(shape []int64) string {

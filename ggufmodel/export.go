@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/sambay-conv/sambay-conv/convert"
@@ -250,25 +251,31 @@ func write(ctx context.Context, path string, kv []gguf.KV, res *Result, progress
 	return nil
 }
 
+// rowBuffers holds encodeRows's float32 rows between calls: a fresh
+// buffer per chunk costs page faults that outweigh a fast quantizer.
+var rowBuffers = sync.Pool{New: func() any { return new([]float32) }}
+
 // encodeRows widens rows [first, first+n) of the source to float32 and
 // encodes them in the tensor's type, refusing input or output that ggml's
 // row validation would reject.
 func encodeRows(t *Tensor, dst []byte, first, n int) error {
 	ne0 := int(t.Dims[0])
-	es := int64(t.src.DType.Size())
-	raw := make([]byte, int64(n*ne0)*es)
-	if _, err := t.src.ReadAt(raw, int64(first*ne0)*es); err != nil && len(raw) > 0 {
+	xp := rowBuffers.Get().(*[]float32)
+	defer rowBuffers.Put(xp)
+	if cap(*xp) < n*ne0 {
+		*xp = make([]float32, n*ne0)
+	}
+	x := (*xp)[:n*ne0]
+	if err := t.src.ReadFloat32(x, int64(first*ne0)); err != nil {
 		return err
 	}
-	x := make([]float32, n*ne0)
-	formats.DecodeFloat32(x, raw, t.src.DType)
 	if t.negExp {
 		for i, v := range x {
 			x[i] = float32(-math.Exp(float64(v)))
 		}
 	}
 	for i, v := range x {
-		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 { // exponent all ones: NaN or ±Inf
 			return fmt.Errorf("row %d: element %d is not finite", first+i/ne0, i%ne0)
 		}
 	}
