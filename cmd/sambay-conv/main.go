@@ -6,8 +6,8 @@ package main
 import (
 	"context"
 	"os"
-	"runtime/pprof"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
