@@ -13,3 +13,15 @@ func (q *qxBlock) allSums(iscale *[qxPasses]float32, nmax int, out *[2 * qxPasse
 	}
 	q.allSumsGo(iscale, nmax, out)
 }
+
+//go:noescape
+func qkx2Passes(q *qkx2Lanes, n, nmax, nstep int, mad bool)
+
+// passes is passesGo, the eight lanes in AVX2 registers where available.
+func (q *qkx2Lanes) passes(n, nmax, nstep int, useMad bool) {
+	if useAVX2 && n > 0 {
+		qkx2Passes(q, n, nmax, nstep, useMad)
+		return
+	}
+	q.passesGo(n, nmax, nstep, useMad)
+}

@@ -90,3 +90,143 @@ pass:
 done:
 	VZEROUPPER
 	RET
+
+// Field offsets of qkx2Lanes (TestQkx2LanesLayout checks them).
+#define QX 0
+#define QW 1024
+#define QMN 2048
+#define QMX 2080
+#define QSUMW 2112
+#define QSUMX 2144
+#define QSCALE 2176
+#define QBEST 2208
+#define QNUM 2240
+#define QLAUX 2368
+#define QL 3392
+
+DATA qkxabs<>+0(SB)/4, $0x7fffffff
+GLOBL qkxabs<>(SB), RODATA|NOPTR, $4
+
+// func qkx2Passes(q *qkx2Lanes, n, nmax, nstep int, mad bool)
+// The passes is = 0 … nstep of make_qkx2_quants on the eight lanes of q
+// at once (see qkx2Lanes.passesGo: per lane the same float32 operations in
+// the same order; a lane blends where ggml branches).
+// Registers: Y1–Y3 sums, Y6 mn, Y7 iscale, Y8 magic, Y9 mantissa mask,
+// Y10 bias, Y11 |·| mask, Y12 0, Y13 nmax, Y14 D, Y15 scratch.
+TEXT ·qkx2Passes(SB), NOSPLIT, $0-33
+	MOVQ q+0(FP), DI
+	MOVQ n+8(FP), R10
+	MOVQ nmax+16(FP), AX
+	MOVQ nstep+24(FP), R11
+	INCQ R11
+	MOVBLZX mad+32(FP), R12
+	VBROADCASTSS qxmagic<>(SB), Y8
+	VPBROADCASTD qxmant<>(SB), Y9
+	VPBROADCASTD qxbias<>(SB), Y10
+	VPBROADCASTD qkxabs<>(SB), Y11
+	VPXOR Y12, Y12, Y12
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	XORQ R9, R9
+pass:
+	VBROADCASTSS QNUM(DI)(R9*4), Y0
+	VMOVUPS QMX(DI), Y4
+	VMOVUPS QMN(DI), Y6
+	VSUBPS Y6, Y4, Y4
+	VDIVPS Y4, Y0, Y7
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ CX, CX
+	MOVQ R10, BX
+sums:
+	VMOVUPS QX(DI)(CX*1), Y4
+	VSUBPS Y6, Y4, Y5
+	VMULPS Y5, Y7, Y5
+	VADDPS Y8, Y5, Y5
+	VPAND Y9, Y5, Y5
+	VPSUBD Y10, Y5, Y5
+	VPMINSD Y13, Y5, Y5
+	VPMAXSD Y12, Y5, Y5
+	VMOVDQU Y5, QLAUX(DI)(CX*1)
+	VCVTDQ2PS Y5, Y5
+	VMULPS QW(DI)(CX*1), Y5, Y0
+	VADDPS Y0, Y1, Y1
+	VMULPS Y5, Y0, Y15
+	VADDPS Y15, Y2, Y2
+	VMULPS Y4, Y0, Y15
+	VADDPS Y15, Y3, Y3
+	ADDQ $32, CX
+	DECQ BX
+	JNZ sums
+	// D = sumW·sumL2 − sumL·sumL
+	VMOVUPS QSUMW(DI), Y4
+	VMULPS Y2, Y4, Y0
+	VMULPS Y1, Y1, Y15
+	VSUBPS Y15, Y0, Y14
+	// scale = (sumW·sumXL − sumX·sumL) / D
+	VMULPS Y3, Y4, Y0
+	VMOVUPS QSUMX(DI), Y5
+	VMULPS Y1, Y5, Y15
+	VSUBPS Y15, Y0, Y0
+	VDIVPS Y14, Y0, Y0
+	// min = (sumL2·sumX − sumL·sumXL) / D
+	VMULPS Y5, Y2, Y4
+	VMULPS Y3, Y1, Y15
+	VSUBPS Y15, Y4, Y4
+	VDIVPS Y14, Y4, Y4
+	// min > 0: min = 0, scale = sumXL / sumL2
+	VXORPS Y15, Y15, Y15
+	VCMPPS $0x1e, Y15, Y4, Y5
+	VBLENDVPS Y5, Y15, Y4, Y4
+	VDIVPS Y2, Y3, Y15
+	VBLENDVPS Y5, Y15, Y0, Y0
+	// the error of (scale, min) with the pass's codes
+	VXORPS Y1, Y1, Y1
+	XORQ CX, CX
+	MOVQ R10, BX
+errs:
+	VMOVDQU QLAUX(DI)(CX*1), Y5
+	VCVTDQ2PS Y5, Y5
+	VMULPS Y5, Y0, Y5
+	VADDPS Y4, Y5, Y5
+	VSUBPS QX(DI)(CX*1), Y5, Y5
+	TESTQ R12, R12
+	JZ square
+	VANDPS Y11, Y5, Y5
+	JMP weigh
+square:
+	VMULPS Y5, Y5, Y5
+weigh:
+	VMULPS QW(DI)(CX*1), Y5, Y5
+	VADDPS Y5, Y1, Y1
+	ADDQ $32, CX
+	DECQ BX
+	JNZ errs
+	// a lane takes the pass where D > 0 and err < bestErr
+	VXORPS Y15, Y15, Y15
+	VCMPPS $0x1e, Y15, Y14, Y14
+	VMOVUPS QBEST(DI), Y15
+	VCMPPS $0x11, Y15, Y1, Y5
+	VANDPS Y14, Y5, Y5
+	VBLENDVPS Y5, Y1, Y15, Y15
+	VMOVUPS Y15, QBEST(DI)
+	VMOVUPS QSCALE(DI), Y15
+	VBLENDVPS Y5, Y0, Y15, Y15
+	VMOVUPS Y15, QSCALE(DI)
+	VBLENDVPS Y5, Y4, Y6, Y6
+	VMOVUPS Y6, QMN(DI)
+	XORQ CX, CX
+	MOVQ R10, BX
+codes:
+	VMOVDQU QL(DI)(CX*1), Y15
+	VBLENDVPS Y5, QLAUX(DI)(CX*1), Y15, Y15
+	VMOVDQU Y15, QL(DI)(CX*1)
+	ADDQ $32, CX
+	DECQ BX
+	JNZ codes
+	INCQ R9
+	CMPQ R9, R11
+	JLT pass
+	VZEROUPPER
+	RET

@@ -6,8 +6,7 @@ package quant
 
 func quantizeQ2_K(dst []byte, x []float32) {
 	var L [QK_K]uint8
-	var Laux [16]uint8
-	var weights [16]float32
+	var weights [QK_K / 16][16]float32
 	var mins, scales [QK_K / 16]float32
 	const q4scale = 15
 	for b := 0; b < len(x)/QK_K; b++ {
@@ -16,9 +15,22 @@ func quantizeQ2_K(dst []byte, x []float32) {
 		var maxScale, maxMin float32
 		for j := 0; j < QK_K/16; j++ {
 			for l := 0; l < 16; l++ {
-				weights[l] = abs32(xb[16*j+l])
+				weights[j][l] = abs32(xb[16*j+l])
 			}
-			scales[j], mins[j] = makeQkx2Quants(16, 3, xb[16*j:], weights[:], L[16*j:], Laux[:], -0.5, 0.1, 15, true)
+		}
+		// Sixteen sub-block searches, eight side by side (makeQkx2Quants on each).
+		for h := 0; h < QK_K/16; h += 8 {
+			var xs, ws [8][]float32
+			var ls [8][]uint8
+			for k := range 8 {
+				j := h + k
+				xs[k], ws[k], ls[k] = xb[16*j:16*j+16], weights[j][:], L[16*j:16*j+16]
+			}
+			s, m := makeQkx2Quants8(16, 3, &xs, &ws, &ls, -0.5, 0.1, 15, true)
+			copy(scales[h:h+8], s[:])
+			copy(mins[h:h+8], m[:])
+		}
+		for j := 0; j < QK_K/16; j++ {
 			if scales[j] > maxScale {
 				maxScale = scales[j]
 			}

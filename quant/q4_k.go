@@ -18,9 +18,9 @@ func getScaleMinK4(j int, q []byte) (uint8, uint8) {
 // kScales runs the sub-block search and packs scales for Q4_K (nmax 15) or
 // Q5_K (nmax 31), writing d, dmin and scales into out, and the final codes into L.
 func kScales(xb []float32, out []byte, L *[QK_K]uint8, nmax int, rmin float32, nstep int) {
-	var Laux [32]uint8
-	var weights [32]float32
-	var mins, scales [QK_K / 32]float32
+	var weights [QK_K / 32][32]float32
+	var xs, ws [8][]float32
+	var ls [8][]uint8
 	var maxScale, maxMin float32
 	for j := 0; j < QK_K/32; j++ {
 		var sumX2 float32
@@ -29,9 +29,13 @@ func kScales(xb []float32, out []byte, L *[QK_K]uint8, nmax int, rmin float32, n
 		}
 		avX := float32(math.Sqrt(float64(sumX2 / 32)))
 		for l := 0; l < 32; l++ {
-			weights[l] = avX + abs32(xb[32*j+l])
+			weights[j][l] = avX + abs32(xb[32*j+l])
 		}
-		scales[j], mins[j] = makeQkx2Quants(32, nmax, xb[32*j:], weights[:], L[32*j:], Laux[:], rmin, 0.1, nstep, false)
+		xs[j], ws[j], ls[j] = xb[32*j:32*j+32], weights[j][:], L[32*j:32*j+32]
+	}
+	// The eight sub-block searches side by side (makeQkx2Quants on each).
+	scales, mins := makeQkx2Quants8(32, nmax, &xs, &ws, &ls, rmin, 0.1, nstep, false)
+	for j := 0; j < QK_K/32; j++ {
 		if scales[j] > maxScale {
 			maxScale = scales[j]
 		}

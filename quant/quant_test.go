@@ -7,7 +7,9 @@ import (
 	"hash/fnv"
 	"math"
 	"runtime"
+	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/sambay-conv/sambay-conv/ggml"
 )
@@ -353,5 +355,74 @@ func TestQxQuants16(t *testing.T) {
 			}
 		}
 		restore()
+	}
+}
+
+// TestQkx2LanesLayout: the field offsets the assembly kernel uses.
+func TestQkx2LanesLayout(t *testing.T) {
+	var q qkx2Lanes
+	got := []uintptr{unsafe.Offsetof(q.x), unsafe.Offsetof(q.w), unsafe.Offsetof(q.mn), unsafe.Offsetof(q.mx), unsafe.Offsetof(q.sumW),
+		unsafe.Offsetof(q.sumX), unsafe.Offsetof(q.scale), unsafe.Offsetof(q.bestErr), unsafe.Offsetof(q.num), unsafe.Offsetof(q.laux), unsafe.Offsetof(q.L)}
+	want := []uintptr{0, 1024, 2048, 2080, 2112, 2144, 2176, 2208, 2240, 2368, 3392}
+	if !slices.Equal(got, want) {
+		t.Errorf("qkx2Lanes offsets %v, kquant_amd64.s uses %v", got, want)
+	}
+}
+
+// TestQkx2Quants8: eight searches side by side give, lane by lane, the
+// scale, min and codes of makeQkx2Quants bit for bit, with the fast kernel
+// and its Go twin, for Q4_K/Q5_K's and Q2_K's settings, on random
+// sub-blocks and on constant, all-positive, single-outlier and zero ones.
+func TestQkx2Quants8(t *testing.T) {
+	x := goldenInput(64 * 8 * 32)
+	var subs [][]float32
+	for k := 0; k < 64*8; k++ {
+		subs = append(subs, x[32*k:32*k+32])
+	}
+	special := [][]float32{make([]float32, 32), make([]float32, 32), make([]float32, 32), make([]float32, 32)}
+	for i := range 32 {
+		special[1][i] = 0.25 // constant
+		special[2][i] = 0.01 * float32(i+1)
+	}
+	special[3][5] = 3 // one outlier among zeros
+	subs = append(special, subs...)
+	for len(subs)%8 != 0 {
+		subs = subs[:len(subs)-1]
+	}
+	for _, c := range []struct {
+		n, nmax, nstep int
+		rmin           float32
+		mad            bool
+	}{{32, 15, 20, -1, false}, {32, 31, 15, -0.5, false}, {16, 3, 15, -0.5, true}} {
+		for pass, restore := range []func(){func() {}, plainKernels()} {
+			for g := 0; g < len(subs); g += 8 {
+				var xs, ws [8][]float32
+				var Ls [8][]uint8
+				var want [8][32]uint8
+				var wantS, wantM [8]float32
+				for k := range 8 {
+					xs[k] = subs[g+k][:c.n]
+					ws[k] = make([]float32, c.n)
+					var sumX2 float32
+					for _, v := range xs[k] {
+						sumX2 += float32(v * v)
+					}
+					av := float32(math.Sqrt(float64(sumX2 / float32(c.n))))
+					for i, v := range xs[k] {
+						ws[k][i] = av + abs32(v)
+					}
+					Ls[k] = make([]uint8, c.n)
+					var aux [32]uint8
+					wantS[k], wantM[k] = makeQkx2Quants(c.n, c.nmax, xs[k], ws[k], want[k][:], aux[:], c.rmin, 0.1, c.nstep, c.mad)
+				}
+				s, m := makeQkx2Quants8(c.n, c.nmax, &xs, &ws, &Ls, c.rmin, 0.1, c.nstep, c.mad)
+				for k := range 8 {
+					if math.Float32bits(s[k]) != math.Float32bits(wantS[k]) || math.Float32bits(m[k]) != math.Float32bits(wantM[k]) || !slices.Equal(Ls[k], want[k][:c.n]) {
+						t.Fatalf("n %d nmax %d pass %d sub-block %d: (%v, %v) %v, makeQkx2Quants (%v, %v) %v", c.n, c.nmax, pass, g+k, s[k], m[k], Ls[k], wantS[k], wantM[k], want[k][:c.n])
+					}
+				}
+			}
+			restore()
+		}
 	}
 }

@@ -1,0 +1,153 @@
+package quant
+
+import "math"
+
+// Eight make_qkx2_quants searches side by side. The sub-blocks of a K-quant
+// super-block are independent, so they run in the eight lanes of one AVX2
+// register: every lane performs ggml's float32 operations in ggml's order
+// on its own sub-block (each running sum stays a left-to-right chain), and
+// where ggml branches a lane blends instead. The results are those of
+// makeQkx2Quants on each sub-block, bit for bit.
+
+// qkx2Lanes is the state of eight searches, each sub-block transposed into
+// a lane (element i of lane k at [i][k]). The assembly kernel addresses the
+// fields by offset (kquant_amd64.s); TestQkx2LanesLayout checks them.
+type qkx2Lanes struct {
+	x, w                               [32][8]float32
+	mn, mx, sumW, sumX, scale, bestErr [8]float32
+	num                                [32]float32 // per pass: (rmin + rdelta·is) + nmax
+	laux, L                            [32][8]int32
+}
+
+// qkx2Start is the part of makeQkx2Quants before the passes: the range,
+// the weighted sums, and the first quantization and its error. done
+// reports a search that ends there (a constant sub-block, or no passes),
+// with its result in scale and -mn.
+func qkx2Start(n, nmax int, x, weights []float32, L []uint8, nstep int, useMad bool) (mn, mx, sumW, sumX, scale, bestErr float32, done bool) {
+	mn, mx = x[0], x[0]
+	sumW = weights[0]
+	sumX = float32(sumW * x[0])
+	for i := 1; i < n; i++ {
+		if x[i] < mn {
+			mn = x[i]
+		}
+		if x[i] > mx {
+			mx = x[i]
+		}
+		w := weights[i]
+		sumW += w
+		sumX += float32(w * x[i])
+	}
+	if mn > 0 {
+		mn = 0
+	}
+	if mx == mn {
+		for i := 0; i < n; i++ {
+			L[i] = 0
+		}
+		return mn, mx, sumW, sumX, 0, 0, true
+	}
+	fn := float32(nmax)
+	iscale := fn / (mx - mn)
+	scale = 1 / iscale
+	for i := 0; i < n; i++ {
+		l := nearestInt(float32(iscale * (x[i] - mn)))
+		L[i] = uint8(max(0, min(nmax, l)))
+		diff := float32(scale*float32(L[i])) + mn - x[i]
+		if useMad {
+			diff = abs32(diff)
+		} else {
+			diff = float32(diff * diff)
+		}
+		bestErr += float32(weights[i] * diff)
+	}
+	return mn, mx, sumW, sumX, scale, bestErr, nstep < 1
+}
+
+// makeQkx2Quants8 is makeQkx2Quants on eight sub-blocks of n ≤ 32
+// elements (x[k], weights[k], codes into L[k]), with the same rmin,
+// rdelta, nstep (at most 31) and useMad; it returns each one's scale and
+// min.
+func makeQkx2Quants8(n, nmax int, x, weights *[8][]float32, L *[8][]uint8, rmin, rdelta float32, nstep int, useMad bool) (scale, theMin [8]float32) {
+	var q qkx2Lanes
+	var done [8]bool
+	for k := range 8 {
+		mn, mx, sumW, sumX, sc, bestErr, end := qkx2Start(n, nmax, x[k], weights[k], L[k], nstep, useMad)
+		scale[k], theMin[k], done[k] = sc, -mn, end
+		if end {
+			// A finished lane never improves: no error is below −Inf.
+			q.bestErr[k], q.mx[k] = float32(math.Inf(-1)), 1
+			continue
+		}
+		q.mn[k], q.mx[k], q.sumW[k], q.sumX[k], q.scale[k], q.bestErr[k] = mn, mx, sumW, sumX, sc, bestErr
+		for i := 0; i < n; i++ {
+			q.x[i][k], q.w[i][k], q.L[i][k] = x[k][i], weights[k][i], int32(L[k][i])
+		}
+	}
+	if nstep < 1 {
+		return scale, theMin // every lane ended in qkx2Start
+	}
+	fn := float32(nmax)
+	for is := 0; is <= nstep; is++ {
+		q.num[is] = rmin + float32(rdelta*float32(is)) + fn
+	}
+	q.passes(n, nmax, nstep, useMad)
+	for k := range 8 {
+		if done[k] {
+			continue
+		}
+		for i := 0; i < n; i++ {
+			L[k][i] = uint8(q.L[i][k])
+		}
+		scale[k], theMin[k] = q.scale[k], -q.mn[k]
+	}
+	return scale, theMin
+}
+
+// passesGo runs the passes of every lane as makeQkx2Quants's loop does
+// (the Go twin of the assembly kernel).
+func (q *qkx2Lanes) passesGo(n, nmax, nstep int, useMad bool) {
+	for k := range 8 {
+		mn, mx := q.mn[k], q.mx[k]
+		for is := 0; is <= nstep; is++ {
+			iscale := q.num[is] / (mx - mn)
+			var sumL, sumL2, sumXL float32
+			for i := 0; i < n; i++ {
+				l := max(0, min(nmax, nearestInt(float32(iscale*(q.x[i][k]-mn)))))
+				q.laux[i][k] = int32(l)
+				w := q.w[i][k]
+				fl := float32(l)
+				sumL += float32(w * fl)
+				sumL2 += float32(float32(w*fl) * fl)
+				sumXL += float32(float32(w*fl) * q.x[i][k])
+			}
+			D := float32(q.sumW[k]*sumL2) - float32(sumL*sumL)
+			if !(D > 0) { // ggml: if (D > 0) { … }, false for NaN too
+				continue
+			}
+			thisScale := (float32(q.sumW[k]*sumXL) - float32(q.sumX[k]*sumL)) / D
+			thisMin := (float32(sumL2*q.sumX[k]) - float32(sumL*sumXL)) / D
+			if thisMin > 0 {
+				thisMin = 0
+				thisScale = sumXL / sumL2
+			}
+			var curErr float32
+			for i := 0; i < n; i++ {
+				diff := float32(thisScale*float32(q.laux[i][k])) + thisMin - q.x[i][k]
+				if useMad {
+					diff = abs32(diff)
+				} else {
+					diff = float32(diff * diff)
+				}
+				curErr += float32(q.w[i][k] * diff)
+			}
+			if curErr < q.bestErr[k] {
+				for i := 0; i < n; i++ {
+					q.L[i][k] = q.laux[i][k]
+				}
+				q.bestErr[k], q.scale[k], mn = curErr, thisScale, thisMin
+			}
+		}
+		q.mn[k] = mn
+	}
+}
