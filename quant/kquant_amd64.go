@@ -25,3 +25,15 @@ func (q *qkx2Lanes) passes(n, nmax, nstep int, useMad bool) {
 	}
 	q.passesGo(n, nmax, nstep, useMad)
 }
+
+//go:noescape
+func q3Search(q *q3Lanes, nmax int)
+
+// search is searchGo, the eight lanes in AVX2 registers where available.
+func (q *q3Lanes) search(nmax int) {
+	if useAVX2 {
+		q3Search(q, nmax)
+		return
+	}
+	q.searchGo(nmax)
+}

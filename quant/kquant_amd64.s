@@ -230,3 +230,150 @@ codes:
 	JLT pass
 	VZEROUPPER
 	RET
+
+// Field offsets of q3Lanes (TestQkx2LanesLayout checks them).
+#define Q3X 0
+#define Q3W 512
+#define Q3WX 1024
+#define Q3L 1536
+#define Q3SLX 2048
+#define Q3SL2 2080
+#define Q3AMAX 2112
+
+DATA q3eps<>+0(SB)/4, $1e-15
+GLOBL q3eps<>(SB), RODATA|NOPTR, $4
+
+// func q3Search(q *q3Lanes, nmax int)
+// make_q3_quants on the eight lanes of q at once, up to the final codes
+// (see q3Lanes.searchGo: per lane the same float32 operations in the same
+// order; a lane blends where ggml branches): the value of largest
+// magnitude (the first, by strict comparison), the first codes, w, wx and
+// sums (a lane of magnitude below GROUP_MAX_EPS left at zero), then the
+// do_rmse loop: at most 5 passes over the 16 elements, stopping after a
+// pass that changes no lane.
+// Registers: Y6 sumlx, Y7 suml2, Y8 magic, Y9 mantissa mask, Y10 bias,
+// Y11 −nmax, Y12 nmax−1, Y13 0, Y14 lanes changed in this pass (first:
+// lanes in use).
+TEXT ·q3Search(SB), NOSPLIT, $0-16
+	MOVQ q+0(FP), DI
+	MOVQ nmax+8(FP), AX
+	VBROADCASTSS qxmagic<>(SB), Y8
+	VPBROADCASTD qxmant<>(SB), Y9
+	VPBROADCASTD qxbias<>(SB), Y10
+	MOVL AX, CX
+	NEGL CX
+	VMOVD CX, X11
+	VPBROADCASTD X11, Y11
+	DECL AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, Y12
+	VXORPS Y13, Y13, Y13
+	// amax (Y4) and the value attaining it first (Y5)
+	VPBROADCASTD qkxabs<>(SB), Y15
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	XORQ CX, CX
+	MOVQ $16, BX
+mag:
+	VMOVUPS Q3X(DI)(CX*1), Y0
+	VANDPS Y15, Y0, Y1
+	VCMPPS $0x1e, Y4, Y1, Y2
+	VBLENDVPS Y2, Y1, Y4, Y4
+	VBLENDVPS Y2, Y0, Y5, Y5
+	ADDQ $32, CX
+	DECQ BX
+	JNZ mag
+	VMOVUPS Y4, Q3AMAX(DI)
+	VBROADCASTSS q3eps<>(SB), Y15
+	VCMPPS $0x1d, Y15, Y4, Y14
+	// iscale = −nmax / vmax; first codes, w, wx and sums
+	VCVTDQ2PS Y11, Y4
+	VDIVPS Y5, Y4, Y4
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ CX, CX
+	MOVQ $16, BX
+first:
+	VMOVUPS Q3X(DI)(CX*1), Y0
+	VMULPS Y0, Y4, Y1
+	VADDPS Y8, Y1, Y1
+	VPAND Y9, Y1, Y1
+	VPSUBD Y10, Y1, Y1
+	VPMAXSD Y11, Y1, Y1
+	VPMINSD Y12, Y1, Y1
+	VPAND Y14, Y1, Y1
+	VMOVDQU Y1, Q3L(DI)(CX*1)
+	VCVTDQ2PS Y1, Y1
+	VMULPS Y0, Y0, Y2
+	VANDPS Y14, Y2, Y2
+	VMOVUPS Y2, Q3W(DI)(CX*1)
+	VMULPS Y0, Y2, Y3
+	VMOVUPS Y3, Q3WX(DI)(CX*1)
+	VMULPS Y1, Y3, Y3
+	VADDPS Y3, Y6, Y6
+	VMULPS Y1, Y2, Y2
+	VMULPS Y1, Y2, Y2
+	VADDPS Y2, Y7, Y7
+	ADDQ $32, CX
+	DECQ BX
+	JNZ first
+	MOVQ $5, R11
+try:
+	VXORPS Y14, Y14, Y14
+	XORQ CX, CX
+	MOVQ $16, BX
+elem:
+	VMOVDQU Q3L(DI)(CX*1), Y0
+	VCVTDQ2PS Y0, Y1
+	// slx = sumlx − wx·li; taken only where slx > 0
+	VMULPS Q3WX(DI)(CX*1), Y1, Y2
+	VSUBPS Y2, Y6, Y2
+	VCMPPS $0x1e, Y13, Y2, Y3
+	// sl2 = suml2 − (w·li)·li
+	VMULPS Q3W(DI)(CX*1), Y1, Y4
+	VMULPS Y1, Y4, Y4
+	VSUBPS Y4, Y7, Y4
+	// newL = clamp(nearest_int((x·sl2) / slx)); taken only where it differs
+	VMULPS Q3X(DI)(CX*1), Y4, Y5
+	VDIVPS Y2, Y5, Y5
+	VADDPS Y8, Y5, Y5
+	VPAND Y9, Y5, Y5
+	VPSUBD Y10, Y5, Y5
+	VPMAXSD Y11, Y5, Y5
+	VPMINSD Y12, Y5, Y5
+	VPCMPEQD Y0, Y5, Y15
+	VANDNPS Y3, Y15, Y3
+	// slx += wx·fl, sl2 += (w·fl)·fl
+	VCVTDQ2PS Y5, Y1
+	VMULPS Q3WX(DI)(CX*1), Y1, Y15
+	VADDPS Y15, Y2, Y2
+	VMULPS Q3W(DI)(CX*1), Y1, Y15
+	VMULPS Y1, Y15, Y15
+	VADDPS Y15, Y4, Y4
+	// taken where sl2 > 0 and (slx·slx)·suml2 > (sumlx·sumlx)·sl2
+	VCMPPS $0x1e, Y13, Y4, Y15
+	VANDPS Y15, Y3, Y3
+	VMULPS Y2, Y2, Y15
+	VMULPS Y7, Y15, Y15
+	VMULPS Y6, Y6, Y1
+	VMULPS Y4, Y1, Y1
+	VCMPPS $0x1e, Y1, Y15, Y15
+	VANDPS Y15, Y3, Y3
+	VBLENDVPS Y3, Y5, Y0, Y0
+	VMOVDQU Y0, Q3L(DI)(CX*1)
+	VBLENDVPS Y3, Y2, Y6, Y6
+	VBLENDVPS Y3, Y4, Y7, Y7
+	VORPS Y3, Y14, Y14
+	ADDQ $32, CX
+	DECQ BX
+	JNZ elem
+	VMOVMSKPS Y14, AX
+	TESTL AX, AX
+	JZ done
+	DECQ R11
+	JNZ try
+done:
+	VMOVUPS Y6, Q3SLX(DI)
+	VMOVUPS Y7, Q3SL2(DI)
+	VZEROUPPER
+	RET

@@ -7,3 +7,5 @@ func (q *qxBlock) allSums(iscale *[qxPasses]float32, nmax int, out *[2 * qxPasse
 }
 
 func (q *qkx2Lanes) passes(n, nmax, nstep int, useMad bool) { q.passesGo(n, nmax, nstep, useMad) }
+
+func (q *q3Lanes) search(nmax int) { q.searchGo(nmax) }

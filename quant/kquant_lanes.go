@@ -151,3 +151,113 @@ func (q *qkx2Lanes) passesGo(n, nmax, nstep int, useMad bool) {
 		q.mn[k] = mn
 	}
 }
+
+// q3Lanes is the state of eight make_q3_quants searches, each 16-element
+// sub-block in a lane (element i of lane k at [i][k]): the values, their
+// w = x² and wx = w·x (the float32 products ggml recomputes on every
+// pass), the codes, the sums, and the largest magnitude. The assembly
+// kernel addresses the fields by offset (kquant_amd64.s);
+// TestQkx2LanesLayout checks them.
+type q3Lanes struct {
+	x, w, wx     [16][8]float32
+	L            [16][8]int32
+	sumlx, suml2 [8]float32
+	amax         [8]float32
+}
+
+// makeQ3Quants8 is makeQ3Quants on eight sub-blocks, side by side. A lane
+// whose refinement pass changes nothing would change nothing again, so
+// running further passes for it, while other lanes still change, leaves
+// it as ggml leaves it.
+func makeQ3Quants8(nmax int, x *[8]*[16]float32, L *[8]*[16]int8) (scale [8]float32) {
+	var q q3Lanes
+	for k := range 8 {
+		for i, v := range x[k] {
+			q.x[i][k] = v
+		}
+	}
+	q.search(nmax)
+	for k := range 8 {
+		if q.amax[k] < groupMaxEps {
+			*L[k] = [16]int8{}
+			continue
+		}
+		for i := 0; i < 16; i++ {
+			L[k][i] = int8(q.L[i][k] + int32(nmax))
+		}
+		if q.suml2[k] > 0 {
+			scale[k] = q.sumlx[k] / q.suml2[k]
+		}
+	}
+	return scale
+}
+
+// searchGo is make_q3_quants on every lane up to the final codes: the
+// value of largest magnitude, the first codes and sums, then refineGo (the
+// Go twin of the assembly kernel). A lane of (near) zeros is left with
+// zero sums, which the refinement never changes.
+func (q *q3Lanes) searchGo(nmax int) {
+	for k := range 8 {
+		var amax, vmax float32
+		for i := 0; i < 16; i++ {
+			if a := abs32(q.x[i][k]); a > amax {
+				amax, vmax = a, q.x[i][k]
+			}
+		}
+		q.amax[k] = amax
+		if amax < groupMaxEps {
+			continue
+		}
+		iscale := -float32(nmax) / vmax
+		var sumlx, suml2 float32
+		for i := 0; i < 16; i++ {
+			xi := q.x[i][k]
+			l := min(max(-nmax, nearestInt(float32(iscale*xi))), nmax-1)
+			w := float32(xi * xi)
+			wx := float32(w * xi)
+			fl := float32(l)
+			sumlx += float32(wx * fl)
+			suml2 += float32(float32(w*fl) * fl)
+			q.w[i][k], q.wx[i][k], q.L[i][k] = w, wx, int32(l)
+		}
+		q.sumlx[k], q.suml2[k] = sumlx, suml2
+	}
+	q.refineGo(nmax)
+}
+
+// refineGo is the do_rmse loop of make_q3_quants on every lane, at most 5
+// passes, stopping when a pass changes no lane (the Go twin of the
+// assembly kernel).
+func (q *q3Lanes) refineGo(nmax int) {
+	for itry := 0; itry < 5; itry++ {
+		changed := false
+		for k := range 8 {
+			sumlx, suml2 := q.sumlx[k], q.suml2[k]
+			for i := 0; i < 16; i++ {
+				li := float32(q.L[i][k])
+				slx := sumlx - float32(q.wx[i][k]*li)
+				if !(slx > 0) {
+					continue
+				}
+				w := q.w[i][k]
+				sl2 := suml2 - float32(float32(w*li)*li)
+				newL := min(max(-nmax, nearestInt(float32(q.x[i][k]*sl2)/slx)), nmax-1)
+				if newL == int(q.L[i][k]) {
+					continue
+				}
+				fl := float32(newL)
+				slx += float32(q.wx[i][k] * fl)
+				sl2 += float32(float32(w*fl) * fl)
+				if sl2 > 0 && float32(float32(slx*slx)*suml2) > float32(float32(sumlx*sumlx)*sl2) {
+					q.L[i][k] = int32(newL)
+					sumlx, suml2 = slx, sl2
+					changed = true
+				}
+			}
+			q.sumlx[k], q.suml2[k] = sumlx, suml2
+		}
+		if !changed {
+			return
+		}
+	}
+}

@@ -9,8 +9,17 @@ func quantizeQ3_K(dst []byte, x []float32) {
 		xb, out := x[b*QK_K:(b+1)*QK_K], dst[b*110:(b+1)*110]
 		hmask, qs, sc := out[0:32], out[32:96], out[96:108]
 		var maxScale, amax float32
+		// Sixteen sub-block searches, eight side by side (makeQ3Quants on each).
+		for h := 0; h < QK_K/16; h += 8 {
+			var xs [8]*[16]float32
+			var ls [8]*[16]int8
+			for k := range 8 {
+				xs[k], ls[k] = (*[16]float32)(xb[16*(h+k):]), (*[16]int8)(L[16*(h+k):])
+			}
+			s := makeQ3Quants8(4, &xs, &ls)
+			copy(scales[h:h+8], s[:])
+		}
 		for j := 0; j < QK_K/16; j++ {
-			scales[j] = makeQ3Quants(4, (*[16]float32)(xb[16*j:]), (*[16]int8)(L[16*j:]))
 			if s := abs32(scales[j]); s > amax {
 				amax, maxScale = s, scales[j]
 			}

@@ -367,6 +367,49 @@ func TestQkx2LanesLayout(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("qkx2Lanes offsets %v, kquant_amd64.s uses %v", got, want)
 	}
+	var r q3Lanes
+	got = []uintptr{unsafe.Offsetof(r.x), unsafe.Offsetof(r.w), unsafe.Offsetof(r.wx), unsafe.Offsetof(r.L), unsafe.Offsetof(r.sumlx), unsafe.Offsetof(r.suml2), unsafe.Offsetof(r.amax)}
+	if want = []uintptr{0, 512, 1024, 1536, 2048, 2080, 2112}; !slices.Equal(got, want) {
+		t.Errorf("q3Lanes offsets %v, kquant_amd64.s uses %v", got, want)
+	}
+}
+
+// TestQ3Quants8: eight refinements side by side give, lane by lane, the
+// scale and codes of makeQ3Quants bit for bit, with the fast kernel and its
+// Go twin, on random sub-blocks and on zero, tiny, tied and ramp ones.
+func TestQ3Quants8(t *testing.T) {
+	x := goldenInput(512 * 16)
+	var subs []*[16]float32
+	for k := 0; k < 512; k++ {
+		subs = append(subs, (*[16]float32)(x[16*k:]))
+	}
+	var zero, tiny, tie, ramp [16]float32
+	tiny[3] = 1e-20
+	tie[2], tie[9] = -1, 1
+	for i := range ramp {
+		ramp[i] = float32(i) - 7.5
+	}
+	subs = append([]*[16]float32{&zero, &tiny, &tie, &ramp}, subs...)
+	subs = subs[:len(subs)/8*8]
+	for pass, restore := range []func(){func() {}, plainKernels()} {
+		for g := 0; g < len(subs); g += 8 {
+			var xs [8]*[16]float32
+			var got [8][16]int8
+			var ls [8]*[16]int8
+			for k := range 8 {
+				xs[k], ls[k] = subs[g+k], &got[k]
+			}
+			s := makeQ3Quants8(4, &xs, &ls)
+			for k := range 8 {
+				var want [16]int8
+				w := makeQ3Quants(4, xs[k], &want)
+				if math.Float32bits(s[k]) != math.Float32bits(w) || got[k] != want {
+					t.Fatalf("pass %d sub-block %d: %v %v, makeQ3Quants %v %v", pass, g+k, s[k], got[k], w, want)
+				}
+			}
+		}
+		restore()
+	}
 }
 
 // TestQkx2Quants8: eight searches side by side give, lane by lane, the
