@@ -76,23 +76,31 @@ func BenchmarkQuantize(b *testing.B) {
 	}
 }
 
-// BenchmarkQxSearch times Q6_K's scale search on 16-element sub-blocks
-// (makeQxQuants16) and reports the ratio to ggml's loop as written
-// (makeQxQuants) measured in the same run.
+// BenchmarkQxSearch times Q6_K's scale search on 16-element sub-blocks,
+// eight side by side (makeQxQuants8), and reports the ratio to ggml's loop
+// as written (makeQxQuants, one sub-block at a time) in the same run.
 func BenchmarkQxSearch(b *testing.B) {
 	x, _, _ := benchInput(b)
 	const n = 4096
-	var L [16]int8
+	var L [8][16]int8
+	var ls [8]*[16]int8
+	for k := range ls {
+		ls[k] = &L[k]
+	}
 	for b.Loop() {
-		for k := 0; k < n; k++ {
-			makeQxQuants16(32, (*[16]float32)(x[16*k:]), &L)
+		for g := 0; g < n; g += 8 {
+			var xs [8]*[16]float32
+			for k := range 8 {
+				xs[k] = (*[16]float32)(x[16*(g+k):])
+			}
+			makeQxQuants8(32, &xs, &ls)
 		}
 	}
 	fast := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 	start := time.Now()
 	for range b.N {
 		for k := 0; k < n; k++ {
-			makeQxQuants(16, 32, x[16*k:], L[:])
+			makeQxQuants(16, 32, x[16*k:], L[0][:])
 		}
 	}
 	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N)/fast, "x-ggml-loop")

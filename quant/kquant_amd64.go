@@ -3,18 +3,6 @@
 package quant
 
 //go:noescape
-func qxSums(x, w, wx *float32, iscale *float32, n int, nmax int32, out *float32)
-
-// allSums is allSumsGo, with the products computed by AVX2 where available.
-func (q *qxBlock) allSums(iscale *[qxPasses]float32, nmax int, out *[2 * qxPasses]float32) {
-	if useAVX2 {
-		qxSums(&q.x[0], &q.w[0], &q.wx[0], &iscale[0], qxPasses, int32(nmax), &out[0])
-		return
-	}
-	q.allSumsGo(iscale, nmax, out)
-}
-
-//go:noescape
 func qkx2Passes(q *qkx2Lanes, n, nmax, nstep int, mad bool)
 
 // passes is passesGo, the eight lanes in AVX2 registers where available.
@@ -33,6 +21,18 @@ func q3Search(q *q3Lanes, nmax int)
 func (q *q3Lanes) search(nmax int) {
 	if useAVX2 {
 		q3Search(q, nmax)
+		return
+	}
+	q.searchGo(nmax)
+}
+
+//go:noescape
+func qxSearch(q *qxLanes, nmax int)
+
+// search is searchGo, the eight lanes in AVX2 registers where available.
+func (q *qxLanes) search(nmax int) {
+	if useAVX2 {
+		qxSearch(q, nmax)
 		return
 	}
 	q.searchGo(nmax)

@@ -37,60 +37,6 @@ GLOBL qxbias<>(SB), RODATA|NOPTR, $4
 	VPERMILPS $3, X, X15; \
 	VADDSS X15, S, S
 
-// func qxSums(x, w, wx *float32, iscale *float32, n int, nmax int32, out *float32)
-// The sums of n passes of make_qx_quants over one 16-element sub-block, at
-// iscale[0 … n−1]: out[2k] = Σ wx_i·l_i and out[2k+1] = Σ (w_i·l_i)·l_i,
-// each added left to right from zero exactly as the Go loop adds them (the
-// products are computed eight at a time; the additions stay in order, and
-// the passes, independent of each other, overlap in the processor).
-TEXT ·qxSums(SB), NOSPLIT, $0-56
-	MOVQ x+0(FP), SI
-	MOVQ w+8(FP), BX
-	MOVQ wx+16(FP), DX
-	MOVQ iscale+24(FP), R8
-	MOVQ n+32(FP), R9
-	MOVQ out+48(FP), DI
-	VBROADCASTSS qxmagic<>(SB), Y8
-	VPBROADCASTD qxmant<>(SB), Y9
-	VPBROADCASTD qxbias<>(SB), Y10
-	MOVL nmax+40(FP), AX
-	MOVL AX, CX
-	NEGL CX
-	VMOVD CX, X11
-	VPBROADCASTD X11, Y11
-	DECL AX
-	VMOVD AX, X12
-	VPBROADCASTD X12, Y12
-	TESTQ R9, R9
-	JLE done
-pass:
-	VBROADCASTSS (R8), Y7
-	QXTERMS(0, Y1, Y2)
-	QXTERMS(32, Y3, Y4)
-	VXORPS X13, X13, X13
-	VXORPS X14, X14, X14
-	VEXTRACTF128 $1, Y1, X5
-	VEXTRACTF128 $1, Y2, X6
-	ADD4(X1, X13)
-	ADD4(X2, X14)
-	ADD4(X5, X13)
-	ADD4(X6, X14)
-	VEXTRACTF128 $1, Y3, X5
-	VEXTRACTF128 $1, Y4, X6
-	ADD4(X3, X13)
-	ADD4(X4, X14)
-	ADD4(X5, X13)
-	ADD4(X6, X14)
-	VMOVSS X13, (DI)
-	VMOVSS X14, 4(DI)
-	ADDQ $4, R8
-	ADDQ $8, DI
-	DECQ R9
-	JNZ pass
-done:
-	VZEROUPPER
-	RET
-
 // Field offsets of qkx2Lanes (TestQkx2LanesLayout checks them).
 #define QX 0
 #define QW 1024
@@ -375,5 +321,114 @@ elem:
 done:
 	VMOVUPS Y6, Q3SLX(DI)
 	VMOVUPS Y7, Q3SL2(DI)
+	VZEROUPPER
+	RET
+
+// Field offsets of qxLanes (TestQkx2LanesLayout checks them).
+#define QXX 0
+#define QXW 512
+#define QXWX 1024
+#define QXL 1536
+#define QXLAUX 2048
+#define QXNUM 2560
+#define QXSCALE 2688
+#define QXAMAX 2720
+
+// func qxSearch(q *qxLanes, nmax int)
+// make_qx_quants (rmse_type 1, no importance weights) on the eight lanes of
+// q at once (see qxLanes.searchGo: per lane the same float32 operations in
+// the same order; a lane blends where ggml branches): the value of largest
+// magnitude, then 19 passes, iscale = −num[p] / vmax.
+// Registers: Y1 sumlx, Y2 suml2, Y3 iscale, Y4 vmax, Y6 scale, Y7 best,
+// Y8 magic, Y9 mantissa mask, Y10 bias, Y11 −nmax, Y12 nmax−1, Y13 0.
+TEXT ·qxSearch(SB), NOSPLIT, $0-16
+	MOVQ q+0(FP), DI
+	MOVQ nmax+8(FP), AX
+	VBROADCASTSS qxmagic<>(SB), Y8
+	VPBROADCASTD qxmant<>(SB), Y9
+	VPBROADCASTD qxbias<>(SB), Y10
+	MOVL AX, CX
+	NEGL CX
+	VMOVD CX, X11
+	VPBROADCASTD X11, Y11
+	DECL AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, Y12
+	VXORPS Y13, Y13, Y13
+	VPBROADCASTD qkxabs<>(SB), Y15
+	VXORPS Y5, Y5, Y5
+	VXORPS Y4, Y4, Y4
+	XORQ CX, CX
+	MOVQ $16, BX
+qmag:
+	VMOVUPS QXX(DI)(CX*1), Y0
+	VANDPS Y15, Y0, Y1
+	VCMPPS $0x1e, Y5, Y1, Y2
+	VBLENDVPS Y2, Y1, Y5, Y5
+	VBLENDVPS Y2, Y0, Y4, Y4
+	ADDQ $32, CX
+	DECQ BX
+	JNZ qmag
+	VMOVUPS Y5, QXAMAX(DI)
+	XORQ R9, R9
+qpass:
+	VBROADCASTSS QXNUM(DI)(R9*4), Y3
+	VSUBPS Y3, Y13, Y3
+	VDIVPS Y4, Y3, Y3
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	XORQ CX, CX
+	MOVQ $16, BX
+qsum:
+	VMULPS QXX(DI)(CX*1), Y3, Y5
+	VADDPS Y8, Y5, Y5
+	VPAND Y9, Y5, Y5
+	VPSUBD Y10, Y5, Y5
+	VPMAXSD Y11, Y5, Y5
+	VPMINSD Y12, Y5, Y5
+	VMOVDQU Y5, QXLAUX(DI)(CX*1)
+	VCVTDQ2PS Y5, Y5
+	VMULPS QXWX(DI)(CX*1), Y5, Y0
+	VADDPS Y0, Y1, Y1
+	VMULPS QXW(DI)(CX*1), Y5, Y0
+	VMULPS Y5, Y0, Y0
+	VADDPS Y0, Y2, Y2
+	ADDQ $32, CX
+	DECQ BX
+	JNZ qsum
+	TESTQ R9, R9
+	JNZ qlater
+	// the first pass: scale = suml2 ≠ 0 ? sumlx / suml2 : 0; its codes
+	VCMPPS $0x04, Y13, Y2, Y14
+	VDIVPS Y2, Y1, Y6
+	VANDPS Y14, Y6, Y6
+	VMULPS Y1, Y6, Y7
+	VPCMPEQD Y14, Y14, Y14
+	JMP qtake
+qlater:
+	// taken where suml2 > 0 and sumlx·sumlx > best·suml2
+	VCMPPS $0x1e, Y13, Y2, Y14
+	VMULPS Y1, Y1, Y0
+	VMULPS Y2, Y7, Y15
+	VCMPPS $0x1e, Y15, Y0, Y0
+	VANDPS Y0, Y14, Y14
+	VDIVPS Y2, Y1, Y0
+	VBLENDVPS Y14, Y0, Y6, Y6
+	VMULPS Y1, Y6, Y0
+	VBLENDVPS Y14, Y0, Y7, Y7
+qtake:
+	XORQ CX, CX
+	MOVQ $16, BX
+qcodes:
+	VMOVDQU QXL(DI)(CX*1), Y0
+	VBLENDVPS Y14, QXLAUX(DI)(CX*1), Y0, Y0
+	VMOVDQU Y0, QXL(DI)(CX*1)
+	ADDQ $32, CX
+	DECQ BX
+	JNZ qcodes
+	INCQ R9
+	CMPQ R9, $19
+	JLT qpass
+	VMOVUPS Y6, QXSCALE(DI)
 	VZEROUPPER
 	RET

@@ -261,3 +261,95 @@ func (q *q3Lanes) refineGo(nmax int) {
 		}
 	}
 }
+
+// qxPasses is 1 + 18: make_qx_quants's first pass at −nmax/vmax and one
+// per is = −9 … 9, is ≠ 0.
+const qxPasses = 19
+
+// qxLanes is the state of eight make_qx_quants searches (Q6_K's 16-element
+// sub-blocks), each sub-block in a lane (element i of lane k at [i][k]),
+// with w = x² and wx = w·x, the codes of the pass (laux) and of the best
+// pass (L), each pass's iscale numerator, and per lane the scale and the
+// largest magnitude. The assembly kernel addresses the fields by offset
+// (kquant_amd64.s); TestQkx2LanesLayout checks them.
+type qxLanes struct {
+	x, w, wx [16][8]float32
+	L, laux  [16][8]int32
+	num      [32]float32 // nmax, then nmax + 0.1·is for is = −9 … 9, is ≠ 0
+	scale    [8]float32
+	amax     [8]float32
+}
+
+// makeQxQuants8 is makeQxQuants(16, nmax, …) on eight sub-blocks, side by
+// side.
+func makeQxQuants8(nmax int, x *[8]*[16]float32, L *[8]*[16]int8) (scale [8]float32) {
+	var q qxLanes
+	for k := range 8 {
+		for i, v := range x[k] {
+			w := float32(v * v)
+			q.x[i][k], q.w[i][k], q.wx[i][k] = v, w, float32(w*v)
+		}
+	}
+	fn := float32(nmax)
+	q.num[0] = fn
+	k := 1
+	for is := -9; is <= 9; is++ {
+		if is != 0 {
+			q.num[k] = fn + float32(0.1*float32(is))
+			k++
+		}
+	}
+	q.search(nmax)
+	for k := range 8 {
+		if q.amax[k] < groupMaxEps {
+			*L[k] = [16]int8{}
+			continue
+		}
+		for i := 0; i < 16; i++ {
+			L[k][i] = int8(q.L[i][k] + int32(nmax))
+		}
+		scale[k] = q.scale[k]
+	}
+	return scale
+}
+
+// searchGo is make_qx_quants's search on every lane (the Go twin of the
+// assembly kernel); a lane of (near) zeros is left for the caller.
+func (q *qxLanes) searchGo(nmax int) {
+	for k := range 8 {
+		var amax, vmax float32
+		for i := 0; i < 16; i++ {
+			if a := abs32(q.x[i][k]); a > amax {
+				amax, vmax = a, q.x[i][k]
+			}
+		}
+		q.amax[k] = amax
+		var best float32
+		for p := 0; p < qxPasses; p++ {
+			iscale := -q.num[p] / vmax
+			var sumlx, suml2 float32
+			for i := 0; i < 16; i++ {
+				l := min(max(-nmax, nearestInt(float32(iscale*q.x[i][k]))), nmax-1)
+				q.laux[i][k] = int32(l)
+				fl := float32(l)
+				sumlx += float32(q.wx[i][k] * fl)
+				suml2 += float32(float32(q.w[i][k]*fl) * fl)
+			}
+			if p == 0 {
+				var scale float32
+				if suml2 != 0 {
+					scale = sumlx / suml2
+				}
+				q.scale[k], best = scale, float32(scale*sumlx)
+			} else if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
+				q.scale[k] = sumlx / suml2
+				best = float32(q.scale[k] * sumlx)
+			} else {
+				continue
+			}
+			for i := 0; i < 16; i++ {
+				q.L[i][k] = q.laux[i][k]
+			}
+		}
+	}
+}

@@ -8,8 +8,17 @@ func quantizeQ6_K(dst []byte, x []float32) {
 	for b := 0; b < len(x)/QK_K; b++ {
 		xb, out := x[b*QK_K:(b+1)*QK_K], dst[b*210:(b+1)*210]
 		var maxScale, maxAbs float32
+		// Sixteen sub-block searches, eight side by side (makeQxQuants on each).
+		for h := 0; h < QK_K/16; h += 8 {
+			var xs [8]*[16]float32
+			var ls [8]*[16]int8
+			for k := range 8 {
+				xs[k], ls[k] = (*[16]float32)(xb[16*(h+k):]), (*[16]int8)(L[16*(h+k):])
+			}
+			s := makeQxQuants8(32, &xs, &ls)
+			copy(scales[h:h+8], s[:])
+		}
 		for ib := 0; ib < QK_K/16; ib++ {
-			scales[ib] = makeQxQuants16(32, (*[16]float32)(xb[16*ib:]), (*[16]int8)(L[16*ib:]))
 			if a := abs32(scales[ib]); a > maxAbs {
 				maxAbs, maxScale = a, scales[ib]
 			}

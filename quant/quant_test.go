@@ -321,36 +321,40 @@ func TestQuantizeIndependentOfThreads(t *testing.T) {
 	}
 }
 
-// TestQxQuants16: the 16-element search (assembly sums where the machine
-// has them) gives makeQxQuants's scale and codes bit for bit, with the
-// fast kernel and with its Go twin, on random blocks and on blocks of
-// zeros, ties, outliers and values at rounding boundaries.
-func TestQxQuants16(t *testing.T) {
+// TestQxQuants8: eight searches side by side give, lane by lane, the
+// scale and codes of makeQxQuants bit for bit, with the fast kernel and
+// its Go twin, on random sub-blocks and on zero, tiny, tied, ramp and
+// signed-zero ones.
+func TestQxQuants8(t *testing.T) {
 	x := goldenInput(4096 * 16)
-	var blocks [][16]float32
+	var blocks []*[16]float32
 	for k := 0; k < 4096; k++ {
-		blocks = append(blocks, [16]float32(x[16*k:16*k+16]))
+		blocks = append(blocks, (*[16]float32)(x[16*k:]))
 	}
-	var b [16]float32
-	blocks = append(blocks, b) // all zeros
-	b[3] = 1e-20
-	blocks = append(blocks, b) // below GROUP_MAX_EPS
-	b[3], b[7] = -2, 2
-	blocks = append(blocks, b)
-	for i := range b {
-		b[i] = float32(i) - 7.5
+	var zero, tiny, tie, ramp, negz [16]float32
+	tiny[3] = 1e-20
+	tie[3], tie[7] = -2, 2
+	for i := range ramp {
+		ramp[i] = float32(i) - 7.5
 	}
-	blocks = append(blocks, b)
-	b[0] = float32(math.Copysign(0, -1))
-	blocks = append(blocks, b)
+	negz = ramp
+	negz[0] = float32(math.Copysign(0, -1))
+	blocks = append([]*[16]float32{&zero, &tiny, &tie, &ramp, &negz}, blocks...)
+	blocks = blocks[:len(blocks)/8*8]
 	for pass, restore := range []func(){func() {}, plainKernels()} {
-		for k, blk := range blocks {
-			for _, nmax := range []int{32, 4} {
-				var got, want [16]int8
-				s := makeQxQuants16(nmax, &blk, &got)
-				w := makeQxQuants(16, nmax, blk[:], want[:])
-				if math.Float32bits(s) != math.Float32bits(w) || got != want {
-					t.Fatalf("pass %d block %d nmax %d: %v %v, makeQxQuants %v %v", pass, k, nmax, s, got, w, want)
+		for g := 0; g < len(blocks); g += 8 {
+			var xs [8]*[16]float32
+			var got [8][16]int8
+			var ls [8]*[16]int8
+			for k := range 8 {
+				xs[k], ls[k] = blocks[g+k], &got[k]
+			}
+			s := makeQxQuants8(32, &xs, &ls)
+			for k := range 8 {
+				var want [16]int8
+				w := makeQxQuants(16, 32, xs[k][:], want[:])
+				if math.Float32bits(s[k]) != math.Float32bits(w) || got[k] != want {
+					t.Fatalf("pass %d block %d: %v %v, makeQxQuants %v %v", pass, g+k, s[k], got[k], w, want)
 				}
 			}
 		}
@@ -371,6 +375,12 @@ func TestQkx2LanesLayout(t *testing.T) {
 	got = []uintptr{unsafe.Offsetof(r.x), unsafe.Offsetof(r.w), unsafe.Offsetof(r.wx), unsafe.Offsetof(r.L), unsafe.Offsetof(r.sumlx), unsafe.Offsetof(r.suml2), unsafe.Offsetof(r.amax)}
 	if want = []uintptr{0, 512, 1024, 1536, 2048, 2080, 2112}; !slices.Equal(got, want) {
 		t.Errorf("q3Lanes offsets %v, kquant_amd64.s uses %v", got, want)
+	}
+	var p qxLanes
+	got = []uintptr{unsafe.Offsetof(p.x), unsafe.Offsetof(p.w), unsafe.Offsetof(p.wx), unsafe.Offsetof(p.L), unsafe.Offsetof(p.laux),
+		unsafe.Offsetof(p.num), unsafe.Offsetof(p.scale), unsafe.Offsetof(p.amax)}
+	if want = []uintptr{0, 512, 1024, 1536, 2048, 2560, 2688, 2720}; !slices.Equal(got, want) {
+		t.Errorf("qxLanes offsets %v, kquant_amd64.s uses %v", got, want)
 	}
 }
 
