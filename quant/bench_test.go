@@ -5,18 +5,27 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
 
-// benchInput is 256×4096 float32 values: the file SAMBAY_QUANT_INPUT names
-// (little-endian float32, e.g. the input given to ggml's quantizer benchmark,
-// so both measure the same data), else the generated golden input.
+// benchInput is rows×4096 float32 values: the file SAMBAY_QUANT_INPUT names
+// (little-endian float32, e.g. the input given to ggml's quantizer
+// benchmark, so both measure the same data; its first SAMBAY_QUANT_ROWS
+// rows, default 256), else 256 rows of the generated golden input.
 func benchInput(b *testing.B) (x []float32, rows, cols int) {
 	rows, cols = 256, 4096
 	p := os.Getenv("SAMBAY_QUANT_INPUT")
 	if p == "" {
 		return goldenInput(rows * cols), rows, cols
+	}
+	if r := os.Getenv("SAMBAY_QUANT_ROWS"); r != "" {
+		n, err := strconv.Atoi(r)
+		if err != nil || n < 1 {
+			b.Fatalf("SAMBAY_QUANT_ROWS=%q: want a positive row count", r)
+		}
+		rows = n
 	}
 	raw, err := os.ReadFile(p)
 	if err != nil {
