@@ -78,7 +78,7 @@ func affinePack(out []byte, xb *[qk]float32, mn, id float32, clamp int32) uint32
 // plainKernels switches to the Go twins of the assembly kernels (for
 // benchmarks and tests) until the returned function is called.
 func plainKernels() (restore func()) {
-	prev := useAVX2
-	useAVX2 = false
-	return func() { useAVX2 = prev }
+	prev, prevF16C := useAVX2, useF16C
+	useAVX2, useF16C = false, false
+	return func() { useAVX2, useF16C = prev, prevF16C }
 }

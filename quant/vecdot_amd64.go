@@ -1,0 +1,22 @@
+//go:build amd64 && !noasm
+
+package quant
+
+import "golang.org/x/sys/cpu"
+
+var useF16C = cpu.X86.HasF16C
+
+//go:noescape
+func dotQ8x8(w *byte, q *int8, d *float32, groups int, acc *[8]float32)
+
+// dotQ8Fast accumulates whole groups of eight blocks with AVX2 and returns
+// the first block it left for dotQ8Go.
+func dotQ8Fast(w []byte, a *Q8Act, acc *[8]float32) int {
+	g := len(a.D) / 8
+	if !useAVX2 || !useF16C || g == 0 {
+		return 0
+	}
+	_ = w[g*8*34-1]
+	dotQ8x8(&w[0], &a.Q[0], &a.D[0], g, acc)
+	return g * 8
+}

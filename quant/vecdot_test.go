@@ -1,0 +1,44 @@
+package quant
+
+import (
+	"math"
+	"testing"
+
+	"github.com/sambay-conv/sambay-conv/ggml"
+)
+
+// TestDotQ8_0: the AVX2 kernel equals its Go twin bit for bit (rows of 1 to
+// 20 blocks: whole groups of eight and tails), and both are within the
+// activation's rounding of the exact product: the dequantized row times
+// the unrounded activation.
+func TestDotQ8_0(t *testing.T) {
+	x := goldenInput(64 * 640)
+	for _, nb := range []int{1, 7, 8, 9, 16, 20} {
+		n := nb * 32
+		for r := 0; r < 64; r++ {
+			wx, ax := x[r*640:r*640+n], x[(r+1)%64*640:(r+1)%64*640+n]
+			row := make([]byte, ggml.TypeQ8_0.RowBytes(n))
+			QuantizeRow(ggml.TypeQ8_0, row, wx)
+			var a Q8Act
+			QuantizeQ8Act(&a, ax)
+			got := DotQ8_0(row, &a)
+			restore := plainKernels()
+			twin := DotQ8_0(row, &a)
+			restore()
+			if math.Float32bits(got) != math.Float32bits(twin) {
+				t.Fatalf("%d blocks, row %d: kernel %v, Go twin %v", nb, r, got, twin)
+			}
+			back := make([]float32, n)
+			DequantizeRow(ggml.TypeQ8_0, back, row)
+			var exact, mag float64
+			for i := range back {
+				exact += float64(back[i]) * float64(ax[i])
+				mag += math.Abs(float64(back[i]) * float64(ax[i]))
+			}
+			// Each activation code is off by at most half a step, amax/254.
+			if d := math.Abs(float64(got) - exact); d > 0.01*mag+1e-6 {
+				t.Fatalf("%d blocks, row %d: %v, exact %v (Σ|w·a| %v)", nb, r, got, exact, mag)
+			}
+		}
+	}
+}
