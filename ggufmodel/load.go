@@ -24,8 +24,23 @@ func (q *quantRows) DecodeRow(i int, dst []float32) {
 	quant.DequantizeRow(q.t, dst, q.data[i*q.rowBytes:(i+1)*q.rowBytes])
 }
 
+// q8Rows are Q8_0 rows, which also take dot products against a Q8_0
+// activation (kernel.VecDotter), as llama.cpp's CPU backend computes them.
+type q8Rows struct{ quantRows }
+
+func (q *q8Rows) PrepareX(x []float32) any {
+	a := new(quant.Q8Act)
+	quant.QuantizeQ8Act(a, x)
+	return a
+}
+
+func (q *q8Rows) DotRow(i int, x any) float32 {
+	return quant.DotQ8_0(q.data[i*q.rowBytes:(i+1)*q.rowBytes], x.(*quant.Q8Act))
+}
+
 // Load opens a SambaY GGUF file for the forward pass: quantized matrices
-// are dequantized row by row inside the kernels. The returned file backs
+// are dequantized row by row inside the kernels; Q8_0 ones are dotted
+// with a Q8_0 activation instead unless opts.ExactDot. The returned file backs
 // the model's matrices; close it when done with the model.
 func Load(path string, opts reference.Options) (*reference.Model, *gguf.File, error) {
 	f, err := gguf.Open(path)
@@ -101,7 +116,11 @@ func load(f *gguf.File, path string, opts reference.Options) (*reference.Model, 
 			return nil, 0, 0, false
 		}
 		cols := int(ti.Dims[0])
-		return &quantRows{t: ti.Type, data: b, rowBytes: ti.Type.RowBytes(cols)}, int(ti.Dims[1]), cols, true
+		rows := quantRows{t: ti.Type, data: b, rowBytes: ti.Type.RowBytes(cols)}
+		if ti.Type == ggml.TypeQ8_0 {
+			return &q8Rows{rows}, int(ti.Dims[1]), cols, true
+		}
+		return &rows, int(ti.Dims[1]), cols, true
 	}
 	m, err := reference.LoadStored(cfg, get, q, opts)
 	if len(errs) > 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
 	"github.com/sambay-conv/sambay-conv/layout"
 	"github.com/sambay-conv/sambay-conv/quant"
+	"github.com/sambay-conv/sambay-conv/reference"
 )
 
 // TestRoundTrip writes each testdata model (both norms, with and without
@@ -164,3 +165,60 @@ func checkTensors(t *testing.T, f *gguf.File, orig *convert.Canonical) {
 // negExp is ssm_a's value for an A_log element: −exp computed in float64,
 // rounded once to float32 (docs/GGUF.md §Tensors).
 func negExp(v float32) float32 { return float32(-math.Exp(float64(v))) }
+
+// TestQ8ActivationPath: a Q8_0 GGUF multiplies its matrices through a Q8_0
+// activation by default (llama.cpp's CPU numerics) and by widened rows with
+// ExactDot. The two differ, by a rounding of the size of Q8_0's own: at
+// most twice the exact path's distance from the bf16 original (a wrong
+// scale, sign or block would be far beyond).
+func TestQ8ActivationPath(t *testing.T) {
+	src := filepath.Join(td, "phi4flash-tiny", "hf")
+	out := filepath.Join(t.TempDir(), "m.gguf")
+	if _, err := Export(t.Context(), src, Options{Output: out, Policy: "q8_0"}); err != nil {
+		t.Fatal(err)
+	}
+	tokens := []int{5, 42, 7, 99, 3, 17, 64, 88, 1, 8, 33, 77}
+	run := func(m *reference.Model) []float32 {
+		r, err := m.Run(m.NewState(), tokens, reference.Want{AllLogits: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Logits
+	}
+	logits := func(exact bool) []float32 {
+		m, f, err := Load(out, reference.Options{ExactDot: exact})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return run(m)
+	}
+	c, err := convert.OpenCanonical(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m0, err := reference.Load(c.Config, c.Tensor, reference.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, fast, exact := run(m0), logits(false), logits(true)
+	maxDiff := func(a, b []float32) (d float64, n int) {
+		for i := range a {
+			if a[i] != b[i] {
+				n++
+			}
+			d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+		}
+		return d, n
+	}
+	dq, _ := maxDiff(exact, orig)
+	da, differ := maxDiff(fast, exact)
+	if differ == 0 {
+		t.Error("the activation path gave the exact path's logits bit for bit: it was not used")
+	}
+	if da > 2*dq {
+		t.Errorf("max |Δlogit| activation path vs exact %.4g; exact vs bf16 %.4g", da, dq)
+	}
+	t.Logf("%d of %d logits differ; max |Δ| activation path vs exact %.3g, exact vs bf16 %.3g", differ, len(fast), da, dq)
+}

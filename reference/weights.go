@@ -38,6 +38,9 @@ type Options struct {
 	// StateBF16 rounds the Mamba SSM state and conv window to bf16 after
 	// every call, as HF's and vLLM's caches store them (docs/MODEL.md §7).
 	StateBF16 bool
+	// ExactDot multiplies quantized matrices by widening their rows to
+	// float32, never through a quantized activation (kernel.VecDotter).
+	ExactDot bool
 }
 
 // A TensorSource hands out the canonical model's tensors by name.
@@ -119,7 +122,7 @@ func (l *loader) mat(s TensorSpec) kernel.Mat {
 			if r != rows || c != cols {
 				l.errs = append(l.errs, fmt.Sprintf("tensor %s has shape [%d, %d], want [%d, %d]", s.Name, r, c, rows, cols))
 			}
-			return kernel.Mat{Rows: rows, Cols: cols, Decoder: dec, RoundBF16: l.opts.Numerics == BF16}
+			return kernel.Mat{Rows: rows, Cols: cols, Decoder: dec, RoundBF16: l.opts.Numerics == BF16, ExactDot: l.opts.ExactDot}
 		}
 	}
 	t, _, ok := l.tensor(s)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sambay-conv/sambay-conv/chat"
 	"github.com/sambay-conv/sambay-conv/generate"
+	"github.com/sambay-conv/sambay-conv/reference"
 )
 
 func generateCommand() *cli.Command {
@@ -27,6 +28,7 @@ func generateCommand() *cli.Command {
 			&cli.FloatFlag{Name: "min-p", Usage: "drop tokens less likely than min-p × the most likely one's probability"},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the sampler (the same seed gives the same text)"},
 			&cli.StringSliceFlag{Name: "stop", Usage: "stop before this text; repeatable"},
+			&cli.BoolFlag{Name: "exact-dot", Usage: "multiply Q8_0 GGUF matrices by widened rows, without quantizing the activation as llama.cpp does"},
 			&cli.BoolFlag{Name: "quiet", Usage: "print only the generated text, not the speed line"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object at the end (prompt and decode tokens/s, the ids and the text) instead of streaming"},
 		},
@@ -39,7 +41,7 @@ func generateCommand() *cli.Command {
 			}
 			o := generate.Options{Model: c.Args().First(), Prompt: c.String("prompt"), MaxTokens: int(c.Int("n")),
 				Temp: c.Float("temp"), TopK: int(c.Int("top-k")), TopP: c.Float("top-p"), MinP: c.Float("min-p"),
-				Seed: c.Uint64("seed"), Stop: c.StringSlice("stop")}
+				Seed: c.Uint64("seed"), Stop: c.StringSlice("stop"), Reference: reference.Options{ExactDot: c.Bool("exact-dot")}}
 			if c.IsSet("system") && !c.Bool("chat") {
 				return usagef("--system goes with --chat")
 			}

@@ -33,6 +33,7 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "mode", Value: "fp32", Usage: "numerics: fp32 or bf16"},
 			&cli.BoolFlag{Name: "round-params-bf16", Usage: "in bf16 mode also round A_log and the DA lambdas"},
 			&cli.BoolFlag{Name: "state-bf16", Usage: "round the Mamba SSM state and conv window to bf16 after every step, as HF and vLLM caches do"},
+			&cli.BoolFlag{Name: "exact-dot", Usage: "multiply Q8_0 GGUF matrices by widened rows, without quantizing the activation as llama.cpp does"},
 			&cli.FloatFlag{Name: "tol-logits", HideDefault: true, Usage: "tolerance on logits, relative to max |logit| (default: fp32 1e-5, bf16 2e-2; a quantized MODEL is reported, not judged)"},
 			&cli.FloatFlag{Name: "tol-hidden", HideDefault: true, Usage: "tolerance on each block's hidden state, relative to its max |value| (default: as --tol-logits)"},
 			&cli.FloatFlag{Name: "max-kld", HideDefault: true, Usage: "quantized MODEL: fail when the mean KL divergence exceeds this (default: report only)"},
@@ -99,7 +100,7 @@ func tokenFlags(c *cli.Command) ([]int, error) {
 func verifyOptions(c *cli.Command) (verify.Options, error) {
 	o := verify.Options{Model: c.Args().First(), Golden: c.String("golden"), Against: c.String("against"),
 		Decode: c.Bool("decode"), Device: c.String("device"),
-		Reference: reference.Options{RoundParamsBF16: c.Bool("round-params-bf16"), StateBF16: c.Bool("state-bf16")},
+		Reference: reference.Options{RoundParamsBF16: c.Bool("round-params-bf16"), StateBF16: c.Bool("state-bf16"), ExactDot: c.Bool("exact-dot")},
 		LogitsOut: c.String("logits-out"), KLDOut: c.String("kld-out"), KLDCtx: int(c.Int("ctx")), Report: c.String("report"), Force: c.Bool("force"), Python: c.String("python"), ToolVersion: version(),
 		TorchScript: sambayconv.TorchReference}
 	switch c.String("mode") {
@@ -188,7 +189,8 @@ func runVerifyText(ctx context.Context, c *cli.Command) error {
 		return usagef("--text runs on the CPU (--device %s)", c.String("device"))
 	}
 	o := verify.TextOptions{Model: c.Args().First(), Against: c.String("against"), Text: c.String("text"),
-		Ctx: int(c.Int("ctx")), Chunks: int(c.Int("chunks")), KLDOut: c.String("kld-out"), Force: c.Bool("force")}
+		Ctx: int(c.Int("ctx")), Chunks: int(c.Int("chunks")), KLDOut: c.String("kld-out"), Force: c.Bool("force"),
+		Reference: reference.Options{ExactDot: c.Bool("exact-dot")}}
 	switch c.String("mode") {
 	case "fp32":
 	case "bf16":

@@ -25,6 +25,18 @@ type RowDecoder interface {
 	DecodeRow(i int, dst []float32)
 }
 
+// A VecDotter computes the dot products of its rows itself, from an
+// activation it prepares once per matrix product (quantized to blocks, as
+// llama.cpp's CPU backend does for quantized weights). MatMul uses it for
+// every product, so prefill and decoding compute the same numbers, unless
+// the matrix asks for the exact path (Mat.ExactDot).
+type VecDotter interface {
+	// PrepareX returns x (one row of X) in the form DotRow takes.
+	PrepareX(x []float32) any
+	// DotRow returns row i · x, with x as PrepareX returned it.
+	DotRow(i int, x any) float32
+}
+
 // Mat is a row-major [Rows, Cols] matrix whose bytes stay where they are
 // (typically an mmapped file); rows are widened to float32 when used.
 type Mat struct {
@@ -36,6 +48,9 @@ type Mat struct {
 	RoundBF16 bool
 	// Decoder, when set, replaces the built-in row formats.
 	Decoder RowDecoder
+	// ExactDot keeps MatMul on widened rows and float32 dot products even
+	// when Decoder is a VecDotter.
+	ExactDot bool
 }
 
 // DecodeRow widens row i into dst[:Cols].
@@ -163,6 +178,10 @@ func threads() int {
 // goroutines; each widens a row of W once and uses it for every t.
 func MatMul(Y, X []float32, T int, W *Mat) {
 	out, in := W.Rows, W.Cols
+	if vd, ok := W.Decoder.(VecDotter); ok && !W.ExactDot && !W.RoundBF16 {
+		matMulVecDot(Y, X, T, W, vd)
+		return
+	}
 	nt := min(threads(), max(1, out/16))
 	chunk := (out + nt - 1) / nt
 	var wg sync.WaitGroup
@@ -189,6 +208,35 @@ func MatMul(Y, X []float32, T int, W *Mat) {
 				W.DecodeRow(o, row)
 				for t := 0; t < T; t++ {
 					Y[t*out+o] = Dot(X[t*in:(t+1)*in], row)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// matMulVecDot is MatMul through a VecDotter: X's rows prepared once,
+// output rows of W split among goroutines.
+func matMulVecDot(Y, X []float32, T int, W *Mat, vd VecDotter) {
+	out, in := W.Rows, W.Cols
+	px := make([]any, T)
+	for t := range T {
+		px[t] = vd.PrepareX(X[t*in : (t+1)*in])
+	}
+	nt := min(threads(), max(1, out/16))
+	chunk := (out + nt - 1) / nt
+	var wg sync.WaitGroup
+	for w := 0; w < nt; w++ {
+		lo, hi := w*chunk, min(out, (w+1)*chunk)
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := lo; o < hi; o++ {
+				for t := range T {
+					Y[t*out+o] = vd.DotRow(o, px[t])
 				}
 			}
 		}()

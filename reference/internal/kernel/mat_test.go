@@ -144,3 +144,71 @@ func BenchmarkMatMul(b *testing.B) {
 		})
 	}
 }
+
+// halfDotter is a test VecDotter over f32 rows: it prepares x by halving
+// it and its dot products double the result, so a product through it
+// differs from the exact one only by float32 rounding, and counts calls.
+type halfDotter struct {
+	m        *Mat
+	prepared int
+}
+
+func (h *halfDotter) DecodeRow(i int, dst []float32) {
+	copy(dst, f32s(h.m.Data[4*i*h.m.Cols:4*(i+1)*h.m.Cols]))
+}
+
+func (h *halfDotter) PrepareX(x []float32) any {
+	h.prepared++
+	y := make([]float32, len(x))
+	for i, v := range x {
+		y[i] = v / 2
+	}
+	return y
+}
+
+func (h *halfDotter) DotRow(i int, x any) float32 {
+	row := make([]float32, h.m.Cols)
+	h.DecodeRow(i, row)
+	return 2 * dotRef(row, x.([]float32))
+}
+
+func f32s(b []byte) []float32 {
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+// TestMatMulVecDotter: MatMul hands a VecDotter's matrix to it (X's rows
+// prepared once each, every output through DotRow), at every T, and
+// ExactDot keeps the widened-row path.
+func TestMatMulVecDotter(t *testing.T) {
+	const rows, cols = 40, 64
+	data := make([]byte, 4*rows*cols)
+	for i := range rows * cols {
+		binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(float32(i%13)-6.25))
+	}
+	for _, T := range []int{1, 3, 9} {
+		X := make([]float32, T*cols)
+		for i := range X {
+			X[i] = float32(i%7) * 0.375
+		}
+		for _, exact := range []bool{false, true} {
+			W := &Mat{Rows: rows, Cols: cols, Kind: F32, Data: data, ExactDot: exact}
+			h := &halfDotter{m: W}
+			W.Decoder = h
+			Y, want := make([]float32, T*rows), make([]float32, T*rows)
+			MatMul(Y, X, T, W)
+			MatMulRef(want, X, T, W)
+			if wantPrep := map[bool]int{false: T, true: 0}[exact]; h.prepared != wantPrep {
+				t.Errorf("T=%d exact=%v: PrepareX called %d times, want %d", T, exact, h.prepared, wantPrep)
+			}
+			for i := range Y {
+				if d := math.Abs(float64(Y[i] - want[i])); d > 1e-3*(1+math.Abs(float64(want[i]))) {
+					t.Fatalf("T=%d exact=%v: Y[%d] = %v, exact %v", T, exact, i, Y[i], want[i])
+				}
+			}
+		}
+	}
+}
