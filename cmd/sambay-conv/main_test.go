@@ -910,3 +910,38 @@ func TestImportTokenizer(t *testing.T) {
 		}
 	}
 }
+
+// TestExactDot: on a Q8_0 GGUF, verify measures the activation path by
+// default and the widened rows with --exact-dot (different KL, both
+// small); generate accepts the flag and decodes either way.
+func TestExactDot(t *testing.T) {
+	ex, dir := filepath.Join(td, "phi4flash-go"), t.TempDir()
+	hf, q := filepath.Join(dir, "canonical"), filepath.Join(dir, "m.gguf")
+	if code, _, stderr := runCLI(t, "import", filepath.Join(ex, "archscale-head.pth"), "--config", filepath.Join(ex, "litgpt-config.json"), "-o", hf); code != 0 {
+		t.Fatalf("import: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "quant", hf, "--type", "q8_0", "-o", q); code != 0 {
+		t.Fatalf("quant: exit %d %s", code, stderr)
+	}
+	kld := func(extra ...string) float64 {
+		code, out, stderr := runCLI(t, append([]string{"verify", q, "--against", hf, "--tokens", "5,42,7,99,3,17,64,88", "--json"}, extra...)...)
+		var res struct {
+			Parity struct {
+				KLD float64 `json:"kld_mean"`
+			} `json:"parity"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &res) != nil {
+			t.Fatalf("verify %v: exit %d %s", extra, code, stderr)
+		}
+		return res.Parity.KLD
+	}
+	fast, exact := kld(), kld("--exact-dot")
+	if fast == exact || !(fast > 0 && fast < 0.05) || !(exact > 0 && exact < 0.05) {
+		t.Errorf("KL mean %g (activation path), %g (--exact-dot): want two different small values", fast, exact)
+	}
+	for _, extra := range [][]string{nil, {"--exact-dot"}} {
+		if code, _, stderr := runCLI(t, append([]string{"generate", q, "--prompt", "func main() {", "-n", "4", "--json"}, extra...)...); code != 0 {
+			t.Errorf("generate %v: exit %d %s", extra, code, stderr)
+		}
+	}
+}
