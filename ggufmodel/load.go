@@ -38,9 +38,24 @@ func (q *q8Rows) DotRow(i int, x any) float32 {
 	return quant.DotQ8_0(q.data[i*q.rowBytes:(i+1)*q.rowBytes], x.(*quant.Q8Act))
 }
 
+// q4kRows are Q4_K rows, which also take dot products against a Q8_K
+// activation (kernel.VecDotter).
+type q4kRows struct {
+	quantRows
+	k *quant.Q4KRows
+}
+
+func (q *q4kRows) PrepareX(x []float32) any {
+	a := new(quant.Q8KAct)
+	quant.QuantizeQ8KAct(a, x)
+	return a
+}
+
+func (q *q4kRows) DotRow(i int, x any) float32 { return q.k.Dot(i, x.(*quant.Q8KAct)) }
+
 // Load opens a SambaY GGUF file for the forward pass: quantized matrices
-// are dequantized row by row inside the kernels; Q8_0 ones are dotted
-// with a Q8_0 activation instead unless opts.ExactDot. The returned file backs
+// are dequantized row by row inside the kernels; Q8_0 and Q4_K ones are
+// dotted with a Q8_0 or Q8_K activation instead unless opts.ExactDot. The returned file backs
 // the model's matrices; close it when done with the model.
 func Load(path string, opts reference.Options) (*reference.Model, *gguf.File, error) {
 	f, err := gguf.Open(path)
@@ -117,8 +132,11 @@ func load(f *gguf.File, path string, opts reference.Options) (*reference.Model, 
 		}
 		cols := int(ti.Dims[0])
 		rows := quantRows{t: ti.Type, data: b, rowBytes: ti.Type.RowBytes(cols)}
-		if ti.Type == ggml.TypeQ8_0 {
+		switch ti.Type {
+		case ggml.TypeQ8_0:
 			return &q8Rows{rows}, int(ti.Dims[1]), cols, true
+		case ggml.TypeQ4_K:
+			return &q4kRows{rows, quant.NewQ4KRows(b, cols)}, int(ti.Dims[1]), cols, true
 		}
 		return &rows, int(ti.Dims[1]), cols, true
 	}

@@ -59,3 +59,109 @@ func DotQ8_0(w []byte, a *Q8Act) float32 {
 	dotQ8Go(w, a, from, &acc)
 	return reduce8(&acc)
 }
+
+// Q8KAct is an activation vector quantized to Q8_K blocks of 256 (ggml's
+// quantize_row_q8_K): the codes, each block's scale, and the sum of the
+// codes of each 32-value sub-block (what Q4_K's mins multiply).
+type Q8KAct struct {
+	Q    []int8
+	D    []float32
+	ASum []int32
+}
+
+// QuantizeQ8KAct quantizes x (a multiple of 256 elements) as ggml's
+// quantize_row_q8_K does, into a (reusing its storage).
+func QuantizeQ8KAct(a *Q8KAct, x []float32) {
+	nb := len(x) / QK_K
+	if cap(a.Q) < nb*QK_K {
+		a.Q, a.D, a.ASum = make([]int8, nb*QK_K), make([]float32, nb), make([]int32, nb*8)
+	}
+	a.Q, a.D, a.ASum = a.Q[:nb*QK_K], a.D[:nb], a.ASum[:nb*8]
+	for b := 0; b < nb; b++ {
+		xb, q := x[b*QK_K:(b+1)*QK_K], a.Q[b*QK_K:(b+1)*QK_K]
+		amax, vmax := maxMagnitude(xb)
+		if amax == 0 {
+			a.D[b] = 0
+			clear(q)
+			clear(a.ASum[b*8 : b*8+8])
+			continue
+		}
+		iscale := -127 / vmax
+		for j, v := range xb {
+			q[j] = int8(min(127, nearestInt(float32(iscale*v))))
+		}
+		for j := range 8 {
+			var s int32
+			for _, v := range q[32*j : 32*j+32] {
+				s += int32(v)
+			}
+			a.ASum[b*8+j] = s
+		}
+		a.D[b] = 1 / iscale
+	}
+}
+
+// q4KScales unpacks the 6-bit scales and mins of every Q4_K block of a
+// matrix once (8 scales then 8 mins per block), so that dot products need
+// not unpack them per row and activation.
+func q4KScales(data []byte) []byte {
+	nb := len(data) / 144
+	out := make([]byte, 16*nb)
+	for b := range nb {
+		sc := data[b*144+4 : b*144+16]
+		for j := range 8 {
+			out[16*b+j], out[16*b+8+j] = getScaleMinK4(j, sc)
+		}
+	}
+	return out
+}
+
+// Q4KRows are Q4_K rows with their scales and mins unpacked (q4KScales),
+// for dot products against a Q8_K activation.
+type Q4KRows struct {
+	data, scales []byte
+	rowBlocks    int
+}
+
+// NewQ4KRows prepares a Q4_K matrix of rows of cols elements.
+func NewQ4KRows(data []byte, cols int) *Q4KRows {
+	return &Q4KRows{data: data, scales: q4KScales(data), rowBlocks: cols / QK_K}
+}
+
+// Dot returns row i · a. Per block the integer sums Σ sc_j·Σ q·a and
+// Σ m_j·asum_j are exact, and the block adds
+// float32(d·da)·sumi − float32(dmin·da)·summ to one running float32 sum,
+// block by block.
+func (r *Q4KRows) Dot(i int, a *Q8KAct) float32 {
+	nb := r.rowBlocks
+	w, sm := r.data[i*nb*144:(i+1)*nb*144], r.scales[i*nb*16:(i+1)*nb*16]
+	if acc, ok := dotQ4KFast(w, sm, a, nb); ok {
+		return acc
+	}
+	return dotQ4KGo(w, sm, a)
+}
+
+// dotQ4KGo is Dot's Go twin.
+func dotQ4KGo(w, sm []byte, a *Q8KAct) float32 {
+	var acc float32
+	for b := 0; b < len(w)/144; b++ {
+		blk, s := w[b*144:(b+1)*144], sm[b*16:(b+1)*16]
+		q, aq := blk[16:144], a.Q[b*QK_K:(b+1)*QK_K]
+		var sumi, summ int32
+		for p := range 4 {
+			var lo, hi int32
+			for l := range 32 {
+				lo += int32(q[32*p+l]&15) * int32(aq[64*p+l])
+				hi += int32(q[32*p+l]>>4) * int32(aq[64*p+32+l])
+			}
+			sumi += int32(s[2*p])*lo + int32(s[2*p+1])*hi
+		}
+		for j := range 8 {
+			summ += int32(s[8+j]) * a.ASum[b*8+j]
+		}
+		da := a.D[b]
+		t := float32(float32(getF16(blk)*da)*float32(sumi)) - float32(float32(getF16(blk[2:])*da)*float32(summ))
+		acc += t
+	}
+	return acc
+}

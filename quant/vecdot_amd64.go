@@ -20,3 +20,16 @@ func dotQ8Fast(w []byte, a *Q8Act, acc *[8]float32) int {
 	dotQ8x8(&w[0], &a.Q[0], &a.D[0], g, acc)
 	return g * 8
 }
+
+//go:noescape
+func dotQ4K(w, sm *byte, q *int8, asum *int32, d *float32, nb int) float32
+
+// dotQ4KFast is Q4KRows.Dot with AVX2 (false where the machine lacks it).
+func dotQ4KFast(w, sm []byte, a *Q8KAct, nb int) (float32, bool) {
+	if !useAVX2 || !useF16C || nb == 0 {
+		return 0, false
+	}
+	_, _ = w[nb*144-1], sm[nb*16-1]
+	_, _, _ = a.Q[nb*QK_K-1], a.ASum[nb*8-1], a.D[nb-1]
+	return dotQ4K(&w[0], &sm[0], &a.Q[0], &a.ASum[0], &a.D[0], nb), true
+}

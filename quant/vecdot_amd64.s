@@ -71,3 +71,97 @@ loop:
 	VMOVUPS Y11, (R8)
 	VZEROUPPER
 	RET
+
+DATA vdnib<>+0(SB)/1, $0x0f
+GLOBL vdnib<>(SB), RODATA|NOPTR, $1
+
+// Q4PAIR leaves in RLO and RHI the eight int32 partial sums of sub-blocks
+// 2p and 2p+1 of a Q4_K block: the 32 bytes at qoff+16(SI) hold sub-block
+// 2p in their low nibbles and 2p+1 in their high ones; the activation's
+// codes are at aoff(DI) and aoff+32(DI). Nibbles (0–15) times codes
+// (−127…127) as unsigned·signed bytes (VPMADDUBSW; pair sums fit int16),
+// pairs of int16 into int32. Uses Y13 and Y14; Y10 holds 0x0f bytes, Y12
+// int16 ones.
+#define Q4PAIR(qoff, aoff, RLO, RHI) \
+	VMOVDQU qoff+16(SI), Y13; \
+	VPAND Y10, Y13, Y14; \
+	VPSRLW $4, Y13, Y13; \
+	VPAND Y10, Y13, Y13; \
+	VPMADDUBSW aoff(DI), Y14, Y14; \
+	VPMADDUBSW aoff+32(DI), Y13, Y13; \
+	VPMADDWD Y12, Y14, RLO; \
+	VPMADDWD Y12, Y13, RHI
+
+// HSUM adds the eight int32 lanes of R (X its low half) into REG; uses
+// X14 and X15.
+#define HSUM(R, X, REG) \
+	VEXTRACTI128 $1, R, X15; \
+	VPADDD X15, X, X15; \
+	VPSHUFD $0x4e, X15, X14; \
+	VPADDD X14, X15, X15; \
+	VPSHUFD $0xb1, X15, X14; \
+	VPADDD X14, X15, X15; \
+	VMOVD X15, REG
+
+// func dotQ4K(w, sm *byte, q *int8, asum *int32, d *float32, nb int) float32
+// A Q4_K row (nb blocks of 144 bytes; sm its unpacked scales and mins, 16
+// bytes a block) times a Q8_K activation (codes, sub-block sums, scales),
+// as Q4KRows.Dot defines it.
+TEXT ·dotQ4K(SB), NOSPLIT, $0-52
+	MOVQ w+0(FP), SI
+	MOVQ sm+8(FP), R8
+	MOVQ q+16(FP), DI
+	MOVQ asum+24(FP), DX
+	MOVQ d+32(FP), R9
+	MOVQ nb+40(FP), CX
+	VPBROADCASTB vdnib<>(SB), Y10
+	VPBROADCASTW vdones<>(SB), Y12
+	VXORPS X11, X11, X11
+q4loop:
+	Q4PAIR(0, 0, Y0, Y1)
+	Q4PAIR(32, 64, Y2, Y3)
+	Q4PAIR(64, 128, Y4, Y5)
+	Q4PAIR(96, 192, Y6, Y7)
+	// the eight sub-blocks' sums into one vector, sub-block j in lane j
+	VPHADDD Y1, Y0, Y0
+	VPHADDD Y3, Y2, Y2
+	VPHADDD Y5, Y4, Y4
+	VPHADDD Y7, Y6, Y6
+	VPHADDD Y2, Y0, Y0
+	VPHADDD Y6, Y4, Y4
+	VPERM2I128 $0x20, Y4, Y0, Y1
+	VPERM2I128 $0x31, Y4, Y0, Y2
+	VPADDD Y2, Y1, Y0
+	// sumi = Σ sc_j·isum_j, summ = Σ m_j·asum_j
+	VPMOVZXBD 0(R8), Y8
+	VPMULLD Y8, Y0, Y0
+	VPMOVZXBD 8(R8), Y9
+	VPMULLD (DX), Y9, Y9
+	HSUM(Y0, X0, AX)
+	HSUM(Y9, X9, BX)
+	// acc += float32(d·da)·sumi − float32(dmin·da)·summ
+	MOVWLZX 0(SI), R10
+	VMOVD R10, X1
+	VCVTPH2PS X1, X1
+	MOVWLZX 2(SI), R10
+	VMOVD R10, X2
+	VCVTPH2PS X2, X2
+	VMOVSS (R9), X3
+	VMULSS X3, X1, X1
+	VCVTSI2SSL AX, X4, X4
+	VMULSS X4, X1, X1
+	VMULSS X3, X2, X2
+	VCVTSI2SSL BX, X5, X5
+	VMULSS X5, X2, X2
+	VSUBSS X2, X1, X1
+	VADDSS X1, X11, X11
+	ADDQ $144, SI
+	ADDQ $16, R8
+	ADDQ $256, DI
+	ADDQ $32, DX
+	ADDQ $4, R9
+	DECQ CX
+	JNZ q4loop
+	VMOVSS X11, ret+48(FP)
+	VZEROUPPER
+	RET

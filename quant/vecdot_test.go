@@ -42,3 +42,38 @@ func TestDotQ8_0(t *testing.T) {
 		}
 	}
 }
+
+// TestDotQ4K: the AVX2 kernel equals its Go twin bit for bit, and both are
+// within the activation's rounding of the exact product (the dequantized
+// Q4_K row times the unrounded activation).
+func TestDotQ4K(t *testing.T) {
+	const rows, cols = 16, 1024
+	x := goldenInput((rows + 1) * cols)
+	data := make([]byte, rows*ggml.TypeQ4_K.RowBytes(cols))
+	for r := range rows {
+		QuantizeRow(ggml.TypeQ4_K, data[r*ggml.TypeQ4_K.RowBytes(cols):], x[r*cols:(r+1)*cols])
+	}
+	m := NewQ4KRows(data, cols)
+	ax := x[rows*cols:]
+	var a Q8KAct
+	QuantizeQ8KAct(&a, ax)
+	back := make([]float32, cols)
+	for r := range rows {
+		got := m.Dot(r, &a)
+		restore := plainKernels()
+		twin := m.Dot(r, &a)
+		restore()
+		if math.Float32bits(got) != math.Float32bits(twin) {
+			t.Fatalf("row %d: kernel %v, Go twin %v", r, got, twin)
+		}
+		DequantizeRow(ggml.TypeQ4_K, back, data[r*ggml.TypeQ4_K.RowBytes(cols):(r+1)*ggml.TypeQ4_K.RowBytes(cols)])
+		var exact, mag float64
+		for i := range back {
+			exact += float64(back[i]) * float64(ax[i])
+			mag += math.Abs(float64(back[i]) * float64(ax[i]))
+		}
+		if d := math.Abs(float64(got) - exact); d > 0.01*mag+1e-6 {
+			t.Fatalf("row %d: %v, exact %v (Σ|w·a| %v)", r, got, exact, mag)
+		}
+	}
+}
