@@ -53,9 +53,23 @@ func (q *q4kRows) PrepareX(x []float32) any {
 
 func (q *q4kRows) DotRow(i int, x any) float32 { return q.k.Dot(i, x.(*quant.Q8KAct)) }
 
+// q6kRows are Q6_K rows, which also take dot products against a Q8_K
+// activation (kernel.VecDotter).
+type q6kRows struct{ quantRows }
+
+func (q *q6kRows) PrepareX(x []float32) any {
+	a := new(quant.Q8KAct)
+	quant.QuantizeQ8KAct(a, x)
+	return a
+}
+
+func (q *q6kRows) DotRow(i int, x any) float32 {
+	return quant.DotQ6_K(q.data[i*q.rowBytes:(i+1)*q.rowBytes], x.(*quant.Q8KAct))
+}
+
 // Load opens a SambaY GGUF file for the forward pass: quantized matrices
-// are dequantized row by row inside the kernels; Q8_0 and Q4_K ones are
-// dotted with a Q8_0 or Q8_K activation instead unless opts.ExactDot. The returned file backs
+// are dequantized row by row inside the kernels; Q8_0, Q4_K and Q6_K ones
+// are dotted with a Q8_0 or Q8_K activation instead unless opts.ExactDot. The returned file backs
 // the model's matrices; close it when done with the model.
 func Load(path string, opts reference.Options) (*reference.Model, *gguf.File, error) {
 	f, err := gguf.Open(path)
@@ -137,6 +151,8 @@ func load(f *gguf.File, path string, opts reference.Options) (*reference.Model, 
 			return &q8Rows{rows}, int(ti.Dims[1]), cols, true
 		case ggml.TypeQ4_K:
 			return &q4kRows{rows, quant.NewQ4KRows(b, cols)}, int(ti.Dims[1]), cols, true
+		case ggml.TypeQ6_K:
+			return &q6kRows{rows}, int(ti.Dims[1]), cols, true
 		}
 		return &rows, int(ti.Dims[1]), cols, true
 	}

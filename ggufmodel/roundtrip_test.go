@@ -4,14 +4,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
+	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/layout"
 	"github.com/sambay-conv/sambay-conv/quant"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -166,16 +169,80 @@ func checkTensors(t *testing.T, f *gguf.File, orig *convert.Canonical) {
 // rounded once to float32 (docs/GGUF.md §Tensors).
 func negExp(v float32) float32 { return float32(-math.Exp(float64(v))) }
 
-// TestQ8ActivationPath: a Q8_0 GGUF multiplies its matrices through a Q8_0
-// activation by default (llama.cpp's CPU numerics) and by widened rows with
-// ExactDot. The two differ, by a rounding of the size of Q8_0's own: at
-// most twice the exact path's distance from the bf16 original (a wrong
-// scale, sign or block would be far beyond).
-func TestQ8ActivationPath(t *testing.T) {
-	src := filepath.Join(td, "phi4flash-tiny", "hf")
-	out := filepath.Join(t.TempDir(), "m.gguf")
-	if _, err := Export(t.Context(), src, Options{Output: out, Policy: "q8_0"}); err != nil {
+// TestActivationPath: Q8_0, Q4_K and Q6_K GGUF matrices multiply through a
+// quantized activation by default (llama.cpp's CPU numerics) and by widened
+// rows with ExactDot. The two differ, by a rounding of the size of the
+// weights' own: at most twice the exact path's distance from the bf16
+// original (a wrong scale, sign or block would be far beyond). Q8_0 on the
+// tiny test model; Q4_K_M (Q4_K and Q6_K rows) on a random model wide
+// enough for K-quants.
+func TestActivationPath(t *testing.T) {
+	wide := filepath.Join(t.TempDir(), "wide")
+	writeWideModel(t, wide)
+	for _, c := range []struct{ src, policy string }{
+		{filepath.Join(td, "phi4flash-tiny", "hf"), "q8_0"},
+		{wide, "q4_k_m"},
+	} {
+		checkActivationPath(t, c.src, c.policy)
+	}
+}
+
+// writeWideModel writes a random Phi4Flash-style canonical model with
+// E = 256 (rows long enough for K-quants): matrices of standard deviation
+// 1/√in, norms near 1, A_log = log(1…N).
+func writeWideModel(t *testing.T, dir string) {
+	c := reference.Config{NLayer: 4, NEmbd: 256, NHead: 4, NKVHead: 2, HeadDim: 64, Intermediate: 512, VocabSize: 512,
+		Window: 16, DState: 16, DConv: 4, Expand: 2, DtRank: 16, Norm: reference.LayerNorm, NormEps: 1e-5, DiffAttn: true,
+		QKVBias: true, AttnOutBias: true, Tied: true, GMU: true, MaxPosition: 4096, LogitScale: 1, AttnScale: 0.125}
+	r := rand.New(rand.NewSource(3))
+	var ts []formats.Tensor
+	for _, s := range c.Tensors() {
+		n, _ := formats.NumElements(s.Shape)
+		v := make([]float32, n)
+		leaf := s.Name[strings.LastIndexByte(s.Name, '.')+1:]
+		for i := range v {
+			switch {
+			case leaf == "A_log":
+				v[i] = float32(math.Log(float64(i%c.DState + 1)))
+			case strings.Contains(s.Name, "norm") && leaf == "weight", leaf == "D":
+				v[i] = 1 + float32(r.NormFloat64()*0.1)
+			case len(s.Shape) == 2:
+				v[i] = float32(r.NormFloat64() / math.Sqrt(float64(s.Shape[1])))
+			case strings.Contains(s.Name, "dt_proj.bias"):
+				v[i] = -3 + float32(r.NormFloat64()*0.5)
+			default:
+				v[i] = float32(r.NormFloat64() * 0.1)
+			}
+		}
+		dt := formats.BF16
+		if s.KeepF32 {
+			dt = formats.F32
+		}
+		b := make([]byte, int(n)*dt.Size())
+		formats.EncodeFloat32(b, v, dt)
+		ts = append(ts, formats.NewTensorBytes(s.Name, dt, s.Shape, "random", b))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := safetensors.WriteModel(dir, ts, safetensors.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), convert.HFConfigJSON(&c, nil, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkActivationPath(t *testing.T, src, policy string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "m.gguf")
+	res, err := Export(t.Context(), src, Options{Output: out, Policy: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]bool{}
+	for _, x := range res.Tensors {
+		types[x.Type] = true
 	}
 	tokens := []int{5, 42, 7, 99, 3, 17, 64, 88, 1, 8, 33, 77}
 	run := func(m *reference.Model) []float32 {
@@ -215,10 +282,10 @@ func TestQ8ActivationPath(t *testing.T) {
 	dq, _ := maxDiff(exact, orig)
 	da, differ := maxDiff(fast, exact)
 	if differ == 0 {
-		t.Error("the activation path gave the exact path's logits bit for bit: it was not used")
+		t.Errorf("%s: the activation path gave the exact path's logits bit for bit: it was not used", policy)
 	}
 	if da > 2*dq {
-		t.Errorf("max |Δlogit| activation path vs exact %.4g; exact vs bf16 %.4g", da, dq)
+		t.Errorf("%s: max |Δlogit| activation path vs exact %.4g; exact vs bf16 %.4g", policy, da, dq)
 	}
-	t.Logf("%d of %d logits differ; max |Δ| activation path vs exact %.3g, exact vs bf16 %.3g", differ, len(fast), da, dq)
+	t.Logf("%s (%v): %d of %d logits differ; max |Δ| activation path vs exact %.3g, exact vs bf16 %.3g", policy, types, differ, len(fast), da, dq)
 }

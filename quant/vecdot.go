@@ -61,12 +61,14 @@ func DotQ8_0(w []byte, a *Q8Act) float32 {
 }
 
 // Q8KAct is an activation vector quantized to Q8_K blocks of 256 (ggml's
-// quantize_row_q8_K): the codes, each block's scale, and the sum of the
-// codes of each 32-value sub-block (what Q4_K's mins multiply).
+// quantize_row_q8_K): the codes, each block's scale, and the sums of the
+// codes of each 32-value sub-block (what Q4_K's mins multiply) and of each
+// 16-value one (what Q6_K's offset of 32 multiplies).
 type Q8KAct struct {
-	Q    []int8
-	D    []float32
-	ASum []int32
+	Q      []int8
+	D      []float32
+	ASum   []int32
+	ASum16 []int32
 }
 
 // QuantizeQ8KAct quantizes x (a multiple of 256 elements) as ggml's
@@ -74,9 +76,9 @@ type Q8KAct struct {
 func QuantizeQ8KAct(a *Q8KAct, x []float32) {
 	nb := len(x) / QK_K
 	if cap(a.Q) < nb*QK_K {
-		a.Q, a.D, a.ASum = make([]int8, nb*QK_K), make([]float32, nb), make([]int32, nb*8)
+		a.Q, a.D, a.ASum, a.ASum16 = make([]int8, nb*QK_K), make([]float32, nb), make([]int32, nb*8), make([]int32, nb*16)
 	}
-	a.Q, a.D, a.ASum = a.Q[:nb*QK_K], a.D[:nb], a.ASum[:nb*8]
+	a.Q, a.D, a.ASum, a.ASum16 = a.Q[:nb*QK_K], a.D[:nb], a.ASum[:nb*8], a.ASum16[:nb*16]
 	for b := 0; b < nb; b++ {
 		xb, q := x[b*QK_K:(b+1)*QK_K], a.Q[b*QK_K:(b+1)*QK_K]
 		amax, vmax := maxMagnitude(xb)
@@ -84,18 +86,22 @@ func QuantizeQ8KAct(a *Q8KAct, x []float32) {
 			a.D[b] = 0
 			clear(q)
 			clear(a.ASum[b*8 : b*8+8])
+			clear(a.ASum16[b*16 : b*16+16])
 			continue
 		}
 		iscale := -127 / vmax
 		for j, v := range xb {
 			q[j] = int8(min(127, nearestInt(float32(iscale*v))))
 		}
-		for j := range 8 {
+		for j := range 16 {
 			var s int32
-			for _, v := range q[32*j : 32*j+32] {
+			for _, v := range q[16*j : 16*j+16] {
 				s += int32(v)
 			}
-			a.ASum[b*8+j] = s
+			a.ASum16[b*16+j] = s
+		}
+		for j := range 8 {
+			a.ASum[b*8+j] = a.ASum16[b*16+2*j] + a.ASum16[b*16+2*j+1]
 		}
 		a.D[b] = 1 / iscale
 	}
@@ -162,6 +168,47 @@ func dotQ4KGo(w, sm []byte, a *Q8KAct) float32 {
 		da := a.D[b]
 		t := float32(float32(getF16(blk)*da)*float32(sumi)) - float32(float32(getF16(blk[2:])*da)*float32(summ))
 		acc += t
+	}
+	return acc
+}
+
+// DotQ6_K returns the dot product of a Q6_K row w with the activation a.
+// Codes are stored as q + 32 (0 … 63): per 16-value sub-block j the exact
+// integer sum is sc_j·(Σ (q+32)·a − 32·asum16_j), and each block adds
+// float32(d·da)·Σ_j to one running float32 sum, block by block.
+func DotQ6_K(w []byte, a *Q8KAct) float32 {
+	if acc, ok := dotQ6KFast(w, a, len(a.D)); ok {
+		return acc
+	}
+	return dotQ6KGo(w, a)
+}
+
+// dotQ6KGo is DotQ6_K's Go twin.
+func dotQ6KGo(w []byte, a *Q8KAct) float32 {
+	var acc float32
+	for b := 0; b < len(a.D); b++ {
+		blk := w[b*210 : (b+1)*210]
+		ql, qh, sc := blk[0:128], blk[128:192], blk[192:208]
+		aq := a.Q[b*QK_K : (b+1)*QK_K]
+		var isum int32
+		for n := range 2 {
+			for g := range 4 {
+				for h := range 2 {
+					var s int32
+					for l := 16 * h; l < 16*h+16; l++ {
+						lo := ql[64*n+l+32*(g&1)]
+						if g >= 2 {
+							lo >>= 4
+						}
+						q := lo&15 | (qh[32*n+l]>>(2*g)&3)<<4
+						s += int32(q) * int32(aq[128*n+32*g+l])
+					}
+					j := 8*n + 2*g + h
+					isum += int32(int8(sc[j])) * (s - 32*a.ASum16[b*16+j])
+				}
+			}
+		}
+		acc += float32(float32(getF16(blk[208:])*a.D[b]) * float32(isum))
 	}
 	return acc
 }

@@ -33,3 +33,16 @@ func dotQ4KFast(w, sm []byte, a *Q8KAct, nb int) (float32, bool) {
 	_, _, _ = a.Q[nb*QK_K-1], a.ASum[nb*8-1], a.D[nb-1]
 	return dotQ4K(&w[0], &sm[0], &a.Q[0], &a.ASum[0], &a.D[0], nb), true
 }
+
+//go:noescape
+func dotQ6K(w *byte, q *int8, asum16 *int32, d *float32, nb int) float32
+
+// dotQ6KFast is DotQ6_K with AVX2 (false where the machine lacks it).
+func dotQ6KFast(w []byte, a *Q8KAct, nb int) (float32, bool) {
+	if !useAVX2 || !useF16C || nb == 0 {
+		return 0, false
+	}
+	_ = w[nb*210-1]
+	_, _, _ = a.Q[nb*QK_K-1], a.ASum16[nb*16-1], a.D[nb-1]
+	return dotQ6K(&w[0], &a.Q[0], &a.ASum16[0], &a.D[0], nb), true
+}

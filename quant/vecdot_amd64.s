@@ -165,3 +165,118 @@ q4loop:
 	VMOVSS X11, ret+48(FP)
 	VZEROUPPER
 	RET
+
+DATA vdthree<>+0(SB)/1, $0x03
+GLOBL vdthree<>(SB), RODATA|NOPTR, $1
+
+// The lane order VPHADDD leaves 16-value sub-block sums in (see dotQ6K).
+DATA q6perm<>+0(SB)/4, $0
+DATA q6perm<>+4(SB)/4, $2
+DATA q6perm<>+8(SB)/4, $4
+DATA q6perm<>+12(SB)/4, $6
+DATA q6perm<>+16(SB)/4, $1
+DATA q6perm<>+20(SB)/4, $3
+DATA q6perm<>+24(SB)/4, $5
+DATA q6perm<>+28(SB)/4, $7
+GLOBL q6perm<>(SB), RODATA|NOPTR, $32
+
+// Q6DOT leaves in R the int32 partial sums of the 32 codes Q (q + 32,
+// 0…63, bytes) times the activation's codes at aoff(DI): lanes 0–3 the
+// first 16, lanes 4–7 the next 16. Y12 holds int16 ones.
+#define Q6DOT(Q, aoff, R) \
+	VPMADDUBSW aoff(DI), Q, Q; \
+	VPMADDWD Y12, Q, R
+
+// Q6HALF leaves in W the sums of the eight 16-value sub-blocks of half n
+// of a Q6_K block (ql at qloff(SI), qh at qhoff(SI), codes at aoff(DI)), in
+// the lane order 0 2 4 6 1 3 5 7. Y9 holds 0x03 bytes, Y10 0x0f bytes;
+// uses Y0–Y8.
+#define Q6HALF(qloff, qhoff, aoff, W) \
+	VMOVDQU qloff(SI), Y0; \
+	VMOVDQU qloff+32(SI), Y1; \
+	VMOVDQU qhoff(SI), Y2; \
+	VPAND Y10, Y0, Y3; \
+	VPAND Y9, Y2, Y4; \
+	VPSLLW $4, Y4, Y4; \
+	VPOR Y4, Y3, Y3; \
+	Q6DOT(Y3, aoff, Y5); \
+	VPAND Y10, Y1, Y3; \
+	VPSRLW $2, Y2, Y4; \
+	VPAND Y9, Y4, Y4; \
+	VPSLLW $4, Y4, Y4; \
+	VPOR Y4, Y3, Y3; \
+	Q6DOT(Y3, aoff+32, Y6); \
+	VPSRLW $4, Y0, Y3; \
+	VPAND Y10, Y3, Y3; \
+	VPSRLW $4, Y2, Y4; \
+	VPAND Y9, Y4, Y4; \
+	VPSLLW $4, Y4, Y4; \
+	VPOR Y4, Y3, Y3; \
+	Q6DOT(Y3, aoff+64, Y7); \
+	VPSRLW $4, Y1, Y3; \
+	VPAND Y10, Y3, Y3; \
+	VPSRLW $6, Y2, Y4; \
+	VPAND Y9, Y4, Y4; \
+	VPSLLW $4, Y4, Y4; \
+	VPOR Y4, Y3, Y3; \
+	Q6DOT(Y3, aoff+96, Y8); \
+	VPHADDD Y6, Y5, Y5; \
+	VPHADDD Y8, Y7, Y7; \
+	VPHADDD Y7, Y5, W
+
+// Q6SCALE multiplies W (sub-block sums, lane order 0 2 4 6 1 3 5 7 of
+// sub-blocks soff…soff+7) by (sum − 32·asum16) and the sub-block scales,
+// leaving the products in W. Y11 holds the lane permutation; uses Y13, Y14.
+#define Q6SCALE(W, soff, aoff) \
+	VPMOVSXBD soff(SI), Y13; \
+	VPERMD Y13, Y11, Y13; \
+	VMOVDQU aoff(DX), Y14; \
+	VPERMD Y14, Y11, Y14; \
+	VPSLLD $5, Y14, Y14; \
+	VPSUBD Y14, W, W; \
+	VPMULLD Y13, W, W
+
+// func dotQ6K(w *byte, q *int8, asum16 *int32, d *float32, nb int) float32
+// A Q6_K row (nb blocks of 210 bytes) times a Q8_K activation, as DotQ6_K
+// defines it; the running sum lives in the result slot.
+TEXT ·dotQ6K(SB), NOSPLIT, $0-44
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ asum16+16(FP), DX
+	MOVQ d+24(FP), R9
+	MOVQ nb+32(FP), CX
+	MOVL $0, ret+40(FP)
+	VPBROADCASTB vdnib<>(SB), Y10
+	VPBROADCASTB vdthree<>(SB), Y9
+	VPBROADCASTW vdones<>(SB), Y12
+	VMOVDQU q6perm<>(SB), Y11
+q6loop:
+	Q6HALF(0, 128, 0, Y15)
+	Q6SCALE(Y15, 192, 0)
+	Q6HALF(64, 160, 128, Y0)
+	Q6SCALE(Y0, 200, 32)
+	VPADDD Y15, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VPADDD X1, X0, X0
+	VMOVD X0, AX
+	// acc += float32(d·da)·isum
+	MOVWLZX 208(SI), R10
+	VMOVD R10, X1
+	VCVTPH2PS X1, X1
+	VMULSS (R9), X1, X1
+	VCVTSI2SSL AX, X2, X2
+	VMULSS X2, X1, X1
+	VADDSS ret+40(FP), X1, X1
+	VMOVSS X1, ret+40(FP)
+	ADDQ $210, SI
+	ADDQ $256, DI
+	ADDQ $64, DX
+	ADDQ $4, R9
+	DECQ CX
+	JNZ q6loop
+	VZEROUPPER
+	RET

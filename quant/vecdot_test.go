@@ -77,3 +77,38 @@ func TestDotQ4K(t *testing.T) {
 		}
 	}
 }
+
+// TestDotQ6K: the AVX2 kernel equals its Go twin bit for bit, and both are
+// within the activation's rounding of the exact product.
+func TestDotQ6K(t *testing.T) {
+	const rows, cols = 16, 1024
+	x := goldenInput((rows + 1) * cols)
+	rb := ggml.TypeQ6_K.RowBytes(cols)
+	data := make([]byte, rows*rb)
+	for r := range rows {
+		QuantizeRow(ggml.TypeQ6_K, data[r*rb:], x[r*cols:(r+1)*cols])
+	}
+	ax := x[rows*cols:]
+	var a Q8KAct
+	QuantizeQ8KAct(&a, ax)
+	back := make([]float32, cols)
+	for r := range rows {
+		row := data[r*rb : (r+1)*rb]
+		got := DotQ6_K(row, &a)
+		restore := plainKernels()
+		twin := DotQ6_K(row, &a)
+		restore()
+		if math.Float32bits(got) != math.Float32bits(twin) {
+			t.Fatalf("row %d: kernel %v, Go twin %v", r, got, twin)
+		}
+		DequantizeRow(ggml.TypeQ6_K, back, row)
+		var exact, mag float64
+		for i := range back {
+			exact += float64(back[i]) * float64(ax[i])
+			mag += math.Abs(float64(back[i]) * float64(ax[i]))
+		}
+		if d := math.Abs(float64(got) - exact); d > 0.01*mag+1e-6 {
+			t.Fatalf("row %d: %v, exact %v (Σ|w·a| %v)", r, got, exact, mag)
+		}
+	}
+}
