@@ -146,7 +146,9 @@ func BenchmarkQuantFullSize(b *testing.B) {
 // of one random model, width 2560 and 4 layers (0.52 B parameters), as
 // bf16 canonical, as Q8_0 GGUF through the Q8_0 activation (llama.cpp's
 // CPU numerics) and through widened rows (--exact-dot), and as Q4_K_M GGUF,
-// all in the same run, with the activation path's speedup over the exact.
+// all in the same run, with the activation path's speedup over the exact
+// and each format's time against its bandwidth bound (weight bytes ÷ the
+// rate two goroutines copy memory at, measured in the same run).
 func BenchmarkDecode(b *testing.B) {
 	if testing.Short() {
 		b.Skip("writes a 0.52 B-parameter model and two GGUF files")
@@ -158,11 +160,15 @@ func BenchmarkDecode(b *testing.B) {
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)
 	writeRandomModel(b, src, c)
+	bytes := map[string]float64{"bf16": float64(2 * c.NumParams())}
 	for _, p := range []string{"q8_0", "q4_k_m"} {
-		if _, err := ggufmodel.Export(context.Background(), src, ggufmodel.Options{Output: filepath.Join(dir, p+".gguf"), Policy: p}); err != nil {
+		res, err := ggufmodel.Export(context.Background(), src, ggufmodel.Options{Output: filepath.Join(dir, p+".gguf"), Policy: p})
+		if err != nil {
 			b.Fatal(err)
 		}
+		bytes[p] = float64(res.TensorBytes)
 	}
+	rate := parallelCopyRate()
 	ids := make([]int, 48)
 	for i := range ids {
 		ids[i] = (i*7919 + 13) % c.VocabSize
@@ -195,5 +201,31 @@ func BenchmarkDecode(b *testing.B) {
 		b.ReportMetric(exact, "q8_0-exact-ms/token")
 		b.ReportMetric(q4, "q4_k_m-ms/token")
 		b.ReportMetric(exact/fast, "q8_0-x-exact")
+		// The bound: every weight byte read once per token at the rate two
+		// goroutines copy memory.
+		b.ReportMetric(bf16/(bytes["bf16"]/rate*1e3), "bf16-x-bound")
+		b.ReportMetric(fast/(bytes["q8_0"]/rate*1e3), "q8_0-x-bound")
+		b.ReportMetric(q4/(bytes["q4_k_m"]/rate*1e3), "q4_k_m-x-bound")
+		b.ReportMetric(rate/1e9, "memcpy-GB/s")
 	}
+}
+
+// parallelCopyRate returns bytes/s of copying a 256 MB buffer with two
+// goroutines (one half each), best of three.
+func parallelCopyRate() float64 {
+	a, d := make([]byte, 256<<20), make([]byte, 256<<20)
+	for i := range a {
+		a[i] = byte(i)
+	}
+	best := math.Inf(1)
+	for range 3 {
+		start := time.Now()
+		done := make(chan bool)
+		h := len(a) / 2
+		go func() { copy(d[:h], a[:h]); done <- true }()
+		copy(d[h:], a[h:])
+		<-done
+		best = math.Min(best, float64(time.Since(start).Nanoseconds()))
+	}
+	return float64(len(a)) / best * 1e9
 }
