@@ -130,12 +130,10 @@ func (t Tensor) Float32s() ([]float32, error) {
 	if !t.DType.IsFloat() {
 		return nil, Errorf(ErrUnsupported, t.File, t.Name, -1, "dtype %v is not a float type", t.DType)
 	}
-	b, err := t.Bytes()
-	if err != nil {
+	out := make([]float32, t.NumElements())
+	if err := t.ReadFloat32(out, 0); err != nil {
 		return nil, err
 	}
-	out := make([]float32, t.NumElements())
-	DecodeFloat32(out, b, t.DType)
 	return out, nil
 }
 

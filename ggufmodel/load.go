@@ -38,29 +38,31 @@ func (q *q8Rows) DotRow(i int, x any) float32 {
 	return quant.DotQ8_0(q.data[i*q.rowBytes:(i+1)*q.rowBytes], x.(*quant.Q8Act))
 }
 
+// q8kActivation prepares the Q8_K activation that K-quant rows take their
+// dot products against (kernel.VecDotter).
+type q8kActivation struct{}
+
+func (q8kActivation) PrepareX(x []float32) any {
+	a := new(quant.Q8KAct)
+	quant.QuantizeQ8KAct(a, x)
+	return a
+}
+
 // q4kRows are Q4_K rows, which also take dot products against a Q8_K
 // activation (kernel.VecDotter).
 type q4kRows struct {
 	quantRows
+	q8kActivation
 	k *quant.Q4KRows
-}
-
-func (q *q4kRows) PrepareX(x []float32) any {
-	a := new(quant.Q8KAct)
-	quant.QuantizeQ8KAct(a, x)
-	return a
 }
 
 func (q *q4kRows) DotRow(i int, x any) float32 { return q.k.Dot(i, x.(*quant.Q8KAct)) }
 
 // q6kRows are Q6_K rows, which also take dot products against a Q8_K
 // activation (kernel.VecDotter).
-type q6kRows struct{ quantRows }
-
-func (q *q6kRows) PrepareX(x []float32) any {
-	a := new(quant.Q8KAct)
-	quant.QuantizeQ8KAct(a, x)
-	return a
+type q6kRows struct {
+	quantRows
+	q8kActivation
 }
 
 func (q *q6kRows) DotRow(i int, x any) float32 {
@@ -150,9 +152,9 @@ func load(f *gguf.File, path string, opts reference.Options) (*reference.Model, 
 		case ggml.TypeQ8_0:
 			return &q8Rows{rows}, int(ti.Dims[1]), cols, true
 		case ggml.TypeQ4_K:
-			return &q4kRows{rows, quant.NewQ4KRows(b, cols)}, int(ti.Dims[1]), cols, true
+			return &q4kRows{quantRows: rows, k: quant.NewQ4KRows(b, cols)}, int(ti.Dims[1]), cols, true
 		case ggml.TypeQ6_K:
-			return &q6kRows{rows}, int(ti.Dims[1]), cols, true
+			return &q6kRows{quantRows: rows}, int(ti.Dims[1]), cols, true
 		}
 		return &rows, int(ti.Dims[1]), cols, true
 	}

@@ -4,17 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
-	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/internal/testmodel"
 	"github.com/sambay-conv/sambay-conv/layout"
 	"github.com/sambay-conv/sambay-conv/quant"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -188,49 +186,12 @@ func TestActivationPath(t *testing.T) {
 }
 
 // writeWideModel writes a random Phi4Flash-style canonical model with
-// E = 256 (rows long enough for K-quants): matrices of standard deviation
-// 1/√in, norms near 1, A_log = log(1…N).
+// E = 256, rows long enough for K-quants.
 func writeWideModel(t *testing.T, dir string) {
 	c := reference.Config{NLayer: 4, NEmbd: 256, NHead: 4, NKVHead: 2, HeadDim: 64, Intermediate: 512, VocabSize: 512,
 		Window: 16, DState: 16, DConv: 4, Expand: 2, DtRank: 16, Norm: reference.LayerNorm, NormEps: 1e-5, DiffAttn: true,
 		QKVBias: true, AttnOutBias: true, Tied: true, GMU: true, MaxPosition: 4096, LogitScale: 1, AttnScale: 0.125}
-	r := rand.New(rand.NewSource(3))
-	var ts []formats.Tensor
-	for _, s := range c.Tensors() {
-		n, _ := formats.NumElements(s.Shape)
-		v := make([]float32, n)
-		leaf := s.Name[strings.LastIndexByte(s.Name, '.')+1:]
-		for i := range v {
-			switch {
-			case leaf == "A_log":
-				v[i] = float32(math.Log(float64(i%c.DState + 1)))
-			case strings.Contains(s.Name, "norm") && leaf == "weight", leaf == "D":
-				v[i] = 1 + float32(r.NormFloat64()*0.1)
-			case len(s.Shape) == 2:
-				v[i] = float32(r.NormFloat64() / math.Sqrt(float64(s.Shape[1])))
-			case strings.Contains(s.Name, "dt_proj.bias"):
-				v[i] = -3 + float32(r.NormFloat64()*0.5)
-			default:
-				v[i] = float32(r.NormFloat64() * 0.1)
-			}
-		}
-		dt := formats.BF16
-		if s.KeepF32 {
-			dt = formats.F32
-		}
-		b := make([]byte, int(n)*dt.Size())
-		formats.EncodeFloat32(b, v, dt)
-		ts = append(ts, formats.NewTensorBytes(s.Name, dt, s.Shape, "random", b))
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := safetensors.WriteModel(dir, ts, safetensors.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), convert.HFConfigJSON(&c, nil, nil), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testmodel.WriteRandom(t, dir, c, convert.HFConfigJSON(&c, nil, nil))
 }
 
 func checkActivationPath(t *testing.T, src, policy string) {

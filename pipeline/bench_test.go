@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"math"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,57 +10,12 @@ import (
 	"time"
 
 	"github.com/sambay-conv/sambay-conv/convert"
-	"github.com/sambay-conv/sambay-conv/formats"
-	"github.com/sambay-conv/sambay-conv/formats/safetensors"
 	"github.com/sambay-conv/sambay-conv/ggufmodel"
 	"github.com/sambay-conv/sambay-conv/internal/testmodel"
 	"github.com/sambay-conv/sambay-conv/mlxmodel"
 	"github.com/sambay-conv/sambay-conv/model"
 	"github.com/sambay-conv/sambay-conv/reference"
 )
-
-// writeRandomModel writes a canonical Phi4Flash-style model (LayerNorm,
-// differential attention, tied) with random bf16 weights: matrices with
-// standard deviation 1/√in, embeddings 0.1 (so that the blocks, not the
-// token's own embedding, decide the logits), norms near 1.
-func writeRandomModel(tb testing.TB, dir string, c reference.Config) {
-	r := rand.New(rand.NewSource(5))
-	var ts []formats.Tensor
-	for _, s := range c.Tensors() {
-		n, _ := formats.NumElements(s.Shape)
-		v := make([]float32, n)
-		leaf := s.Name[strings.LastIndexByte(s.Name, '.')+1:]
-		for i := range v {
-			switch {
-			case leaf == "A_log":
-				v[i] = float32(math.Log(float64(i%c.DState + 1)))
-			case strings.Contains(s.Name, "norm") && leaf == "weight", leaf == "D":
-				v[i] = 1 + float32(r.NormFloat64()*0.1)
-			case s.Name == "model.embed_tokens.weight":
-				v[i] = float32(r.NormFloat64() * 0.1)
-			case len(s.Shape) == 2:
-				v[i] = float32(r.NormFloat64() / math.Sqrt(float64(s.Shape[1])))
-			case strings.Contains(s.Name, "dt_proj.bias"):
-				v[i] = -3 + float32(r.NormFloat64()*0.5)
-			default:
-				v[i] = float32(r.NormFloat64() * 0.1)
-			}
-		}
-		dt := formats.BF16
-		if s.KeepF32 {
-			dt = formats.F32
-		}
-		b := make([]byte, int(n)*dt.Size())
-		formats.EncodeFloat32(b, v, dt)
-		ts = append(ts, formats.NewTensorBytes(s.Name, dt, s.Shape, "random", b))
-	}
-	if _, err := safetensors.WriteModel(dir, ts, safetensors.WriteOptions{}); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), convert.HFConfigJSON(&c, nil, nil), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-}
 
 // BenchmarkQuantParity runs the pipeline's quantized targets on a random
 // Phi4Flash-style model wide enough for K-quants (E = 512, 8 layers) and
@@ -77,7 +31,7 @@ func BenchmarkQuantParity(b *testing.B) {
 	dir := b.TempDir()
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)
-	writeRandomModel(b, src, c)
+	testmodel.WriteRandom(b, src, c, convert.HFConfigJSON(&c, nil, nil))
 	targets := []Target{{Format: "gguf", Policy: "q8_0"}, {Format: "gguf", Policy: "q6_k"}, {Format: "gguf", Policy: "q4_k_m"},
 		{Format: "mlx", Bits: 8}, {Format: "mlx", Bits: 4}}
 	for b.Loop() {
@@ -159,7 +113,7 @@ func BenchmarkDecode(b *testing.B) {
 	dir := b.TempDir()
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)
-	writeRandomModel(b, src, c)
+	testmodel.WriteRandom(b, src, c, convert.HFConfigJSON(&c, nil, nil))
 	bytes := map[string]float64{"bf16": float64(2 * c.NumParams())}
 	for _, p := range []string{"q8_0", "q4_k_m"} {
 		res, err := ggufmodel.Export(context.Background(), src, ggufmodel.Options{Output: filepath.Join(dir, p+".gguf"), Policy: p})

@@ -177,6 +177,43 @@ codes:
 	VZEROUPPER
 	RET
 
+// LANECONSTS sets the constants of nearest_int and of the code range
+// [−nmax, nmax−1] for the lane searches, from nmax in AX: Y8 1.5·2^23,
+// Y9 the mantissa mask, Y10 the bias 2^22, Y11 −nmax, Y12 nmax−1, Y13 0.
+// Clobbers AX and CX.
+#define LANECONSTS \
+	VBROADCASTSS qxmagic<>(SB), Y8; \
+	VPBROADCASTD qxmant<>(SB), Y9; \
+	VPBROADCASTD qxbias<>(SB), Y10; \
+	MOVL AX, CX; \
+	NEGL CX; \
+	VMOVD CX, X11; \
+	VPBROADCASTD X11, Y11; \
+	DECL AX; \
+	VMOVD AX, X12; \
+	VPBROADCASTD X12, Y12; \
+	VXORPS Y13, Y13, Y13
+
+// MAGNITUDE finds, per lane of the 16 rows of eight floats at off(DI), the
+// largest |x| (into AMAX) and the first x attaining it, by strict
+// comparison as ggml's loop (into VMAX). Uses Y0–Y2, Y15, BX and CX; a
+// function uses it once (it holds a label).
+#define MAGNITUDE(off, AMAX, VMAX) \
+	VPBROADCASTD qkxabs<>(SB), Y15; \
+	VXORPS AMAX, AMAX, AMAX; \
+	VXORPS VMAX, VMAX, VMAX; \
+	XORQ CX, CX; \
+	MOVQ $16, BX; \
+magnitude: \
+	VMOVUPS off(DI)(CX*1), Y0; \
+	VANDPS Y15, Y0, Y1; \
+	VCMPPS $0x1e, AMAX, Y1, Y2; \
+	VBLENDVPS Y2, Y1, AMAX, AMAX; \
+	VBLENDVPS Y2, Y0, VMAX, VMAX; \
+	ADDQ $32, CX; \
+	DECQ BX; \
+	JNZ magnitude
+
 // Field offsets of q3Lanes (TestQkx2LanesLayout checks them).
 #define Q3X 0
 #define Q3W 512
@@ -203,32 +240,9 @@ GLOBL q3eps<>(SB), RODATA|NOPTR, $4
 TEXT ·q3Search(SB), NOSPLIT, $0-16
 	MOVQ q+0(FP), DI
 	MOVQ nmax+8(FP), AX
-	VBROADCASTSS qxmagic<>(SB), Y8
-	VPBROADCASTD qxmant<>(SB), Y9
-	VPBROADCASTD qxbias<>(SB), Y10
-	MOVL AX, CX
-	NEGL CX
-	VMOVD CX, X11
-	VPBROADCASTD X11, Y11
-	DECL AX
-	VMOVD AX, X12
-	VPBROADCASTD X12, Y12
-	VXORPS Y13, Y13, Y13
+	LANECONSTS
 	// amax (Y4) and the value attaining it first (Y5)
-	VPBROADCASTD qkxabs<>(SB), Y15
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	XORQ CX, CX
-	MOVQ $16, BX
-mag:
-	VMOVUPS Q3X(DI)(CX*1), Y0
-	VANDPS Y15, Y0, Y1
-	VCMPPS $0x1e, Y4, Y1, Y2
-	VBLENDVPS Y2, Y1, Y4, Y4
-	VBLENDVPS Y2, Y0, Y5, Y5
-	ADDQ $32, CX
-	DECQ BX
-	JNZ mag
+	MAGNITUDE(Q3X, Y4, Y5)
 	VMOVUPS Y4, Q3AMAX(DI)
 	VBROADCASTSS q3eps<>(SB), Y15
 	VCMPPS $0x1d, Y15, Y4, Y14
@@ -344,31 +358,8 @@ done:
 TEXT ·qxSearch(SB), NOSPLIT, $0-16
 	MOVQ q+0(FP), DI
 	MOVQ nmax+8(FP), AX
-	VBROADCASTSS qxmagic<>(SB), Y8
-	VPBROADCASTD qxmant<>(SB), Y9
-	VPBROADCASTD qxbias<>(SB), Y10
-	MOVL AX, CX
-	NEGL CX
-	VMOVD CX, X11
-	VPBROADCASTD X11, Y11
-	DECL AX
-	VMOVD AX, X12
-	VPBROADCASTD X12, Y12
-	VXORPS Y13, Y13, Y13
-	VPBROADCASTD qkxabs<>(SB), Y15
-	VXORPS Y5, Y5, Y5
-	VXORPS Y4, Y4, Y4
-	XORQ CX, CX
-	MOVQ $16, BX
-qmag:
-	VMOVUPS QXX(DI)(CX*1), Y0
-	VANDPS Y15, Y0, Y1
-	VCMPPS $0x1e, Y5, Y1, Y2
-	VBLENDVPS Y2, Y1, Y5, Y5
-	VBLENDVPS Y2, Y0, Y4, Y4
-	ADDQ $32, CX
-	DECQ BX
-	JNZ qmag
+	LANECONSTS
+	MAGNITUDE(QXX, Y5, Y4)
 	VMOVUPS Y5, QXAMAX(DI)
 	XORQ R9, R9
 qpass:

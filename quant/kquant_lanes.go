@@ -7,7 +7,8 @@ import "math"
 // register: every lane performs ggml's float32 operations in ggml's order
 // on its own sub-block (each running sum stays a left-to-right chain), and
 // where ggml branches a lane blends instead. The results are those of
-// makeQkx2Quants on each sub-block, bit for bit.
+// ggml's loops on each sub-block, bit for bit (makeQkx2Quants, makeQ3Quants
+// and makeQxQuants in kquant_ref_test.go are those loops as ggml writes them).
 
 // qkx2Lanes is the state of eight searches, each sub-block transposed into
 // a lane (element i of lane k at [i][k]). The assembly kernel addresses the
@@ -198,12 +199,7 @@ func makeQ3Quants8(nmax int, x *[8]*[16]float32, L *[8]*[16]int8) (scale [8]floa
 // zero sums, which the refinement never changes.
 func (q *q3Lanes) searchGo(nmax int) {
 	for k := range 8 {
-		var amax, vmax float32
-		for i := 0; i < 16; i++ {
-			if a := abs32(q.x[i][k]); a > amax {
-				amax, vmax = a, q.x[i][k]
-			}
-		}
+		amax, vmax := laneMaxMagnitude(&q.x, k)
 		q.amax[k] = amax
 		if amax < groupMaxEps {
 			continue
@@ -317,12 +313,7 @@ func makeQxQuants8(nmax int, x *[8]*[16]float32, L *[8]*[16]int8) (scale [8]floa
 // assembly kernel); a lane of (near) zeros is left for the caller.
 func (q *qxLanes) searchGo(nmax int) {
 	for k := range 8 {
-		var amax, vmax float32
-		for i := 0; i < 16; i++ {
-			if a := abs32(q.x[i][k]); a > amax {
-				amax, vmax = a, q.x[i][k]
-			}
-		}
+		amax, vmax := laneMaxMagnitude(&q.x, k)
 		q.amax[k] = amax
 		var best float32
 		for p := 0; p < qxPasses; p++ {
@@ -352,4 +343,14 @@ func (q *qxLanes) searchGo(nmax int) {
 			}
 		}
 	}
+}
+
+// laneMaxMagnitude is maxMagnitude on lane k of a transposed sub-block.
+func laneMaxMagnitude(x *[16][8]float32, k int) (amax, vmax float32) {
+	for i := range x {
+		if a := abs32(x[i][k]); a > amax {
+			amax, vmax = a, x[i][k]
+		}
+	}
+	return amax, vmax
 }

@@ -5,6 +5,19 @@
 DATA vdones<>+0(SB)/2, $1
 GLOBL vdones<>(SB), RODATA|NOPTR, $2
 
+// REDUCE8 adds up each of Y0…Y7 (eight int32 lanes each) into lane k of
+// Y0 for Yk; uses Y1, Y2, Y4, Y6.
+#define REDUCE8 \
+	VPHADDD Y1, Y0, Y0; \
+	VPHADDD Y3, Y2, Y2; \
+	VPHADDD Y5, Y4, Y4; \
+	VPHADDD Y7, Y6, Y6; \
+	VPHADDD Y2, Y0, Y0; \
+	VPHADDD Y6, Y4, Y4; \
+	VPERM2I128 $0x20, Y4, Y0, Y1; \
+	VPERM2I128 $0x31, Y4, Y0, Y2; \
+	VPADDD Y2, Y1, Y0
+
 // BLOCKSUM leaves in R the eight int32 partial sums of one block's 32
 // products w·a: w at off(SI) + 2 (after the f16 scale), a at aoff(DI).
 // |w| times a·sign(w) as unsigned·signed bytes (VPMADDUBSW; codes lie in
@@ -39,15 +52,7 @@ loop:
 	BLOCKSUM(204, 192, Y6)
 	BLOCKSUM(238, 224, Y7)
 	// the eight blocks' sums into one vector, block k in lane k
-	VPHADDD Y1, Y0, Y0
-	VPHADDD Y3, Y2, Y2
-	VPHADDD Y5, Y4, Y4
-	VPHADDD Y7, Y6, Y6
-	VPHADDD Y2, Y0, Y0
-	VPHADDD Y6, Y4, Y4
-	VPERM2I128 $0x20, Y4, Y0, Y1
-	VPERM2I128 $0x31, Y4, Y0, Y2
-	VPADDD Y2, Y1, Y0
+	REDUCE8
 	VCVTDQ2PS Y0, Y0
 	// the weight scales (f16, 34 bytes apart) times the activation's
 	MOVWLZX 0(SI), AX
@@ -123,15 +128,7 @@ q4loop:
 	Q4PAIR(64, 128, Y4, Y5)
 	Q4PAIR(96, 192, Y6, Y7)
 	// the eight sub-blocks' sums into one vector, sub-block j in lane j
-	VPHADDD Y1, Y0, Y0
-	VPHADDD Y3, Y2, Y2
-	VPHADDD Y5, Y4, Y4
-	VPHADDD Y7, Y6, Y6
-	VPHADDD Y2, Y0, Y0
-	VPHADDD Y6, Y4, Y4
-	VPERM2I128 $0x20, Y4, Y0, Y1
-	VPERM2I128 $0x31, Y4, Y0, Y2
-	VPADDD Y2, Y1, Y0
+	REDUCE8
 	// sumi = Σ sc_j·isum_j, summ = Σ m_j·asum_j
 	VPMOVZXBD 0(R8), Y8
 	VPMULLD Y8, Y0, Y0
@@ -256,13 +253,7 @@ q6loop:
 	Q6HALF(64, 160, 128, Y0)
 	Q6SCALE(Y0, 200, 32)
 	VPADDD Y15, Y0, Y0
-	VEXTRACTI128 $1, Y0, X1
-	VPADDD X1, X0, X0
-	VPSHUFD $0x4e, X0, X1
-	VPADDD X1, X0, X0
-	VPSHUFD $0xb1, X0, X1
-	VPADDD X1, X0, X0
-	VMOVD X0, AX
+	HSUM(Y0, X0, AX)
 	// acc += float32(d·da)·isum
 	MOVWLZX 208(SI), R10
 	VMOVD R10, X1

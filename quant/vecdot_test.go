@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -28,17 +29,7 @@ func TestDotQ8_0(t *testing.T) {
 			if math.Float32bits(got) != math.Float32bits(twin) {
 				t.Fatalf("%d blocks, row %d: kernel %v, Go twin %v", nb, r, got, twin)
 			}
-			back := make([]float32, n)
-			DequantizeRow(ggml.TypeQ8_0, back, row)
-			var exact, mag float64
-			for i := range back {
-				exact += float64(back[i]) * float64(ax[i])
-				mag += math.Abs(float64(back[i]) * float64(ax[i]))
-			}
-			// Each activation code is off by at most half a step, amax/254.
-			if d := math.Abs(float64(got) - exact); d > 0.01*mag+1e-6 {
-				t.Fatalf("%d blocks, row %d: %v, exact %v (Σ|w·a| %v)", nb, r, got, exact, mag)
-			}
+			checkNearExact(t, fmt.Sprintf("%d blocks, row %d", nb, r), got, ggml.TypeQ8_0, row, ax)
 		}
 	}
 }
@@ -57,7 +48,6 @@ func TestDotQ4K(t *testing.T) {
 	ax := x[rows*cols:]
 	var a Q8KAct
 	QuantizeQ8KAct(&a, ax)
-	back := make([]float32, cols)
 	for r := range rows {
 		got := m.Dot(r, &a)
 		restore := plainKernels()
@@ -66,15 +56,7 @@ func TestDotQ4K(t *testing.T) {
 		if math.Float32bits(got) != math.Float32bits(twin) {
 			t.Fatalf("row %d: kernel %v, Go twin %v", r, got, twin)
 		}
-		DequantizeRow(ggml.TypeQ4_K, back, data[r*ggml.TypeQ4_K.RowBytes(cols):(r+1)*ggml.TypeQ4_K.RowBytes(cols)])
-		var exact, mag float64
-		for i := range back {
-			exact += float64(back[i]) * float64(ax[i])
-			mag += math.Abs(float64(back[i]) * float64(ax[i]))
-		}
-		if d := math.Abs(float64(got) - exact); d > 0.01*mag+1e-6 {
-			t.Fatalf("row %d: %v, exact %v (Σ|w·a| %v)", r, got, exact, mag)
-		}
+		checkNearExact(t, fmt.Sprintf("row %d", r), got, ggml.TypeQ4_K, data[r*ggml.TypeQ4_K.RowBytes(cols):(r+1)*ggml.TypeQ4_K.RowBytes(cols)], ax)
 	}
 }
 
@@ -91,7 +73,6 @@ func TestDotQ6K(t *testing.T) {
 	ax := x[rows*cols:]
 	var a Q8KAct
 	QuantizeQ8KAct(&a, ax)
-	back := make([]float32, cols)
 	for r := range rows {
 		row := data[r*rb : (r+1)*rb]
 		got := DotQ6_K(row, &a)
@@ -101,14 +82,24 @@ func TestDotQ6K(t *testing.T) {
 		if math.Float32bits(got) != math.Float32bits(twin) {
 			t.Fatalf("row %d: kernel %v, Go twin %v", r, got, twin)
 		}
-		DequantizeRow(ggml.TypeQ6_K, back, row)
-		var exact, mag float64
-		for i := range back {
-			exact += float64(back[i]) * float64(ax[i])
-			mag += math.Abs(float64(back[i]) * float64(ax[i]))
-		}
-		if d := math.Abs(float64(got) - exact); d > 0.01*mag+1e-6 {
-			t.Fatalf("row %d: %v, exact %v (Σ|w·a| %v)", r, got, exact, mag)
-		}
+		checkNearExact(t, fmt.Sprintf("row %d", r), got, ggml.TypeQ6_K, row, ax)
+	}
+}
+
+// checkNearExact fails unless got, a dot product of the quantized row with
+// a quantized activation, is within the activation's rounding of the exact
+// product: the dequantized row times the unrounded activation x. Each
+// activation code is off by at most half a step (amax/254 of its block).
+func checkNearExact(t *testing.T, what string, got float32, typ ggml.Type, row []byte, x []float32) {
+	t.Helper()
+	back := make([]float32, len(x))
+	DequantizeRow(typ, back, row)
+	var exact, mag float64
+	for i := range back {
+		exact += float64(back[i]) * float64(x[i])
+		mag += math.Abs(float64(back[i]) * float64(x[i]))
+	}
+	if d := math.Abs(float64(got) - exact); d > 0.01*mag+1e-6 {
+		t.Fatalf("%s: %v, exact %v (Σ|w·a| %v)", what, got, exact, mag)
 	}
 }

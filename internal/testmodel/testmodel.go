@@ -137,3 +137,50 @@ func F32Tensor(name string, shape []int64, fill func(i int) float32) formats.Ten
 	formats.EncodeFloat32(b, v, formats.F32)
 	return formats.NewTensorBytes(name, formats.F32, shape, "mem", b)
 }
+
+// WriteRandom writes a canonical Phi4Flash-style model (LayerNorm,
+// differential attention, tied) with random bf16 weights: matrices with
+// standard deviation 1/√in, embeddings 0.1 (so that the blocks, not the
+// token's own embedding, decide the logits), norms near 1; configJSON is
+// its config.json.
+func WriteRandom(tb testing.TB, dir string, c reference.Config, configJSON []byte) {
+	r := rand.New(rand.NewSource(5))
+	var ts []formats.Tensor
+	for _, s := range c.Tensors() {
+		n, _ := formats.NumElements(s.Shape)
+		v := make([]float32, n)
+		leaf := s.Name[strings.LastIndexByte(s.Name, '.')+1:]
+		for i := range v {
+			switch {
+			case leaf == "A_log":
+				v[i] = float32(math.Log(float64(i%c.DState + 1)))
+			case strings.Contains(s.Name, "norm") && leaf == "weight", leaf == "D":
+				v[i] = 1 + float32(r.NormFloat64()*0.1)
+			case s.Name == "model.embed_tokens.weight":
+				v[i] = float32(r.NormFloat64() * 0.1)
+			case len(s.Shape) == 2:
+				v[i] = float32(r.NormFloat64() / math.Sqrt(float64(s.Shape[1])))
+			case strings.Contains(s.Name, "dt_proj.bias"):
+				v[i] = -3 + float32(r.NormFloat64()*0.5)
+			default:
+				v[i] = float32(r.NormFloat64() * 0.1)
+			}
+		}
+		dt := formats.BF16
+		if s.KeepF32 {
+			dt = formats.F32
+		}
+		b := make([]byte, int(n)*dt.Size())
+		formats.EncodeFloat32(b, v, dt)
+		ts = append(ts, formats.NewTensorBytes(s.Name, dt, s.Shape, "random", b))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := safetensors.WriteModel(dir, ts, safetensors.WriteOptions{}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), configJSON, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}

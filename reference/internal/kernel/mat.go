@@ -175,12 +175,19 @@ func threads() int {
 
 // MatMul computes Y[t, o] = Σ_k X[t, k]·W[o, k] for t < T (X is [T, W.Cols],
 // Y is [T, W.Rows], both row-major). Output rows of W are split among
-// goroutines; each widens a row of W once and uses it for every t.
+// goroutines; each widens a row of W once and uses it for every t, or,
+// where W's decoder is a VecDotter (and W not ExactDot), takes its dot
+// products with X's rows as the VecDotter prepared them once.
 func MatMul(Y, X []float32, T int, W *Mat) {
 	out, in := W.Rows, W.Cols
-	if vd, ok := W.Decoder.(VecDotter); ok && !W.ExactDot && !W.RoundBF16 {
-		matMulVecDot(Y, X, T, W, vd)
-		return
+	vd, vecDot := W.Decoder.(VecDotter)
+	vecDot = vecDot && !W.ExactDot && !W.RoundBF16
+	var px []any // X's rows as the VecDotter takes them, prepared once
+	if vecDot {
+		px = make([]any, T)
+		for t := range T {
+			px[t] = vd.PrepareX(X[t*in : (t+1)*in])
+		}
 	}
 	nt := min(threads(), max(1, out/16))
 	chunk := (out + nt - 1) / nt
@@ -193,7 +200,15 @@ func MatMul(Y, X []float32, T int, W *Mat) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if T <= fusedMaxT && W.Kind == BF16 && W.Decoder == nil && !W.RoundBF16 && W.Data != nil {
+			switch {
+			case vecDot:
+				for o := lo; o < hi; o++ {
+					for t := range T {
+						Y[t*out+o] = vd.DotRow(o, px[t])
+					}
+				}
+				return
+			case T <= fusedMaxT && W.Kind == BF16 && W.Decoder == nil && !W.RoundBF16 && W.Data != nil:
 				// Few rows of X (decoding): read bf16 weights in place, no widened copy.
 				for o := lo; o < hi; o++ {
 					wrow := W.Data[2*o*in : 2*(o+1)*in]
@@ -208,35 +223,6 @@ func MatMul(Y, X []float32, T int, W *Mat) {
 				W.DecodeRow(o, row)
 				for t := 0; t < T; t++ {
 					Y[t*out+o] = Dot(X[t*in:(t+1)*in], row)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// matMulVecDot is MatMul through a VecDotter: X's rows prepared once,
-// output rows of W split among goroutines.
-func matMulVecDot(Y, X []float32, T int, W *Mat, vd VecDotter) {
-	out, in := W.Rows, W.Cols
-	px := make([]any, T)
-	for t := range T {
-		px[t] = vd.PrepareX(X[t*in : (t+1)*in])
-	}
-	nt := min(threads(), max(1, out/16))
-	chunk := (out + nt - 1) / nt
-	var wg sync.WaitGroup
-	for w := 0; w < nt; w++ {
-		lo, hi := w*chunk, min(out, (w+1)*chunk)
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for o := lo; o < hi; o++ {
-				for t := range T {
-					Y[t*out+o] = vd.DotRow(o, px[t])
 				}
 			}
 		}()
