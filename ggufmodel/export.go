@@ -284,10 +284,8 @@ func encodeRows(t *Tensor, dst []byte, first, n int) error {
 				x[i] = float32(-math.Exp(float64(v)))
 			}
 		}
-		for i, v := range x {
-			if math.Float32bits(v)&0x7f800000 == 0x7f800000 { // exponent all ones: NaN or ±Inf
-				return fmt.Errorf("row %d: element %d is not finite", first+r0+i/ne0, i%ne0)
-			}
+		if i := quant.NonFinite(x); i >= 0 {
+			return fmt.Errorf("row %d: element %d is not finite", first+r0+i/ne0, i%ne0)
 		}
 		for r := 0; r < m; r++ {
 			row := dst[(r0+r)*rb : (r0+r+1)*rb]

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -438,11 +437,9 @@ func (q *quantRows) quantize(r int) ([3][]byte, quant.ErrSums, error) {
 	}
 	x := make([]float32, in)
 	formats.DecodeFloat32(x, raw, src.DType)
-	for i, v := range x {
-		// MLX's behaviour on NaN and ±Inf rests on undefined casts; refuse, as ggml's validation does.
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return parts, acc, fmt.Errorf("tensor %s: element [%d, %d] is %v; MLX quantization needs finite values", src.Name, r, i, v)
-		}
+	// MLX's behaviour on NaN and ±Inf rests on undefined casts; refuse, as ggml's validation does.
+	if i := quant.NonFinite(x); i >= 0 {
+		return parts, acc, fmt.Errorf("tensor %s: element [%d, %d] is %v; MLX quantization needs finite values", src.Name, r, i, x[i])
 	}
 	packed := make([]byte, in*q.bits/8)
 	sc, bs := make([]float32, in/q.group), make([]float32, in/q.group)

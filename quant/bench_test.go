@@ -114,3 +114,36 @@ func BenchmarkQxSearch(b *testing.B) {
 	}
 	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N)/fast, "x-ggml-loop")
 }
+
+// BenchmarkRowChecks times, per type, what quantizing a row costs beside
+// the quantizer in `quant` (the finite check of the input, dequantizing the
+// row and the error sums) and reports it as a fraction of the quantizer's
+// own time in the same run ("x-quantize").
+func BenchmarkRowChecks(b *testing.B) {
+	x, rows, cols := benchInput(b)
+	back := make([]float32, cols)
+	for _, g := range goldenTypes {
+		b.Run("type="+g.t.String(), func(b *testing.B) {
+			rb := g.t.RowBytes(cols)
+			dst := make([]byte, rows*rb)
+			start := time.Now()
+			for r := 0; r < rows; r++ {
+				QuantizeRow(g.t, dst[r*rb:], x[r*cols:(r+1)*cols])
+			}
+			q := time.Since(start)
+			var acc ErrSums
+			b.SetBytes(int64(4 * len(x)))
+			for b.Loop() {
+				for r := 0; r < rows; r++ {
+					xr := x[r*cols : (r+1)*cols]
+					if NonFinite(xr) >= 0 {
+						b.Fatal("non-finite input")
+					}
+					DequantizeRow(g.t, back, dst[r*rb:(r+1)*rb])
+					acc.AddRow(xr, back)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(q.Nanoseconds()), "x-quantize")
+		})
+	}
+}

@@ -1,34 +1,61 @@
 package quant
 
-import "sync"
+import (
+	"math"
+	"sync"
+)
 
 // ErrSums are the sums behind a quantization error figure: Σ(q − x)² and
-// Σ x² over the elements seen, accumulated in float64: within a row in four
-// interleaved partial sums (element i into sum i mod 4, so the additions
-// are independent chains the processor overlaps), added row by row.
+// Σ x² over the elements seen, accumulated in float64 (within a row in 16
+// interleaved chains, see AddRow), added row by row.
 type ErrSums struct{ SSE, SSX float64 }
 
-// AddRow adds one row: x the original values, q the dequantized ones.
+// AddRow adds one row: x the original values, q the dequantized ones. The
+// sums run in float64 over 16 chains (element i in chain i mod 16), each
+// term added by a fused multiply-add, and the chains are summed pairwise at
+// the end of the row: the AVX2 kernel and the plain loop give the same bits.
 func (e *ErrSums) AddRow(x, q []float32) {
 	q = q[:len(x)]
-	var se, sx [4]float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		for k := range 4 {
-			v := float64(x[i+k])
-			d := float64(q[i+k]) - v
-			se[k] += d * d
-			sx[k] += v * v
+	var se, sx [16]float64
+	i := errSums16Fast(x, q, &se, &sx)
+	errSumsGo(x[i:], q[i:], &se, &sx, i)
+	e.SSE += sum16(&se)
+	e.SSX += sum16(&sx)
+}
+
+// errSumsGo is errSums16 in Go: x and q start at element off of the row.
+func errSumsGo(x, q []float32, se, sx *[16]float64, off int) {
+	q = q[:len(x)]
+	for i, v := range x {
+		k := (off + i) & 15
+		xv := float64(v)
+		d := float64(q[i]) - xv
+		se[k] = math.FMA(d, d, se[k])
+		sx[k] = math.FMA(xv, xv, sx[k])
+	}
+}
+
+// sum16 adds 16 chains pairwise.
+func sum16(c *[16]float64) float64 {
+	var h [8]float64
+	for k := range h {
+		h[k] = c[k] + c[k+8]
+	}
+	return ((h[0] + h[4]) + (h[1] + h[5])) + ((h[2] + h[6]) + (h[3] + h[7]))
+}
+
+// NonFinite returns the index of the first NaN or ±Inf in x, or -1.
+func NonFinite(x []float32) int {
+	bad, n := nonFiniteFast(x)
+	if bad {
+		n = 0
+	}
+	for i, v := range x[n:] {
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 { // exponent all ones
+			return n + i
 		}
 	}
-	for ; i < len(x); i++ {
-		v := float64(x[i])
-		d := float64(q[i]) - v
-		se[0] += d * d
-		sx[0] += v * v
-	}
-	e.SSE += (se[0] + se[1]) + (se[2] + se[3])
-	e.SSX += (sx[0] + sx[1]) + (sx[2] + sx[3])
+	return -1
 }
 
 // NMSE returns Σ(q − x)² / Σ x², or 0 when every original value is 0.

@@ -44,11 +44,11 @@ func q4_0PackGo(out []byte, xb *[qk]float32, id float32) {
 
 func dequantizeQ4_0(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/qk; b++ {
-		in, y := src[b*18:], dst[b*qk:]
-		d := getF16(in)
-		for j := 0; j < qk/2; j++ {
-			y[j] = float32(int(in[2+j]&15)-8) * d
-			y[j+qk/2] = float32(int(in[2+j]>>4)-8) * d
+		in, y := (*[18]byte)(src[b*18:]), (*[qk]float32)(dst[b*qk:])
+		d := getF16(in[:])
+		for j, c := range in[2:] {
+			y[j] = float32(int(c&15)-8) * d
+			y[j+qk/2] = float32(int(c>>4)-8) * d
 		}
 	}
 }
@@ -101,11 +101,11 @@ func affinePackGo(out []byte, xb *[qk]float32, mn, id float32, clamp int32) uint
 
 func dequantizeQ4_1(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/qk; b++ {
-		in, y := src[b*20:], dst[b*qk:]
-		d, m := getF16(in), getF16(in[2:])
-		for j := 0; j < qk/2; j++ {
-			y[j] = float32(float32(in[4+j]&15)*d) + m
-			y[j+qk/2] = float32(float32(in[4+j]>>4)*d) + m
+		in, y := (*[20]byte)(src[b*20:]), (*[qk]float32)(dst[b*qk:])
+		d, m := getF16(in[:]), getF16(in[2:])
+		for j, c := range in[4:] {
+			y[j] = float32(float32(c&15)*d) + m
+			y[j+qk/2] = float32(float32(c>>4)*d) + m
 		}
 	}
 }
@@ -136,14 +136,14 @@ func quantizeQ5_0(dst []byte, x []float32) {
 
 func dequantizeQ5_0(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/qk; b++ {
-		in, y := src[b*22:], dst[b*qk:]
-		d := getF16(in)
+		in, y := (*[22]byte)(src[b*22:]), (*[qk]float32)(dst[b*qk:])
+		d := getF16(in[:])
 		qh := binary.LittleEndian.Uint32(in[2:])
-		for j := 0; j < qk/2; j++ {
+		for j, c := range in[6:] {
 			h0 := byte(qh>>j&1) << 4
 			h1 := byte(qh>>(j+qk/2)&1) << 4
-			y[j] = float32(int(in[6+j]&15|h0)-16) * d
-			y[j+qk/2] = float32(int(in[6+j]>>4|h1)-16) * d
+			y[j] = float32(int(c&15|h0)-16) * d
+			y[j+qk/2] = float32(int(c>>4|h1)-16) * d
 		}
 	}
 }
@@ -166,14 +166,14 @@ func quantizeQ5_1(dst []byte, x []float32) {
 
 func dequantizeQ5_1(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/qk; b++ {
-		in, y := src[b*24:], dst[b*qk:]
-		d, m := getF16(in), getF16(in[2:])
+		in, y := (*[24]byte)(src[b*24:]), (*[qk]float32)(dst[b*qk:])
+		d, m := getF16(in[:]), getF16(in[2:])
 		qh := binary.LittleEndian.Uint32(in[4:])
-		for j := 0; j < qk/2; j++ {
+		for j, c := range in[8:] {
 			h0 := byte(qh>>j&1) << 4
 			h1 := byte(qh>>(j+qk/2)&1) << 4
-			y[j] = float32(float32(in[8+j]&15|h0)*d) + m
-			y[j+qk/2] = float32(float32(in[8+j]>>4|h1)*d) + m
+			y[j] = float32(float32(c&15|h0)*d) + m
+			y[j+qk/2] = float32(float32(c>>4|h1)*d) + m
 		}
 	}
 }
@@ -202,10 +202,10 @@ func q8_0PackGo(out []byte, xb *[qk]float32, id float32) {
 
 func dequantizeQ8_0(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/qk; b++ {
-		in, y := src[b*34:], dst[b*qk:]
-		d := getF16(in)
-		for j := 0; j < qk; j++ {
-			y[j] = float32(int8(in[2+j])) * d
+		in, y := (*[34]byte)(src[b*34:]), (*[qk]float32)(dst[b*qk:])
+		d := getF16(in[:])
+		for j, c := range in[2:] {
+			y[j] = float32(int8(c)) * d
 		}
 	}
 }

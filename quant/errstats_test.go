@@ -1,0 +1,82 @@
+package quant
+
+import (
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestErrSums checks AddRow against sums taken exactly (math/big) and the
+// AVX2 kernel against the plain loop bit for bit, at row lengths around the
+// kernel's 16-element step.
+func TestErrSums(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 15, 16, 17, 31, 48, 100, 4096, 4099} {
+		x, q := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64()) * 0.02
+			q[i] = x[i] + float32(rng.NormFloat64())*0.001
+		}
+		var fast ErrSums
+		fast.AddRow(x, q)
+		restore := plainKernels()
+		var plain ErrSums
+		plain.AddRow(x, q)
+		restore()
+		if fast != plain {
+			t.Errorf("n=%d: kernel %+v, plain loop %+v", n, fast, plain)
+		}
+		se, sx := new(big.Float).SetPrec(256), new(big.Float).SetPrec(256)
+		for i := range x {
+			d := new(big.Float).SetPrec(256).Sub(big.NewFloat(float64(q[i])), big.NewFloat(float64(x[i])))
+			se.Add(se, d.Mul(d, d))
+			v := big.NewFloat(float64(x[i]))
+			sx.Add(sx, v.Mul(v, v))
+		}
+		for _, c := range []struct {
+			name string
+			got  float64
+			want *big.Float
+		}{{"SSE", fast.SSE, se}, {"SSX", fast.SSX, sx}} {
+			w, _ := c.want.Float64()
+			if math.Abs(c.got-w) > 1e-13*w {
+				t.Errorf("n=%d: %s = %.17g, exact %.17g", n, c.name, c.got, w)
+			}
+		}
+	}
+}
+
+// TestNonFinite checks the first NaN or ±Inf is found wherever it sits,
+// before, inside and after the kernel's 32-element blocks.
+func TestNonFinite(t *testing.T) {
+	for _, n := range []int{1, 31, 32, 33, 64, 100, 4096} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(i) - 3e38*float32(i&1) // large but finite
+		}
+		for _, plain := range []bool{false, true} {
+			restore := func() {}
+			if plain {
+				restore = plainKernels()
+			}
+			if got := NonFinite(x); got != -1 {
+				t.Errorf("n=%d plain=%v: finite row: NonFinite = %d", n, plain, got)
+			}
+			for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+				for _, at := range []int{0, n / 2, n - 1} {
+					keep := x[at]
+					x[at] = bad
+					if n > 2 && at != n-1 {
+						x[n-1] = float32(math.NaN()) // a later one must not be reported
+					}
+					if got := NonFinite(x); got != at {
+						t.Errorf("n=%d plain=%v: %v at %d: NonFinite = %d", n, plain, bad, at, got)
+					}
+					x[at], x[n-1] = keep, float32(n-1)-3e38*float32((n-1)&1)
+				}
+			}
+			restore()
+		}
+	}
+}
