@@ -82,17 +82,26 @@ func q3Scale(sc []byte, j int) int {
 
 func dequantizeQ3_K(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/QK_K; b++ {
-		in, y := src[b*110:], dst[b*QK_K:]
-		hmask, qs, sc := in[0:32], in[32:96], in[96:108]
+		in, y := (*[110]byte)(src[b*110:]), (*[QK_K]float32)(dst[b*QK_K:])
+		hmask, qs, sc := (*[32]byte)(in[0:32]), in[32:96], in[96:108]
 		d := getF16(in[108:])
-		for e := 0; e < QK_K; e++ {
-			h, r := e/128, e%128
-			s, l := r/32, r%32
-			q := int(qs[32*h+l]>>(2*s)&3) - 4
-			if hmask[e%32]>>(e/32)&1 != 0 {
-				q += 4
+		var dl [16]float32
+		for j := range dl {
+			dl[j] = d * float32(q3Scale(sc, j))
+		}
+		// Element e = 128h + 32s + l: bits 2s of qs[32h+l], high bit
+		// e/32 of hmask[l], scale e/16.
+		for h := range 2 {
+			for s := range 4 {
+				e0 := 128*h + 32*s
+				for l, c := range (*[32]byte)(qs[32*h:]) {
+					q := int(c>>(2*s)&3) - 4
+					if hmask[l]>>(e0/32)&1 != 0 {
+						q += 4
+					}
+					y[e0+l] = dl[(e0+l)/16] * float32(q)
+				}
 			}
-			y[e] = float32(d*float32(q3Scale(sc, e/16))) * float32(q)
 		}
 	}
 }

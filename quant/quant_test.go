@@ -47,17 +47,18 @@ var goldenTypes = []struct {
 	t          ggml.Type
 	full, f256 string
 	ramp       string
+	deq        string // the full tensor through ggml's dequantize_row_*, as float32 bytes
 }{
-	{ggml.TypeQ4_0, "ddd57edb36fe41fc", "fe713a0ebd9d9f45", "3c0fa4b5d84634c5"},
-	{ggml.TypeQ4_1, "323b05daef18010b", "9c7c2a2ccda32c3f", "68ee92a11575de15"},
-	{ggml.TypeQ5_0, "032a345b99a66307", "e789dc28f5b74924", "ee414e295461c3c5"},
-	{ggml.TypeQ5_1, "7d842d32d07d728f", "fbe635b15e851a40", "753230825a697d25"},
-	{ggml.TypeQ8_0, "1def03007fa90be4", "a41b13edd330ef7e", "e5c550795ef02c35"},
-	{ggml.TypeQ2_K, "28692c0ad1d8a72f", "b63dc02b56cac7e7", "2b7a4aadf87e0158"},
-	{ggml.TypeQ3_K, "9dfd23446b6fa0fc", "8f467c2cb54997ed", "5a27357b953ad563"},
-	{ggml.TypeQ4_K, "fa88115209b68a8e", "452f1318dadd5a47", "e2aab70dcff7d490"},
-	{ggml.TypeQ5_K, "e4b68de5ca5a0209", "28c8fd55e5867cd1", "f29007f7dfe5062f"},
-	{ggml.TypeQ6_K, "8bc6fb4bd6499d52", "21fe3ea32e34f665", "6d93e97b68cbff99"},
+	{ggml.TypeQ4_0, "ddd57edb36fe41fc", "fe713a0ebd9d9f45", "3c0fa4b5d84634c5", "28934974b67b2d24"},
+	{ggml.TypeQ4_1, "323b05daef18010b", "9c7c2a2ccda32c3f", "68ee92a11575de15", "3d42ab43b96b8540"},
+	{ggml.TypeQ5_0, "032a345b99a66307", "e789dc28f5b74924", "ee414e295461c3c5", "70c41bd2591d9991"},
+	{ggml.TypeQ5_1, "7d842d32d07d728f", "fbe635b15e851a40", "753230825a697d25", "518ebc436e6a207b"},
+	{ggml.TypeQ8_0, "1def03007fa90be4", "a41b13edd330ef7e", "e5c550795ef02c35", "2d5657e7f552a59c"},
+	{ggml.TypeQ2_K, "28692c0ad1d8a72f", "b63dc02b56cac7e7", "2b7a4aadf87e0158", "76937608a94b45c3"},
+	{ggml.TypeQ3_K, "9dfd23446b6fa0fc", "8f467c2cb54997ed", "5a27357b953ad563", "1f59f3eae9f681c9"},
+	{ggml.TypeQ4_K, "fa88115209b68a8e", "452f1318dadd5a47", "e2aab70dcff7d490", "883b93621f651d0f"},
+	{ggml.TypeQ5_K, "e4b68de5ca5a0209", "28c8fd55e5867cd1", "f29007f7dfe5062f", "a335e9ebbd993cfa"},
+	{ggml.TypeQ6_K, "8bc6fb4bd6499d52", "21fe3ea32e34f665", "6d93e97b68cbff99", "0ad659cb446423ca"},
 }
 
 func TestGoldenInput(t *testing.T) {
@@ -147,8 +148,9 @@ func repeat(s string, n int) string {
 	return out
 }
 
-// TestGoldenFullTensor quantizes the full 4096×4096 tensor: only the full
-// tensor catches fused multiply-adds (docs/QUANT.md §Test vectors).
+// TestGoldenFullTensor quantizes the full 4096×4096 tensor and dequantizes
+// it again: only the full tensor catches fused multiply-adds (docs/QUANT.md
+// §Test vectors).
 func TestGoldenFullTensor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("16.7 M values per type")
@@ -158,6 +160,13 @@ func TestGoldenFullTensor(t *testing.T) {
 		b := quantizeAll(g.t, x, 4096, 4096)
 		if got := fnvHex(b); got != g.full {
 			t.Errorf("%v full tensor (%d bytes): %s, want %s", g.t, len(b), got, g.full)
+		}
+		y := make([]float32, len(x))
+		for r := range 4096 {
+			DequantizeRow(g.t, y[r*4096:(r+1)*4096], b[r*g.t.RowBytes(4096):])
+		}
+		if got := fnvHex(unsafe.Slice((*byte)(unsafe.Pointer(&y[0])), 4*len(y))); got != g.deq {
+			t.Errorf("%v full tensor dequantized: %s, want %s", g.t, got, g.deq)
 		}
 	}
 }
