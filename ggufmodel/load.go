@@ -53,10 +53,11 @@ func (q8kActivation) PrepareX(x []float32) any {
 type q4kRows struct {
 	quantRows
 	q8kActivation
-	k *quant.Q4KRows
 }
 
-func (q *q4kRows) DotRow(i int, x any) float32 { return q.k.Dot(i, x.(*quant.Q8KAct)) }
+func (q *q4kRows) DotRow(i int, x any) float32 {
+	return quant.DotQ4_K(q.data[i*q.rowBytes:(i+1)*q.rowBytes], x.(*quant.Q8KAct))
+}
 
 // q6kRows are Q6_K rows, which also take dot products against a Q8_K
 // activation (kernel.VecDotter).
@@ -152,7 +153,7 @@ func load(f *gguf.File, path string, opts reference.Options) (*reference.Model, 
 		case ggml.TypeQ8_0:
 			return &q8Rows{rows}, int(ti.Dims[1]), cols, true
 		case ggml.TypeQ4_K:
-			return &q4kRows{quantRows: rows, k: quant.NewQ4KRows(b, cols)}, int(ti.Dims[1]), cols, true
+			return &q4kRows{quantRows: rows}, int(ti.Dims[1]), cols, true
 		case ggml.TypeQ6_K:
 			return &q6kRows{quantRows: rows}, int(ti.Dims[1]), cols, true
 		}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/sambay-conv/sambay-conv/ggml"
 )
 
 // benchInput is rows×4096 float32 values: the file SAMBAY_QUANT_INPUT names
@@ -144,6 +146,75 @@ func BenchmarkRowChecks(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(q.Nanoseconds()), "x-quantize")
+		})
+	}
+}
+
+// BenchmarkVecDot reports per weight type the GB/s of weights one core
+// reads taking the dot product of every row of benchInput's matrix (in
+// the type) with its row 0 quantized as an activation, through the kernels
+// this machine uses and through the plain Go twins in the same run
+// ("x-go-twin"). "GB/s-best" is the fastest pass, the figure
+// scripts/vecdot's harness of ggml's kernels reports on the same input;
+// "sum" is the sum of the row results, to check against the harness's.
+func BenchmarkVecDot(b *testing.B) {
+	x, rows, cols := benchInput(b)
+	for _, t := range []ggml.Type{ggml.TypeQ8_0, ggml.TypeQ4_K, ggml.TypeQ6_K} {
+		b.Run("type="+t.String(), func(b *testing.B) {
+			w := quantizeAll(t, x, rows, cols)
+			rb := t.RowBytes(cols)
+			var pass func() float64
+			switch t {
+			case ggml.TypeQ8_0:
+				var a Q8Act
+				QuantizeQ8Act(&a, x[:cols])
+				pass = func() (s float64) {
+					for r := range rows {
+						s += float64(DotQ8_0(w[r*rb:(r+1)*rb], &a))
+					}
+					return s
+				}
+			case ggml.TypeQ4_K:
+				var a Q8KAct
+				QuantizeQ8KAct(&a, x[:cols])
+				pass = func() (s float64) {
+					for r := range rows {
+						s += float64(DotQ4_K(w[r*rb:(r+1)*rb], &a))
+					}
+					return s
+				}
+			case ggml.TypeQ6_K:
+				var a Q8KAct
+				QuantizeQ8KAct(&a, x[:cols])
+				pass = func() (s float64) {
+					for r := range rows {
+						s += float64(DotQ6_K(w[r*rb:(r+1)*rb], &a))
+					}
+					return s
+				}
+			}
+			b.SetBytes(int64(len(w)))
+			var sum float64
+			for b.Loop() {
+				sum = pass()
+			}
+			fast := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			b.ReportMetric(float64(len(w))/fast, "GB/s")
+			best := time.Duration(math.MaxInt64)
+			for range min(b.N, 100) {
+				start := time.Now()
+				pass()
+				best = min(best, time.Since(start))
+			}
+			b.ReportMetric(float64(len(w))/float64(best.Nanoseconds()), "GB/s-best")
+			b.ReportMetric(sum, "sum")
+			restore := plainKernels()
+			start := time.Now()
+			for range b.N {
+				pass()
+			}
+			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N)/fast, "x-go-twin")
+			restore()
 		})
 	}
 }

@@ -63,12 +63,13 @@ func DotQ8_0(w []byte, a *Q8Act) float32 {
 // Q8KAct is an activation vector quantized to Q8_K blocks of 256 (ggml's
 // quantize_row_q8_K): the codes, each block's scale, and the sums of the
 // codes of each 32-value sub-block (what Q4_K's mins multiply) and of each
-// 16-value one (what Q6_K's offset of 32 multiplies).
+// 16-value one as int16, as ggml's block_q8_K.bsums (what Q6_K's offset of
+// 32 multiplies).
 type Q8KAct struct {
-	Q      []int8
-	D      []float32
-	ASum   []int32
-	ASum16 []int32
+	Q     []int8
+	D     []float32
+	ASum  []int32
+	BSums []int16
 }
 
 // QuantizeQ8KAct quantizes x (a multiple of 256 elements) as ggml's
@@ -76,9 +77,9 @@ type Q8KAct struct {
 func QuantizeQ8KAct(a *Q8KAct, x []float32) {
 	nb := len(x) / QK_K
 	if cap(a.Q) < nb*QK_K {
-		a.Q, a.D, a.ASum, a.ASum16 = make([]int8, nb*QK_K), make([]float32, nb), make([]int32, nb*8), make([]int32, nb*16)
+		a.Q, a.D, a.ASum, a.BSums = make([]int8, nb*QK_K), make([]float32, nb), make([]int32, nb*8), make([]int16, nb*16)
 	}
-	a.Q, a.D, a.ASum, a.ASum16 = a.Q[:nb*QK_K], a.D[:nb], a.ASum[:nb*8], a.ASum16[:nb*16]
+	a.Q, a.D, a.ASum, a.BSums = a.Q[:nb*QK_K], a.D[:nb], a.ASum[:nb*8], a.BSums[:nb*16]
 	for b := 0; b < nb; b++ {
 		xb, q := x[b*QK_K:(b+1)*QK_K], a.Q[b*QK_K:(b+1)*QK_K]
 		amax, vmax := maxMagnitude(xb)
@@ -86,7 +87,7 @@ func QuantizeQ8KAct(a *Q8KAct, x []float32) {
 			a.D[b] = 0
 			clear(q)
 			clear(a.ASum[b*8 : b*8+8])
-			clear(a.ASum16[b*16 : b*16+16])
+			clear(a.BSums[b*16 : b*16+16])
 			continue
 		}
 		iscale := -127 / vmax
@@ -98,117 +99,98 @@ func QuantizeQ8KAct(a *Q8KAct, x []float32) {
 			for _, v := range q[16*j : 16*j+16] {
 				s += int32(v)
 			}
-			a.ASum16[b*16+j] = s
+			a.BSums[b*16+j] = int16(s) // |s| ≤ 16·127
 		}
 		for j := range 8 {
-			a.ASum[b*8+j] = a.ASum16[b*16+2*j] + a.ASum16[b*16+2*j+1]
+			a.ASum[b*8+j] = int32(a.BSums[b*16+2*j]) + int32(a.BSums[b*16+2*j+1])
 		}
 		a.D[b] = 1 / iscale
 	}
 }
 
-// q4KScales unpacks the 6-bit scales and mins of every Q4_K block of a
-// matrix once (8 scales then 8 mins per block), so that dot products need
-// not unpack them per row and activation.
-func q4KScales(data []byte) []byte {
-	nb := len(data) / 144
-	out := make([]byte, 16*nb)
-	for b := range nb {
-		sc := data[b*144+4 : b*144+16]
-		for j := range 8 {
-			out[16*b+j], out[16*b+8+j] = getScaleMinK4(j, sc)
-		}
+// DotQ4_K returns the dot product of a Q4_K row w with the activation a,
+// in the order ggml's AVX2 kernel uses (ggml_vec_dot_q4_K_q8_K): per block
+// the integer sums sc_j·Σ q·a land in eight lanes (lane k holds the codes
+// 4k … 4k+3 of every 32-value chunk, all sub-blocks); each lane adds
+// float32(float32(sum)·float32(d·da)) to its float32 accumulator, and the
+// mins' terms m_j·asum_j (lane j) to a second one with float32(dmin·da);
+// the result is the first's eight lanes summed (reduce8) minus the
+// second's. The integer sums are exact; only the float order is a choice.
+func DotQ4_K(w []byte, a *Q8KAct) float32 {
+	var acc, accm [8]float32
+	if !dotQ4KFast(w, a, &acc, &accm) {
+		dotQ4KGo(w, a, &acc, &accm)
 	}
-	return out
+	return reduce8(&acc) - reduce8(&accm)
 }
 
-// Q4KRows are Q4_K rows with their scales and mins unpacked (q4KScales),
-// for dot products against a Q8_K activation.
-type Q4KRows struct {
-	data, scales []byte
-	rowBlocks    int
-}
-
-// NewQ4KRows prepares a Q4_K matrix of rows of cols elements.
-func NewQ4KRows(data []byte, cols int) *Q4KRows {
-	return &Q4KRows{data: data, scales: q4KScales(data), rowBlocks: cols / QK_K}
-}
-
-// Dot returns row i · a. Per block the integer sums Σ sc_j·Σ q·a and
-// Σ m_j·asum_j are exact, and the block adds
-// float32(d·da)·sumi − float32(dmin·da)·summ to one running float32 sum,
-// block by block.
-func (r *Q4KRows) Dot(i int, a *Q8KAct) float32 {
-	nb := r.rowBlocks
-	w, sm := r.data[i*nb*144:(i+1)*nb*144], r.scales[i*nb*16:(i+1)*nb*16]
-	if acc, ok := dotQ4KFast(w, sm, a, nb); ok {
-		return acc
-	}
-	return dotQ4KGo(w, sm, a)
-}
-
-// dotQ4KGo is Dot's Go twin.
-func dotQ4KGo(w, sm []byte, a *Q8KAct) float32 {
-	var acc float32
-	for b := 0; b < len(w)/144; b++ {
-		blk, s := w[b*144:(b+1)*144], sm[b*16:(b+1)*16]
-		q, aq := blk[16:144], a.Q[b*QK_K:(b+1)*QK_K]
-		var sumi, summ int32
+// dotQ4KGo is DotQ4_K's Go twin.
+func dotQ4KGo(w []byte, a *Q8KAct, acc, accm *[8]float32) {
+	for b := range a.D {
+		blk := (*[144]byte)(w[b*144:])
+		q, aq := blk[16:], (*[QK_K]int8)(a.Q[b*QK_K:])
+		var s [8]int32
 		for p := range 4 {
-			var lo, hi int32
+			sl, _ := getScaleMinK4(2*p, blk[4:16])
+			sh, _ := getScaleMinK4(2*p+1, blk[4:16])
 			for l := range 32 {
-				lo += int32(q[32*p+l]&15) * int32(aq[64*p+l])
-				hi += int32(q[32*p+l]>>4) * int32(aq[64*p+32+l])
+				c := q[32*p+l]
+				s[l>>2] += int32(sl)*int32(c&15)*int32(aq[64*p+l]) + int32(sh)*int32(c>>4)*int32(aq[64*p+32+l])
 			}
-			sumi += int32(s[2*p])*lo + int32(s[2*p+1])*hi
-		}
-		for j := range 8 {
-			summ += int32(s[8+j]) * a.ASum[b*8+j]
 		}
 		da := a.D[b]
-		t := float32(float32(getF16(blk)*da)*float32(sumi)) - float32(float32(getF16(blk[2:])*da)*float32(summ))
-		acc += t
+		dd, dm := float32(getF16(blk[0:])*da), float32(getF16(blk[2:])*da)
+		for k := range 8 {
+			_, m := getScaleMinK4(k, blk[4:16])
+			acc[k] += float32(float32(s[k]) * dd)
+			accm[k] += float32(float32(int32(m)*a.ASum[b*8+k]) * dm)
+		}
 	}
-	return acc
 }
 
-// DotQ6_K returns the dot product of a Q6_K row w with the activation a.
-// Codes are stored as q + 32 (0 … 63): per 16-value sub-block j the exact
-// integer sum is sc_j·(Σ (q+32)·a − 32·asum16_j), and each block adds
-// float32(d·da)·Σ_j to one running float32 sum, block by block.
+// DotQ6_K returns the dot product of a Q6_K row w with the activation a,
+// in the order ggml's AVX2 kernel uses (ggml_vec_dot_q6_K_q8_K). Codes are
+// stored as c = q + 32 (0 … 63): per block the exact integer sums
+// sc_j·Σ c·a land in eight lanes (lane k holds the codes 4k … 4k+3 of every
+// 32-value chunk), lane k less 32·(sc_2k·bsum_2k + sc_2k+1·bsum_2k+1) (the
+// offset, through the activation's 16-value sums); each lane adds
+// float32(float32(sum)·float32(d·da)) to its float32 accumulator, and the
+// result is the eight lanes summed (reduce8).
 func DotQ6_K(w []byte, a *Q8KAct) float32 {
-	if acc, ok := dotQ6KFast(w, a, len(a.D)); ok {
-		return acc
+	var acc [8]float32
+	if !dotQ6KFast(w, a, &acc) {
+		dotQ6KGo(w, a, &acc)
 	}
-	return dotQ6KGo(w, a)
+	return reduce8(&acc)
 }
 
 // dotQ6KGo is DotQ6_K's Go twin.
-func dotQ6KGo(w []byte, a *Q8KAct) float32 {
-	var acc float32
-	for b := 0; b < len(a.D); b++ {
-		blk := w[b*210 : (b+1)*210]
+func dotQ6KGo(w []byte, a *Q8KAct, acc *[8]float32) {
+	for b := range a.D {
+		blk := (*[210]byte)(w[b*210:])
 		ql, qh, sc := blk[0:128], blk[128:192], blk[192:208]
-		aq := a.Q[b*QK_K : (b+1)*QK_K]
-		var isum int32
+		aq := (*[QK_K]int8)(a.Q[b*QK_K:])
+		var s [8]int32
 		for n := range 2 {
 			for g := range 4 {
-				for h := range 2 {
-					var s int32
-					for l := 16 * h; l < 16*h+16; l++ {
-						lo := ql[64*n+l+32*(g&1)]
-						if g >= 2 {
-							lo >>= 4
-						}
-						q := lo&15 | (qh[32*n+l]>>(2*g)&3)<<4
-						s += int32(q) * int32(aq[128*n+32*g+l])
+				for l := range 32 {
+					lo := ql[64*n+l+32*(g&1)]
+					if g >= 2 {
+						lo >>= 4
 					}
-					j := 8*n + 2*g + h
-					isum += int32(int8(sc[j])) * (s - 32*a.ASum16[b*16+j])
+					c := lo&15 | (qh[32*n+l]>>(2*g)&3)<<4
+					j := 8*n + 2*g + l/16
+					s[l>>2] += int32(int8(sc[j])) * int32(c) * int32(aq[128*n+32*g+l])
 				}
 			}
 		}
-		acc += float32(float32(getF16(blk[208:])*a.D[b]) * float32(isum))
+		for k := range 8 {
+			bs := a.BSums[b*16+2*k:]
+			s[k] -= 32 * (int32(int8(sc[2*k]))*int32(bs[0]) + int32(int8(sc[2*k+1]))*int32(bs[1]))
+		}
+		dd := float32(getF16(blk[208:]) * a.D[b])
+		for k := range 8 {
+			acc[k] += float32(float32(s[k]) * dd)
+		}
 	}
-	return acc
 }

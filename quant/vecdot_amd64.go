@@ -22,27 +22,31 @@ func dotQ8Fast(w []byte, a *Q8Act, acc *[8]float32) int {
 }
 
 //go:noescape
-func dotQ4K(w, sm *byte, q *int8, asum *int32, d *float32, nb int) float32
+func dotQ4K(w *byte, q *int8, asum *int32, d *float32, nb int, acc, accm *[8]float32)
 
-// dotQ4KFast is Q4KRows.Dot with AVX2 (false where the machine lacks it).
-func dotQ4KFast(w, sm []byte, a *Q8KAct, nb int) (float32, bool) {
+// dotQ4KFast is DotQ4_K with AVX2 (false where the machine lacks it).
+func dotQ4KFast(w []byte, a *Q8KAct, acc, accm *[8]float32) bool {
+	nb := len(a.D)
 	if !useAVX2 || !useF16C || nb == 0 {
-		return 0, false
+		return false
 	}
-	_, _ = w[nb*144-1], sm[nb*16-1]
-	_, _, _ = a.Q[nb*QK_K-1], a.ASum[nb*8-1], a.D[nb-1]
-	return dotQ4K(&w[0], &sm[0], &a.Q[0], &a.ASum[0], &a.D[0], nb), true
+	_ = w[nb*144-1]
+	_, _ = a.Q[nb*QK_K-1], a.ASum[nb*8-1]
+	dotQ4K(&w[0], &a.Q[0], &a.ASum[0], &a.D[0], nb, acc, accm)
+	return true
 }
 
 //go:noescape
-func dotQ6K(w *byte, q *int8, asum16 *int32, d *float32, nb int) float32
+func dotQ6K(w *byte, q *int8, bsums *int16, d *float32, nb int, acc *[8]float32)
 
 // dotQ6KFast is DotQ6_K with AVX2 (false where the machine lacks it).
-func dotQ6KFast(w []byte, a *Q8KAct, nb int) (float32, bool) {
+func dotQ6KFast(w []byte, a *Q8KAct, acc *[8]float32) bool {
+	nb := len(a.D)
 	if !useAVX2 || !useF16C || nb == 0 {
-		return 0, false
+		return false
 	}
 	_ = w[nb*210-1]
-	_, _, _ = a.Q[nb*QK_K-1], a.ASum16[nb*16-1], a.D[nb-1]
-	return dotQ6K(&w[0], &a.Q[0], &a.ASum16[0], &a.D[0], nb), true
+	_, _ = a.Q[nb*QK_K-1], a.BSums[nb*16-1]
+	dotQ6K(&w[0], &a.Q[0], &a.BSums[0], &a.D[0], nb, acc)
+	return true
 }

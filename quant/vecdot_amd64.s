@@ -5,6 +5,7 @@
 DATA vdones<>+0(SB)/2, $1
 GLOBL vdones<>(SB), RODATA|NOPTR, $2
 
+
 // REDUCE8 adds up each of Y0…Y7 (eight int32 lanes each) into lane k of
 // Y0 for Yk; uses Y1, Y2, Y4, Y6.
 #define REDUCE8 \
@@ -80,194 +81,254 @@ loop:
 DATA vdnib<>+0(SB)/1, $0x0f
 GLOBL vdnib<>(SB), RODATA|NOPTR, $1
 
-// Q4PAIR leaves in RLO and RHI the eight int32 partial sums of sub-blocks
-// 2p and 2p+1 of a Q4_K block: the 32 bytes at qoff+16(SI) hold sub-block
-// 2p in their low nibbles and 2p+1 in their high ones; the activation's
-// codes are at aoff(DI) and aoff+32(DI). Nibbles (0–15) times codes
-// (−127…127) as unsigned·signed bytes (VPMADDUBSW; pair sums fit int16),
-// pairs of int16 into int32. Uses Y13 and Y14; Y10 holds 0x0f bytes, Y12
-// int16 ones.
-#define Q4PAIR(qoff, aoff, RLO, RHI) \
-	VMOVDQU qoff+16(SI), Y13; \
-	VPAND Y10, Y13, Y14; \
-	VPSRLW $4, Y13, Y13; \
-	VPAND Y10, Y13, Y13; \
-	VPMADDUBSW aoff(DI), Y14, Y14; \
-	VPMADDUBSW aoff+32(DI), Y13, Y13; \
-	VPMADDWD Y12, Y14, RLO; \
-	VPMADDWD Y12, Y13, RHI
+// Word broadcasts for VPSHUFB: the 32 bytes at q4kshuf+32j repeat word j
+// of each 128-bit lane (a sub-block's scale across 16 int16 lanes).
+DATA q4kshuf<>+0(SB)/8, $0x0100010001000100
+DATA q4kshuf<>+8(SB)/8, $0x0100010001000100
+DATA q4kshuf<>+16(SB)/8, $0x0100010001000100
+DATA q4kshuf<>+24(SB)/8, $0x0100010001000100
+DATA q4kshuf<>+32(SB)/8, $0x0302030203020302
+DATA q4kshuf<>+40(SB)/8, $0x0302030203020302
+DATA q4kshuf<>+48(SB)/8, $0x0302030203020302
+DATA q4kshuf<>+56(SB)/8, $0x0302030203020302
+DATA q4kshuf<>+64(SB)/8, $0x0504050405040504
+DATA q4kshuf<>+72(SB)/8, $0x0504050405040504
+DATA q4kshuf<>+80(SB)/8, $0x0504050405040504
+DATA q4kshuf<>+88(SB)/8, $0x0504050405040504
+DATA q4kshuf<>+96(SB)/8, $0x0706070607060706
+DATA q4kshuf<>+104(SB)/8, $0x0706070607060706
+DATA q4kshuf<>+112(SB)/8, $0x0706070607060706
+DATA q4kshuf<>+120(SB)/8, $0x0706070607060706
+DATA q4kshuf<>+128(SB)/8, $0x0908090809080908
+DATA q4kshuf<>+136(SB)/8, $0x0908090809080908
+DATA q4kshuf<>+144(SB)/8, $0x0908090809080908
+DATA q4kshuf<>+152(SB)/8, $0x0908090809080908
+DATA q4kshuf<>+160(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q4kshuf<>+168(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q4kshuf<>+176(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q4kshuf<>+184(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q4kshuf<>+192(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q4kshuf<>+200(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q4kshuf<>+208(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q4kshuf<>+216(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q4kshuf<>+224(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q4kshuf<>+232(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q4kshuf<>+240(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q4kshuf<>+248(SB)/8, $0x0f0e0f0e0f0e0f0e
+GLOBL q4kshuf<>(SB), RODATA|NOPTR, $256
 
-// HSUM adds the eight int32 lanes of R (X its low half) into REG; uses
-// X14 and X15.
-#define HSUM(R, X, REG) \
-	VEXTRACTI128 $1, R, X15; \
-	VPADDD X15, X, X15; \
-	VPSHUFD $0x4e, X15, X14; \
-	VPADDD X14, X15, X15; \
-	VPSHUFD $0xb1, X15, X14; \
-	VPADDD X14, X15, X15; \
-	VMOVD X15, REG
+// Q4CHUNK adds to ACC the products of the 32 bytes at qoff+16(SI) (low
+// nibbles sub-block 2p, high nibbles 2p+1) with the activation's codes at
+// aoff(DI) and aoff+32(DI), each scaled by its sub-block's scale: nibbles
+// (0–15) times codes (−127…127) as unsigned·signed bytes (VPMADDUBSW; pair
+// sums fit int16), then pairs of int16 times the scale into int32
+// (VPMADDWD), so lane k gains the codes 4k…4k+3. Y8 holds the eight scales
+// as words in both 128-bit lanes, Y10 0x0f bytes; uses Y0–Y3.
+#define Q4CHUNK(qoff, aoff, soff, ACC) \
+	VMOVDQU qoff+16(SI), Y0; \
+	VPAND Y10, Y0, Y1; \
+	VPSRLW $4, Y0, Y0; \
+	VPAND Y10, Y0, Y0; \
+	VPMADDUBSW aoff(DI), Y1, Y1; \
+	VPMADDUBSW aoff+32(DI), Y0, Y0; \
+	VPSHUFB q4kshuf<>+soff(SB), Y8, Y2; \
+	VPSHUFB q4kshuf<>+soff+32(SB), Y8, Y3; \
+	VPMADDWD Y2, Y1, Y1; \
+	VPMADDWD Y3, Y0, Y0; \
+	VPADDD Y1, ACC, ACC; \
+	VPADDD Y0, ACC, ACC
 
-// func dotQ4K(w, sm *byte, q *int8, asum *int32, d *float32, nb int) float32
-// A Q4_K row (nb blocks of 144 bytes; sm its unpacked scales and mins, 16
-// bytes a block) times a Q8_K activation (codes, sub-block sums, scales),
-// as Q4KRows.Dot defines it.
-TEXT ·dotQ4K(SB), NOSPLIT, $0-52
+// func dotQ4K(w *byte, q *int8, asum *int32, d *float32, nb int, acc, accm *[8]float32)
+// A Q4_K row (nb blocks of 144 bytes) times a Q8_K activation (codes,
+// 32-value sub-block sums, scales), accumulated into acc and accm as
+// dotQ4KGo does. The 6-bit scales and mins are unpacked per block in
+// general registers as ggml does (kmask1 0x3f3f3f3f, kmask2 0x0f0f0f0f,
+// kmask3 0x03030303 on the 12 bytes read as three uint32).
+TEXT ·dotQ4K(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
-	MOVQ sm+8(FP), R8
-	MOVQ q+16(FP), DI
-	MOVQ asum+24(FP), DX
-	MOVQ d+32(FP), R9
-	MOVQ nb+40(FP), CX
+	MOVQ q+8(FP), DI
+	MOVQ asum+16(FP), DX
+	MOVQ d+24(FP), R9
+	MOVQ nb+32(FP), CX
+	MOVQ acc+40(FP), AX
+	MOVQ accm+48(FP), BX
+	VMOVUPS (AX), Y11
+	VMOVUPS (BX), Y12
 	VPBROADCASTB vdnib<>(SB), Y10
-	VPBROADCASTW vdones<>(SB), Y12
-	VXORPS X11, X11, X11
 q4loop:
-	Q4PAIR(0, 0, Y0, Y1)
-	Q4PAIR(32, 64, Y2, Y3)
-	Q4PAIR(64, 128, Y4, Y5)
-	Q4PAIR(96, 192, Y6, Y7)
-	// the eight sub-blocks' sums into one vector, sub-block j in lane j
-	REDUCE8
-	// sumi = Σ sc_j·isum_j, summ = Σ m_j·asum_j
-	VPMOVZXBD 0(R8), Y8
-	VPMULLD Y8, Y0, Y0
-	VPMOVZXBD 8(R8), Y9
+	// scales: u0&k1 | ((u2&k2) | ((u0>>6)&k3)<<4)<<32; mins: u1&k1 |
+	// (((u2>>4)&k2) | ((u1>>6)&k3)<<4)<<32
+	MOVL 4(SI), R10
+	MOVL 8(SI), R11
+	MOVL 12(SI), R12
+	MOVL R10, R13
+	SHRL $6, R13
+	ANDL $0x03030303, R13
+	SHLL $4, R13
+	MOVL R12, R14
+	ANDL $0x0f0f0f0f, R14
+	ORL R14, R13
+	SHLQ $32, R13
+	ANDL $0x3f3f3f3f, R10
+	ORQ R10, R13
+	MOVL R11, R14
+	SHRL $6, R14
+	ANDL $0x03030303, R14
+	SHLL $4, R14
+	SHRL $4, R12
+	ANDL $0x0f0f0f0f, R12
+	ORL R12, R14
+	SHLQ $32, R14
+	ANDL $0x3f3f3f3f, R11
+	ORQ R11, R14
+	VMOVQ R13, X8
+	VPMOVZXBW X8, X8
+	VPERMQ $0x44, Y8, Y8
+	VMOVQ R14, X9
+	VPMOVZXBD X9, Y9
 	VPMULLD (DX), Y9, Y9
-	HSUM(Y0, X0, AX)
-	HSUM(Y9, X9, BX)
-	// acc += float32(d·da)·sumi − float32(dmin·da)·summ
-	MOVWLZX 0(SI), R10
-	VMOVD R10, X1
-	VCVTPH2PS X1, X1
-	MOVWLZX 2(SI), R10
-	VMOVD R10, X2
-	VCVTPH2PS X2, X2
-	VMOVSS (R9), X3
-	VMULSS X3, X1, X1
-	VCVTSI2SSL AX, X4, X4
-	VMULSS X4, X1, X1
-	VMULSS X3, X2, X2
-	VCVTSI2SSL BX, X5, X5
-	VMULSS X5, X2, X2
-	VSUBSS X2, X1, X1
-	VADDSS X1, X11, X11
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	Q4CHUNK(0, 0, 0, Y4)
+	Q4CHUNK(32, 64, 64, Y5)
+	Q4CHUNK(64, 128, 128, Y4)
+	Q4CHUNK(96, 192, 192, Y5)
+	VPADDD Y5, Y4, Y4
+	// dd = float32(d·da), dm = float32(dmin·da), each broadcast
+	VMOVD 0(SI), X6
+	VCVTPH2PS X6, X6
+	VBROADCASTSS (R9), X7
+	VMULPS X7, X6, X6
+	VMOVSHDUP X6, X7
+	VBROADCASTSS X6, Y6
+	VBROADCASTSS X7, Y7
+	VCVTDQ2PS Y4, Y4
+	VMULPS Y6, Y4, Y4
+	VADDPS Y4, Y11, Y11
+	VCVTDQ2PS Y9, Y9
+	VMULPS Y7, Y9, Y9
+	VADDPS Y9, Y12, Y12
 	ADDQ $144, SI
-	ADDQ $16, R8
 	ADDQ $256, DI
 	ADDQ $32, DX
 	ADDQ $4, R9
 	DECQ CX
 	JNZ q4loop
-	VMOVSS X11, ret+48(FP)
+	VMOVUPS Y11, (AX)
+	VMOVUPS Y12, (BX)
 	VZEROUPPER
 	RET
 
 DATA vdthree<>+0(SB)/1, $0x03
 GLOBL vdthree<>(SB), RODATA|NOPTR, $1
 
-// The lane order VPHADDD leaves 16-value sub-block sums in (see dotQ6K).
-DATA q6perm<>+0(SB)/4, $0
-DATA q6perm<>+4(SB)/4, $2
-DATA q6perm<>+8(SB)/4, $4
-DATA q6perm<>+12(SB)/4, $6
-DATA q6perm<>+16(SB)/4, $1
-DATA q6perm<>+20(SB)/4, $3
-DATA q6perm<>+24(SB)/4, $5
-DATA q6perm<>+28(SB)/4, $7
-GLOBL q6perm<>(SB), RODATA|NOPTR, $32
+// Word broadcasts for VPSHUFB: the 32 bytes at q6kshuf+32g repeat word 2g
+// of the low 128-bit lane and word 2g+1 of the high one (the scales of the
+// two 16-value sub-blocks of chunk g).
+DATA q6kshuf<>+0(SB)/8, $0x0100010001000100
+DATA q6kshuf<>+8(SB)/8, $0x0100010001000100
+DATA q6kshuf<>+16(SB)/8, $0x0302030203020302
+DATA q6kshuf<>+24(SB)/8, $0x0302030203020302
+DATA q6kshuf<>+32(SB)/8, $0x0504050405040504
+DATA q6kshuf<>+40(SB)/8, $0x0504050405040504
+DATA q6kshuf<>+48(SB)/8, $0x0706070607060706
+DATA q6kshuf<>+56(SB)/8, $0x0706070607060706
+DATA q6kshuf<>+64(SB)/8, $0x0908090809080908
+DATA q6kshuf<>+72(SB)/8, $0x0908090809080908
+DATA q6kshuf<>+80(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q6kshuf<>+88(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q6kshuf<>+96(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q6kshuf<>+104(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q6kshuf<>+112(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q6kshuf<>+120(SB)/8, $0x0f0e0f0e0f0e0f0e
+GLOBL q6kshuf<>(SB), RODATA|NOPTR, $128
 
-// Q6DOT leaves in R the int32 partial sums of the 32 codes Q (q + 32,
-// 0…63, bytes) times the activation's codes at aoff(DI): lanes 0–3 the
-// first 16, lanes 4–7 the next 16. Y12 holds int16 ones.
-#define Q6DOT(Q, aoff, R) \
+// Q6CHUNK adds to ACC the products of the 32 codes Q (q + 32, 0…63, bytes)
+// with the activation's codes at aoff(DI) (pair sums ≤ 2·63·127 fit int16),
+// each 16 scaled by their sub-block's scale (Y13: words 2g, 2g+1 picked
+// from Y9 by q6kshuf+soff): lane k gains the codes 4k…4k+3. Uses Y13.
+#define Q6CHUNK(Q, aoff, soff, ACC) \
 	VPMADDUBSW aoff(DI), Q, Q; \
-	VPMADDWD Y12, Q, R
+	VPSHUFB q6kshuf<>+soff(SB), Y9, Y13; \
+	VPMADDWD Y13, Q, Q; \
+	VPADDD Q, ACC, ACC
 
-// Q6HALF leaves in W the sums of the eight 16-value sub-blocks of half n
-// of a Q6_K block (ql at qloff(SI), qh at qhoff(SI), codes at aoff(DI)), in
-// the lane order 0 2 4 6 1 3 5 7. Y9 holds 0x03 bytes, Y10 0x0f bytes;
-// uses Y0–Y8.
-#define Q6HALF(qloff, qhoff, aoff, W) \
+// Q6HALF adds to ACC the products of half n of a Q6_K block (ql at
+// qloff(SI), qh at qhoff(SI), activation codes at aoff(DI)): chunk g's
+// codes are the low (g < 2) or high nibbles of ql, ORed with qh's bits
+// 2g, 2g+1 moved to bits 4, 5 (masked before a left shift and after a
+// right one, so no bit crosses into the next byte of the word). Y9
+// holds the half's eight scales as words in both 128-bit lanes, Y10 0x0f
+// bytes, Y8 0x03, Y7 0x0c, Y14 0x30; uses Y0–Y4 and Y13.
+#define Q6HALF(qloff, qhoff, aoff, ACC) \
 	VMOVDQU qloff(SI), Y0; \
 	VMOVDQU qloff+32(SI), Y1; \
 	VMOVDQU qhoff(SI), Y2; \
 	VPAND Y10, Y0, Y3; \
-	VPAND Y9, Y2, Y4; \
+	VPAND Y8, Y2, Y4; \
 	VPSLLW $4, Y4, Y4; \
 	VPOR Y4, Y3, Y3; \
-	Q6DOT(Y3, aoff, Y5); \
+	Q6CHUNK(Y3, aoff, 0, ACC); \
 	VPAND Y10, Y1, Y3; \
-	VPSRLW $2, Y2, Y4; \
-	VPAND Y9, Y4, Y4; \
-	VPSLLW $4, Y4, Y4; \
+	VPAND Y7, Y2, Y4; \
+	VPSLLW $2, Y4, Y4; \
 	VPOR Y4, Y3, Y3; \
-	Q6DOT(Y3, aoff+32, Y6); \
+	Q6CHUNK(Y3, aoff+32, 32, ACC); \
 	VPSRLW $4, Y0, Y3; \
 	VPAND Y10, Y3, Y3; \
-	VPSRLW $4, Y2, Y4; \
-	VPAND Y9, Y4, Y4; \
-	VPSLLW $4, Y4, Y4; \
+	VPAND Y14, Y2, Y4; \
 	VPOR Y4, Y3, Y3; \
-	Q6DOT(Y3, aoff+64, Y7); \
+	Q6CHUNK(Y3, aoff+64, 64, ACC); \
 	VPSRLW $4, Y1, Y3; \
 	VPAND Y10, Y3, Y3; \
-	VPSRLW $6, Y2, Y4; \
-	VPAND Y9, Y4, Y4; \
-	VPSLLW $4, Y4, Y4; \
+	VPSRLW $2, Y2, Y4; \
+	VPAND Y14, Y4, Y4; \
 	VPOR Y4, Y3, Y3; \
-	Q6DOT(Y3, aoff+96, Y8); \
-	VPHADDD Y6, Y5, Y5; \
-	VPHADDD Y8, Y7, Y7; \
-	VPHADDD Y7, Y5, W
+	Q6CHUNK(Y3, aoff+96, 96, ACC)
 
-// Q6SCALE multiplies W (sub-block sums, lane order 0 2 4 6 1 3 5 7 of
-// sub-blocks soff…soff+7) by (sum − 32·asum16) and the sub-block scales,
-// leaving the products in W. Y11 holds the lane permutation; uses Y13, Y14.
-#define Q6SCALE(W, soff, aoff) \
-	VPMOVSXBD soff(SI), Y13; \
-	VPERMD Y13, Y11, Y13; \
-	VMOVDQU aoff(DX), Y14; \
-	VPERMD Y14, Y11, Y14; \
-	VPSLLD $5, Y14, Y14; \
-	VPSUBD Y14, W, W; \
-	VPMULLD Y13, W, W
-
-// func dotQ6K(w *byte, q *int8, asum16 *int32, d *float32, nb int) float32
-// A Q6_K row (nb blocks of 210 bytes) times a Q8_K activation, as DotQ6_K
-// defines it; the running sum lives in the result slot.
-TEXT ·dotQ6K(SB), NOSPLIT, $0-44
+// func dotQ6K(w *byte, q *int8, bsums *int16, d *float32, nb int, acc *[8]float32)
+// A Q6_K row (nb blocks of 210 bytes) times a Q8_K activation (codes,
+// 16-value sums, scales), accumulated into acc as dotQ6KGo does.
+TEXT ·dotQ6K(SB), NOSPLIT, $0-48
 	MOVQ w+0(FP), SI
 	MOVQ q+8(FP), DI
-	MOVQ asum16+16(FP), DX
+	MOVQ bsums+16(FP), DX
 	MOVQ d+24(FP), R9
 	MOVQ nb+32(FP), CX
-	MOVL $0, ret+40(FP)
+	MOVQ acc+40(FP), AX
+	VMOVUPS (AX), Y11
 	VPBROADCASTB vdnib<>(SB), Y10
-	VPBROADCASTB vdthree<>(SB), Y9
-	VPBROADCASTW vdones<>(SB), Y12
-	VMOVDQU q6perm<>(SB), Y11
+	VPBROADCASTB vdthree<>(SB), Y8
+	VPSLLW $2, Y8, Y7
+	VPSLLW $4, Y8, Y14
 q6loop:
-	Q6HALF(0, 128, 0, Y15)
-	Q6SCALE(Y15, 192, 0)
-	Q6HALF(64, 160, 128, Y0)
-	Q6SCALE(Y0, 200, 32)
-	VPADDD Y15, Y0, Y0
-	HSUM(Y0, X0, AX)
-	// acc += float32(d·da)·isum
+	VPMOVSXBW 192(SI), Y15
+	// the offset: lane k gets 32·(sc_2k·bsum_2k + sc_2k+1·bsum_2k+1)
+	VPMADDWD (DX), Y15, Y12
+	VPSLLD $5, Y12, Y12
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPERMQ $0x44, Y15, Y9
+	Q6HALF(0, 128, 0, Y5)
+	VPERMQ $0xee, Y15, Y9
+	Q6HALF(64, 160, 128, Y6)
+	VPADDD Y6, Y5, Y5
+	VPSUBD Y12, Y5, Y5
+	// acc += float32(float32(lane)·float32(d·da))
 	MOVWLZX 208(SI), R10
 	VMOVD R10, X1
 	VCVTPH2PS X1, X1
 	VMULSS (R9), X1, X1
-	VCVTSI2SSL AX, X2, X2
-	VMULSS X2, X1, X1
-	VADDSS ret+40(FP), X1, X1
-	VMOVSS X1, ret+40(FP)
+	VBROADCASTSS X1, Y1
+	VCVTDQ2PS Y5, Y5
+	VMULPS Y1, Y5, Y5
+	VADDPS Y5, Y11, Y11
 	ADDQ $210, SI
 	ADDQ $256, DI
-	ADDQ $64, DX
+	ADDQ $32, DX
 	ADDQ $4, R9
 	DECQ CX
 	JNZ q6loop
+	VMOVUPS Y11, (AX)
 	VZEROUPPER
 	RET

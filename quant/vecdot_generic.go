@@ -4,6 +4,6 @@ package quant
 
 func dotQ8Fast(w []byte, a *Q8Act, acc *[8]float32) int { return 0 }
 
-func dotQ4KFast(w, sm []byte, a *Q8KAct, nb int) (float32, bool) { return 0, false }
+func dotQ4KFast(w []byte, a *Q8KAct, acc, accm *[8]float32) bool { return false }
 
-func dotQ6KFast(w []byte, a *Q8KAct, nb int) (float32, bool) { return 0, false }
+func dotQ6KFast(w []byte, a *Q8KAct, acc *[8]float32) bool { return false }
