@@ -246,45 +246,46 @@ GLOBL q6kshuf<>(SB), RODATA|NOPTR, $128
 // Q6CHUNK adds to ACC the products of the 32 codes Q (q + 32, 0…63, bytes)
 // with the activation's codes at aoff(DI) (pair sums ≤ 2·63·127 fit int16),
 // each 16 scaled by their sub-block's scale (Y13: words 2g, 2g+1 picked
-// from Y9 by q6kshuf+soff): lane k gains the codes 4k…4k+3. Uses Y13.
-#define Q6CHUNK(Q, aoff, soff, ACC) \
+// from Y9 by the control CTRL, q6kshuf+32g): lane k gains the codes
+// 4k…4k+3. Uses Y13.
+#define Q6CHUNK(Q, aoff, CTRL, ACC) \
 	VPMADDUBSW aoff(DI), Q, Q; \
-	VPSHUFB q6kshuf<>+soff(SB), Y9, Y13; \
+	VPSHUFB CTRL, Y9, Y13; \
 	VPMADDWD Y13, Q, Q; \
 	VPADDD Q, ACC, ACC
 
 // Q6HALF adds to ACC the products of half n of a Q6_K block (ql at
 // qloff(SI), qh at qhoff(SI), activation codes at aoff(DI)): chunk g's
 // codes are the low (g < 2) or high nibbles of ql, ORed with qh's bits
-// 2g, 2g+1 moved to bits 4, 5 (masked before a left shift and after a
-// right one, so no bit crosses into the next byte of the word). Y9
-// holds the half's eight scales as words in both 128-bit lanes, Y10 0x0f
-// bytes, Y8 0x03, Y7 0x0c, Y14 0x30; uses Y0–Y4 and Y13.
+// 2g, 2g+1 shifted to bits 4, 5 and masked with 0x30 (the mask drops what
+// a word shift carries across bytes). Y9 holds the half's eight scales as
+// words in both 128-bit lanes, Y6, Y7, Y8, Y12 the shuffle controls of
+// chunks 0–3, Y10 0x0f bytes, Y14 0x30; uses Y0–Y4 and Y13.
 #define Q6HALF(qloff, qhoff, aoff, ACC) \
 	VMOVDQU qloff(SI), Y0; \
 	VMOVDQU qloff+32(SI), Y1; \
 	VMOVDQU qhoff(SI), Y2; \
 	VPAND Y10, Y0, Y3; \
-	VPAND Y8, Y2, Y4; \
-	VPSLLW $4, Y4, Y4; \
+	VPSLLW $4, Y2, Y4; \
+	VPAND Y14, Y4, Y4; \
 	VPOR Y4, Y3, Y3; \
-	Q6CHUNK(Y3, aoff, 0, ACC); \
+	Q6CHUNK(Y3, aoff, Y6, ACC); \
 	VPAND Y10, Y1, Y3; \
-	VPAND Y7, Y2, Y4; \
-	VPSLLW $2, Y4, Y4; \
+	VPSLLW $2, Y2, Y4; \
+	VPAND Y14, Y4, Y4; \
 	VPOR Y4, Y3, Y3; \
-	Q6CHUNK(Y3, aoff+32, 32, ACC); \
+	Q6CHUNK(Y3, aoff+32, Y7, ACC); \
 	VPSRLW $4, Y0, Y3; \
 	VPAND Y10, Y3, Y3; \
 	VPAND Y14, Y2, Y4; \
 	VPOR Y4, Y3, Y3; \
-	Q6CHUNK(Y3, aoff+64, 64, ACC); \
+	Q6CHUNK(Y3, aoff+64, Y8, ACC); \
 	VPSRLW $4, Y1, Y3; \
 	VPAND Y10, Y3, Y3; \
 	VPSRLW $2, Y2, Y4; \
 	VPAND Y14, Y4, Y4; \
 	VPOR Y4, Y3, Y3; \
-	Q6CHUNK(Y3, aoff+96, 96, ACC)
+	Q6CHUNK(Y3, aoff+96, Y12, ACC)
 
 // func dotQ6K(w *byte, q *int8, bsums *int16, d *float32, nb int, acc *[8]float32)
 // A Q6_K row (nb blocks of 210 bytes) times a Q8_K activation (codes,
@@ -298,22 +299,23 @@ TEXT ·dotQ6K(SB), NOSPLIT, $0-48
 	MOVQ acc+40(FP), AX
 	VMOVUPS (AX), Y11
 	VPBROADCASTB vdnib<>(SB), Y10
-	VPBROADCASTB vdthree<>(SB), Y8
-	VPSLLW $2, Y8, Y7
-	VPSLLW $4, Y8, Y14
+	VPBROADCASTB vdthree<>(SB), Y14
+	VPSLLW $4, Y14, Y14
+	VMOVDQU q6kshuf<>+0(SB), Y6
+	VMOVDQU q6kshuf<>+32(SB), Y7
+	VMOVDQU q6kshuf<>+64(SB), Y8
+	VMOVDQU q6kshuf<>+96(SB), Y12
 q6loop:
 	VPMOVSXBW 192(SI), Y15
-	// the offset: lane k gets 32·(sc_2k·bsum_2k + sc_2k+1·bsum_2k+1)
-	VPMADDWD (DX), Y15, Y12
-	VPSLLD $5, Y12, Y12
 	VPXOR Y5, Y5, Y5
-	VPXOR Y6, Y6, Y6
 	VPERMQ $0x44, Y15, Y9
 	Q6HALF(0, 128, 0, Y5)
 	VPERMQ $0xee, Y15, Y9
-	Q6HALF(64, 160, 128, Y6)
-	VPADDD Y6, Y5, Y5
-	VPSUBD Y12, Y5, Y5
+	Q6HALF(64, 160, 128, Y5)
+	// less the offset: lane k, 32·(sc_2k·bsum_2k + sc_2k+1·bsum_2k+1)
+	VPMADDWD (DX), Y15, Y13
+	VPSLLD $5, Y13, Y13
+	VPSUBD Y13, Y5, Y5
 	// acc += float32(float32(lane)·float32(d·da))
 	MOVWLZX 208(SI), R10
 	VMOVD R10, X1
