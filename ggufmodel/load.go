@@ -24,56 +24,47 @@ func (q *quantRows) DecodeRow(i int, dst []float32) {
 	quant.DequantizeRow(q.t, dst, q.data[i*q.rowBytes:(i+1)*q.rowBytes])
 }
 
-// q8Rows are Q8_0 rows, which also take dot products against a Q8_0
-// activation (kernel.VecDotter), as llama.cpp's CPU backend computes them.
-type q8Rows struct{ quantRows }
+// dotRows are quantized rows that also take dot products against a
+// quantized activation (kernel.VecDotter), as llama.cpp's CPU backend
+// computes matrix-vector products: Q8_0 blocks for the legacy types, Q8_K
+// for the K-quants.
+type dotRows struct {
+	quantRows
+	kQuant bool
+	dot    func(w []byte, a any) float32
+}
 
-func (q *q8Rows) PrepareX(x []float32) any {
+func (q *dotRows) PrepareX(x []float32) any {
+	if q.kQuant {
+		a := new(quant.Q8KAct)
+		quant.QuantizeQ8KAct(a, x)
+		return a
+	}
 	a := new(quant.Q8Act)
 	quant.QuantizeQ8Act(a, x)
 	return a
 }
 
-func (q *q8Rows) DotRow(i int, x any) float32 {
-	return quant.DotQ8_0(q.data[i*q.rowBytes:(i+1)*q.rowBytes], x.(*quant.Q8Act))
+func (q *dotRows) DotRow(i int, x any) float32 {
+	return q.dot(q.data[i*q.rowBytes:(i+1)*q.rowBytes], x)
 }
 
-// q8kActivation prepares the Q8_K activation that K-quant rows take their
-// dot products against (kernel.VecDotter).
-type q8kActivation struct{}
-
-func (q8kActivation) PrepareX(x []float32) any {
-	a := new(quant.Q8KAct)
-	quant.QuantizeQ8KAct(a, x)
-	return a
-}
-
-// q4kRows are Q4_K rows, which also take dot products against a Q8_K
-// activation (kernel.VecDotter).
-type q4kRows struct {
-	quantRows
-	q8kActivation
-}
-
-func (q *q4kRows) DotRow(i int, x any) float32 {
-	return quant.DotQ4_K(q.data[i*q.rowBytes:(i+1)*q.rowBytes], x.(*quant.Q8KAct))
-}
-
-// q6kRows are Q6_K rows, which also take dot products against a Q8_K
-// activation (kernel.VecDotter).
-type q6kRows struct {
-	quantRows
-	q8kActivation
-}
-
-func (q *q6kRows) DotRow(i int, x any) float32 {
-	return quant.DotQ6_K(q.data[i*q.rowBytes:(i+1)*q.rowBytes], x.(*quant.Q8KAct))
+// rowDots are the types with an activation dot product: whether they take
+// a Q8_K activation, and the product (quantRows is filled in per matrix).
+var rowDots = map[ggml.Type]dotRows{
+	ggml.TypeQ8_0: {kQuant: false, dot: func(w []byte, a any) float32 { return quant.DotQ8_0(w, a.(*quant.Q8Act)) }},
+	ggml.TypeQ4_0: {kQuant: false, dot: func(w []byte, a any) float32 { return quant.DotQ4_0(w, a.(*quant.Q8Act)) }},
+	ggml.TypeQ5_0: {kQuant: false, dot: func(w []byte, a any) float32 { return quant.DotQ5_0(w, a.(*quant.Q8Act)) }},
+	ggml.TypeQ4_K: {kQuant: true, dot: func(w []byte, a any) float32 { return quant.DotQ4_K(w, a.(*quant.Q8KAct)) }},
+	ggml.TypeQ5_K: {kQuant: true, dot: func(w []byte, a any) float32 { return quant.DotQ5_K(w, a.(*quant.Q8KAct)) }},
+	ggml.TypeQ6_K: {kQuant: true, dot: func(w []byte, a any) float32 { return quant.DotQ6_K(w, a.(*quant.Q8KAct)) }},
 }
 
 // Load opens a SambaY GGUF file for the forward pass: quantized matrices
-// are dequantized row by row inside the kernels; Q8_0, Q4_K and Q6_K ones
-// are dotted with a Q8_0 or Q8_K activation instead unless opts.ExactDot. The returned file backs
-// the model's matrices; close it when done with the model.
+// are dequantized row by row inside the kernels; Q4_0, Q5_0, Q8_0, Q4_K,
+// Q5_K and Q6_K ones are dotted with a Q8_0 or Q8_K activation instead
+// unless opts.ExactDot (rowDots). The returned file backs the model's
+// matrices; close it when done with the model.
 func Load(path string, opts reference.Options) (*reference.Model, *gguf.File, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
@@ -149,13 +140,9 @@ func load(f *gguf.File, path string, opts reference.Options) (*reference.Model, 
 		}
 		cols := int(ti.Dims[0])
 		rows := quantRows{t: ti.Type, data: b, rowBytes: ti.Type.RowBytes(cols)}
-		switch ti.Type {
-		case ggml.TypeQ8_0:
-			return &q8Rows{rows}, int(ti.Dims[1]), cols, true
-		case ggml.TypeQ4_K:
-			return &q4kRows{quantRows: rows}, int(ti.Dims[1]), cols, true
-		case ggml.TypeQ6_K:
-			return &q6kRows{quantRows: rows}, int(ti.Dims[1]), cols, true
+		if d, ok := rowDots[ti.Type]; ok {
+			d.quantRows = rows
+			return &d, int(ti.Dims[1]), cols, true
 		}
 		return &rows, int(ti.Dims[1]), cols, true
 	}

@@ -167,19 +167,23 @@ func checkTensors(t *testing.T, f *gguf.File, orig *convert.Canonical) {
 // rounded once to float32 (docs/GGUF.md §Tensors).
 func negExp(v float32) float32 { return float32(-math.Exp(float64(v))) }
 
-// TestActivationPath: Q8_0, Q4_K and Q6_K GGUF matrices multiply through a
-// quantized activation by default (llama.cpp's CPU numerics) and by widened
-// rows with ExactDot. The two differ, by a rounding of the size of the
-// weights' own: at most twice the exact path's distance from the bf16
-// original (a wrong scale, sign or block would be far beyond). Q8_0 on the
-// tiny test model; Q4_K_M (Q4_K and Q6_K rows) on a random model wide
-// enough for K-quants.
+// TestActivationPath: Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and Q6_K GGUF matrices
+// multiply through a quantized activation by default (llama.cpp's CPU
+// numerics) and by widened rows with ExactDot. The two differ, by a
+// rounding of the size of the weights' own: at most twice the exact path's
+// distance from the bf16 original (a wrong scale, sign or block would be
+// far beyond). Q8_0 on the tiny test model; the Q4_0, Q5_0, Q4_K_M (Q4_K
+// and Q6_K rows) and Q5_K_M mixes on a random model wide enough for
+// K-quants.
 func TestActivationPath(t *testing.T) {
 	wide := filepath.Join(t.TempDir(), "wide")
 	writeWideModel(t, wide)
 	for _, c := range []struct{ src, policy string }{
 		{filepath.Join(td, "phi4flash-tiny", "hf"), "q8_0"},
 		{wide, "q4_k_m"},
+		{wide, "q5_k_m"},
+		{wide, "q4_0"},
+		{wide, "q5_0"},
 	} {
 		checkActivationPath(t, c.src, c.policy)
 	}

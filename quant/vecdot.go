@@ -119,23 +119,41 @@ func QuantizeQ8KAct(a *Q8KAct, x []float32) {
 func DotQ4_K(w []byte, a *Q8KAct) float32 {
 	var acc, accm [8]float32
 	if !dotQ4KFast(w, a, &acc, &accm) {
-		dotQ4KGo(w, a, &acc, &accm)
+		dotQ45KGo(w, a, &acc, &accm, false)
 	}
 	return reduce8(&acc) - reduce8(&accm)
 }
 
-// dotQ4KGo is DotQ4_K's Go twin.
-func dotQ4KGo(w []byte, a *Q8KAct, acc, accm *[8]float32) {
+// DotQ5_K is DotQ4_K for a Q5_K row: the same order, with codes of five
+// bits (the fifth from qh).
+func DotQ5_K(w []byte, a *Q8KAct) float32 {
+	var acc, accm [8]float32
+	if !dotQ5KFast(w, a, &acc, &accm) {
+		dotQ45KGo(w, a, &acc, &accm, true)
+	}
+	return reduce8(&acc) - reduce8(&accm)
+}
+
+// dotQ45KGo is the Go twin of DotQ4_K and (five) DotQ5_K.
+func dotQ45KGo(w []byte, a *Q8KAct, acc, accm *[8]float32, five bool) {
+	bs, qoff := 144, 16
+	if five {
+		bs, qoff = 176, 48
+	}
 	for b := range a.D {
-		blk := (*[144]byte)(w[b*144:])
-		q, aq := blk[16:], (*[QK_K]int8)(a.Q[b*QK_K:])
+		blk := w[b*bs : (b+1)*bs]
+		q, aq := blk[qoff:], (*[QK_K]int8)(a.Q[b*QK_K:])
 		var s [8]int32
 		for p := range 4 {
 			sl, _ := getScaleMinK4(2*p, blk[4:16])
 			sh, _ := getScaleMinK4(2*p+1, blk[4:16])
 			for l := range 32 {
-				c := q[32*p+l]
-				s[l>>2] += int32(sl)*int32(c&15)*int32(aq[64*p+l]) + int32(sh)*int32(c>>4)*int32(aq[64*p+32+l])
+				lo, hi := q[32*p+l]&15, q[32*p+l]>>4
+				if five {
+					lo |= (blk[16+l] >> (2 * p) & 1) << 4
+					hi |= (blk[16+l] >> (2*p + 1) & 1) << 4
+				}
+				s[l>>2] += int32(sl)*int32(lo)*int32(aq[64*p+l]) + int32(sh)*int32(hi)*int32(aq[64*p+32+l])
 			}
 		}
 		da := a.D[b]
@@ -144,6 +162,60 @@ func dotQ4KGo(w []byte, a *Q8KAct, acc, accm *[8]float32) {
 			_, m := getScaleMinK4(k, blk[4:16])
 			acc[k] += float32(float32(s[k]) * dd)
 			accm[k] += float32(float32(int32(m)*a.ASum[b*8+k]) * dm)
+		}
+	}
+}
+
+// DotQ4_0 returns the dot product of a Q4_0 row w with the Q8_0 activation
+// a, in the order of ggml's AVX2 kernel (ggml_vec_dot_q4_0_q8_0): per
+// block the exact integer sums Σ (q−8)·a land in eight lanes (lane k the
+// values 4k … 4k+3), each lane adds float32(float32(sum)·float32(d·da)) to
+// its float32 accumulator, and the result is the eight lanes summed
+// (reduce8).
+func DotQ4_0(w []byte, a *Q8Act) float32 {
+	var acc [8]float32
+	if !dotQ4_0Fast(w, a, &acc) {
+		dotQ450Go(w, a, &acc, false)
+	}
+	return reduce8(&acc)
+}
+
+// DotQ5_0 is DotQ4_0 for a Q5_0 row: codes q−16 of five bits.
+func DotQ5_0(w []byte, a *Q8Act) float32 {
+	var acc [8]float32
+	if !dotQ5_0Fast(w, a, &acc) {
+		dotQ450Go(w, a, &acc, true)
+	}
+	return reduce8(&acc)
+}
+
+// dotQ450Go is the Go twin of DotQ4_0 and (five) DotQ5_0.
+func dotQ450Go(w []byte, a *Q8Act, acc *[8]float32, five bool) {
+	bs, qoff := 18, 2
+	if five {
+		bs, qoff = 22, 6
+	}
+	for b := range a.D {
+		blk := w[b*bs : (b+1)*bs]
+		var qh uint32
+		if five {
+			qh = uint32(blk[2]) | uint32(blk[3])<<8 | uint32(blk[4])<<16 | uint32(blk[5])<<24
+		}
+		aq := (*[qk]int8)(a.Q[b*qk:])
+		var s [8]int32
+		for j := range 16 {
+			c := blk[qoff+j]
+			lo, hi := int32(c&15)-8, int32(c>>4)-8
+			if five {
+				lo += int32(qh>>j&1)<<4 - 8
+				hi += int32(qh>>(j+16)&1)<<4 - 8
+			}
+			s[j>>2] += lo * int32(aq[j])
+			s[(16+j)>>2] += hi * int32(aq[16+j])
+		}
+		d := float32(getF16(blk) * a.D[b])
+		for k := range 8 {
+			acc[k] += float32(float32(s[k]) * d)
 		}
 	}
 }

@@ -50,3 +50,46 @@ func dotQ6KFast(w []byte, a *Q8KAct, acc *[8]float32) bool {
 	dotQ6K(&w[0], &a.Q[0], &a.BSums[0], &a.D[0], nb, acc)
 	return true
 }
+
+//go:noescape
+func dotQ5K(w *byte, q *int8, asum *int32, d *float32, nb int, acc, accm *[8]float32)
+
+// dotQ5KFast is DotQ5_K with AVX2 (false where the machine lacks it).
+func dotQ5KFast(w []byte, a *Q8KAct, acc, accm *[8]float32) bool {
+	nb := len(a.D)
+	if !useAVX2 || !useF16C || nb == 0 {
+		return false
+	}
+	_ = w[nb*176-1]
+	_, _ = a.Q[nb*QK_K-1], a.ASum[nb*8-1]
+	dotQ5K(&w[0], &a.Q[0], &a.ASum[0], &a.D[0], nb, acc, accm)
+	return true
+}
+
+//go:noescape
+func dotQ40(w *byte, q *int8, d *float32, nb int, acc *[8]float32)
+
+//go:noescape
+func dotQ50(w *byte, q *int8, d *float32, nb int, acc *[8]float32)
+
+// dotQ4_0Fast is DotQ4_0 with AVX2 (false where the machine lacks it).
+func dotQ4_0Fast(w []byte, a *Q8Act, acc *[8]float32) bool {
+	nb := len(a.D)
+	if !useAVX2 || !useF16C || nb == 0 {
+		return false
+	}
+	_, _ = w[nb*18-1], a.Q[nb*qk-1]
+	dotQ40(&w[0], &a.Q[0], &a.D[0], nb, acc)
+	return true
+}
+
+// dotQ5_0Fast is DotQ5_0 with AVX2 (false where the machine lacks it).
+func dotQ5_0Fast(w []byte, a *Q8Act, acc *[8]float32) bool {
+	nb := len(a.D)
+	if !useAVX2 || !useF16C || nb == 0 {
+		return false
+	}
+	_, _ = w[nb*22-1], a.Q[nb*qk-1]
+	dotQ50(&w[0], &a.Q[0], &a.D[0], nb, acc)
+	return true
+}

@@ -138,86 +138,153 @@ GLOBL q4kshuf<>(SB), RODATA|NOPTR, $256
 	VPADDD Y1, ACC, ACC; \
 	VPADDD Y0, ACC, ACC
 
+// KSCALES unpacks the 6-bit scales and mins of the K-quant block at SI
+// (12 bytes at 4(SI), read as three uint32 u0 u1 u2) in general registers
+// as ggml does (kmask1 0x3f3f3f3f, kmask2 0x0f0f0f0f, kmask3 0x03030303):
+// scales u0&k1 | ((u2&k2) | ((u0>>6)&k3)<<4)<<32, mins u1&k1 |
+// (((u2>>4)&k2) | ((u1>>6)&k3)<<4)<<32. It leaves the eight scales as
+// words in both 128-bit lanes of Y8 and the eight mins times the
+// activation's 32-value sums at (DX) as int32 in Y9. Uses R10–R14.
+#define KSCALES \
+	MOVL 4(SI), R10; \
+	MOVL 8(SI), R11; \
+	MOVL 12(SI), R12; \
+	MOVL R10, R13; \
+	SHRL $6, R13; \
+	ANDL $0x03030303, R13; \
+	SHLL $4, R13; \
+	MOVL R12, R14; \
+	ANDL $0x0f0f0f0f, R14; \
+	ORL R14, R13; \
+	SHLQ $32, R13; \
+	ANDL $0x3f3f3f3f, R10; \
+	ORQ R10, R13; \
+	MOVL R11, R14; \
+	SHRL $6, R14; \
+	ANDL $0x03030303, R14; \
+	SHLL $4, R14; \
+	SHRL $4, R12; \
+	ANDL $0x0f0f0f0f, R12; \
+	ORL R12, R14; \
+	SHLQ $32, R14; \
+	ANDL $0x3f3f3f3f, R11; \
+	ORQ R11, R14; \
+	VMOVQ R13, X8; \
+	VPMOVZXBW X8, X8; \
+	VPERMQ $0x44, Y8, Y8; \
+	VMOVQ R14, X9; \
+	VPMOVZXBD X9, Y9; \
+	VPMULLD (DX), Y9, Y9
+
+// KTAIL adds the block's lanes to the accumulators: Y4 + Y5 (int32 sums)
+// times dd = float32(d·da) into Y11, Y9 (mins·sums) times dm =
+// float32(dmin·da) into Y12 (d, dmin the f16 pair at 0(SI), da at (R9)),
+// and steps to the next block of size BS. Uses Y6, Y7.
+#define KTAIL(BS) \
+	VPADDD Y5, Y4, Y4; \
+	VMOVD 0(SI), X6; \
+	VCVTPH2PS X6, X6; \
+	VBROADCASTSS (R9), X7; \
+	VMULPS X7, X6, X6; \
+	VMOVSHDUP X6, X7; \
+	VBROADCASTSS X6, Y6; \
+	VBROADCASTSS X7, Y7; \
+	VCVTDQ2PS Y4, Y4; \
+	VMULPS Y6, Y4, Y4; \
+	VADDPS Y4, Y11, Y11; \
+	VCVTDQ2PS Y9, Y9; \
+	VMULPS Y7, Y9, Y9; \
+	VADDPS Y9, Y12, Y12; \
+	ADDQ $BS, SI; \
+	ADDQ $256, DI; \
+	ADDQ $32, DX; \
+	ADDQ $4, R9
+
+// KARGS loads the arguments shared by dotQ4K and dotQ5K and the
+// accumulators (Y11, Y12).
+#define KARGS \
+	MOVQ w+0(FP), SI; \
+	MOVQ q+8(FP), DI; \
+	MOVQ asum+16(FP), DX; \
+	MOVQ d+24(FP), R9; \
+	MOVQ nb+32(FP), CX; \
+	MOVQ acc+40(FP), AX; \
+	MOVQ accm+48(FP), BX; \
+	VMOVUPS (AX), Y11; \
+	VMOVUPS (BX), Y12; \
+	VPBROADCASTB vdnib<>(SB), Y10
+
 // func dotQ4K(w *byte, q *int8, asum *int32, d *float32, nb int, acc, accm *[8]float32)
 // A Q4_K row (nb blocks of 144 bytes) times a Q8_K activation (codes,
 // 32-value sub-block sums, scales), accumulated into acc and accm as
-// dotQ4KGo does. The 6-bit scales and mins are unpacked per block in
-// general registers as ggml does (kmask1 0x3f3f3f3f, kmask2 0x0f0f0f0f,
-// kmask3 0x03030303 on the 12 bytes read as three uint32).
+// dotQ45KGo does.
 TEXT ·dotQ4K(SB), NOSPLIT, $0-56
-	MOVQ w+0(FP), SI
-	MOVQ q+8(FP), DI
-	MOVQ asum+16(FP), DX
-	MOVQ d+24(FP), R9
-	MOVQ nb+32(FP), CX
-	MOVQ acc+40(FP), AX
-	MOVQ accm+48(FP), BX
-	VMOVUPS (AX), Y11
-	VMOVUPS (BX), Y12
-	VPBROADCASTB vdnib<>(SB), Y10
+	KARGS
 q4loop:
-	// scales: u0&k1 | ((u2&k2) | ((u0>>6)&k3)<<4)<<32; mins: u1&k1 |
-	// (((u2>>4)&k2) | ((u1>>6)&k3)<<4)<<32
-	MOVL 4(SI), R10
-	MOVL 8(SI), R11
-	MOVL 12(SI), R12
-	MOVL R10, R13
-	SHRL $6, R13
-	ANDL $0x03030303, R13
-	SHLL $4, R13
-	MOVL R12, R14
-	ANDL $0x0f0f0f0f, R14
-	ORL R14, R13
-	SHLQ $32, R13
-	ANDL $0x3f3f3f3f, R10
-	ORQ R10, R13
-	MOVL R11, R14
-	SHRL $6, R14
-	ANDL $0x03030303, R14
-	SHLL $4, R14
-	SHRL $4, R12
-	ANDL $0x0f0f0f0f, R12
-	ORL R12, R14
-	SHLQ $32, R14
-	ANDL $0x3f3f3f3f, R11
-	ORQ R11, R14
-	VMOVQ R13, X8
-	VPMOVZXBW X8, X8
-	VPERMQ $0x44, Y8, Y8
-	VMOVQ R14, X9
-	VPMOVZXBD X9, Y9
-	VPMULLD (DX), Y9, Y9
+	KSCALES
 	VPXOR Y4, Y4, Y4
 	VPXOR Y5, Y5, Y5
 	Q4CHUNK(0, 0, 0, Y4)
 	Q4CHUNK(32, 64, 64, Y5)
 	Q4CHUNK(64, 128, 128, Y4)
 	Q4CHUNK(96, 192, 192, Y5)
-	VPADDD Y5, Y4, Y4
-	// dd = float32(d·da), dm = float32(dmin·da), each broadcast
-	VMOVD 0(SI), X6
-	VCVTPH2PS X6, X6
-	VBROADCASTSS (R9), X7
-	VMULPS X7, X6, X6
-	VMOVSHDUP X6, X7
-	VBROADCASTSS X6, Y6
-	VBROADCASTSS X7, Y7
-	VCVTDQ2PS Y4, Y4
-	VMULPS Y6, Y4, Y4
-	VADDPS Y4, Y11, Y11
-	VCVTDQ2PS Y9, Y9
-	VMULPS Y7, Y9, Y9
-	VADDPS Y9, Y12, Y12
-	ADDQ $144, SI
-	ADDQ $256, DI
-	ADDQ $32, DX
-	ADDQ $4, R9
+	KTAIL(144)
 	DECQ CX
 	JNZ q4loop
 	VMOVUPS Y11, (AX)
 	VMOVUPS Y12, (BX)
 	VZEROUPPER
 	RET
+
+// Q5CHUNK is Q4CHUNK for Q5_K (nibbles at qoff+48(SI)): each code gains
+// its fifth bit from the qh bytes in Y15, bit s (2p for the low nibbles,
+// 2p+1 for the high) moved to bit 4 by a word shift (SL/SR by KL/KH) and
+// masked with 0x10 (Y14), which drops what the shift carries across bytes.
+#define Q5CHUNK(qoff, aoff, soff, SL, KL, SH, KH, ACC) \
+	VMOVDQU qoff+48(SI), Y0; \
+	VPAND Y10, Y0, Y1; \
+	VPSRLW $4, Y0, Y0; \
+	VPAND Y10, Y0, Y0; \
+	SL $KL, Y15, Y2; \
+	VPAND Y14, Y2, Y2; \
+	VPOR Y2, Y1, Y1; \
+	SH $KH, Y15, Y3; \
+	VPAND Y14, Y3, Y3; \
+	VPOR Y3, Y0, Y0; \
+	VPMADDUBSW aoff(DI), Y1, Y1; \
+	VPMADDUBSW aoff+32(DI), Y0, Y0; \
+	VPSHUFB q4kshuf<>+soff(SB), Y8, Y2; \
+	VPSHUFB q4kshuf<>+soff+32(SB), Y8, Y3; \
+	VPMADDWD Y2, Y1, Y1; \
+	VPMADDWD Y3, Y0, Y0; \
+	VPADDD Y1, ACC, ACC; \
+	VPADDD Y0, ACC, ACC
+
+// func dotQ5K(w *byte, q *int8, asum *int32, d *float32, nb int, acc, accm *[8]float32)
+// A Q5_K row (nb blocks of 176 bytes: d, dmin, scales, qh at 16, nibbles
+// at 48) times a Q8_K activation, accumulated as dotQ45KGo does.
+TEXT ·dotQ5K(SB), NOSPLIT, $0-56
+	KARGS
+	VPBROADCASTB vdsixteen<>(SB), Y14
+q5loop:
+	KSCALES
+	VMOVDQU 16(SI), Y15
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	Q5CHUNK(0, 0, 0, VPSLLW, 4, VPSLLW, 3, Y4)
+	Q5CHUNK(32, 64, 64, VPSLLW, 2, VPSLLW, 1, Y5)
+	Q5CHUNK(64, 128, 128, VPSLLW, 0, VPSRLW, 1, Y4)
+	Q5CHUNK(96, 192, 192, VPSRLW, 2, VPSRLW, 3, Y5)
+	KTAIL(176)
+	DECQ CX
+	JNZ q5loop
+	VMOVUPS Y11, (AX)
+	VMOVUPS Y12, (BX)
+	VZEROUPPER
+	RET
+
+DATA vdsixteen<>+0(SB)/1, $0x10
+GLOBL vdsixteen<>(SB), RODATA|NOPTR, $1
 
 DATA vdthree<>+0(SB)/1, $0x03
 GLOBL vdthree<>(SB), RODATA|NOPTR, $1
@@ -331,6 +398,117 @@ q6loop:
 	ADDQ $4, R9
 	DECQ CX
 	JNZ q6loop
+	VMOVUPS Y11, (AX)
+	VZEROUPPER
+	RET
+
+// Q0DOT adds block (SI)'s 32 signed codes in Y0 times the activation's
+// codes at (DI), scaled, to the lanes of Y11: |w| times a·sign(w) as
+// unsigned·signed bytes (VPMADDUBSW; |w| ≤ 16, pair sums fit int16),
+// pairs of int16 into int32 (VPMADDWD with ones, Y12), lane k the values
+// 4k…4k+3; then float32(lane)·float32(d·da) with d the f16 at 0(SI) and da
+// at (R9). Uses Y1, Y2.
+#define Q0DOT \
+	VMOVDQU (DI), Y1; \
+	VPSIGNB Y0, Y1, Y1; \
+	VPABSB Y0, Y0; \
+	VPMADDUBSW Y1, Y0, Y0; \
+	VPMADDWD Y12, Y0, Y0; \
+	VCVTDQ2PS Y0, Y0; \
+	MOVWLZX 0(SI), R10; \
+	VMOVD R10, X2; \
+	VCVTPH2PS X2, X2; \
+	VMULSS (R9), X2, X2; \
+	VBROADCASTSS X2, Y2; \
+	VMULPS Y2, Y0, Y0; \
+	VADDPS Y0, Y11, Y11
+
+// NIBBLES leaves in Y0 the 32 codes of the 16 bytes at off(SI): byte j's
+// low nibble is value j, its high nibble value j+16. Y10 holds 0x0f bytes;
+// uses Y1.
+#define NIBBLES(off) \
+	VMOVDQU off(SI), X0; \
+	VPSRLW $4, X0, X1; \
+	VINSERTI128 $1, X1, Y0, Y0; \
+	VPAND Y10, Y0, Y0
+
+// func dotQ40(w *byte, q *int8, d *float32, nb int, acc *[8]float32)
+// A Q4_0 row (nb blocks of 18 bytes) times a Q8_0 activation, accumulated
+// into acc as dotQ450Go does.
+TEXT ·dotQ40(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), R9
+	MOVQ nb+24(FP), CX
+	MOVQ acc+32(FP), AX
+	VMOVUPS (AX), Y11
+	VPBROADCASTB vdnib<>(SB), Y10
+	VPBROADCASTW vdones<>(SB), Y12
+	VPBROADCASTB vdeight<>(SB), Y13
+q40loop:
+	NIBBLES(2)
+	VPSUBB Y13, Y0, Y0
+	Q0DOT
+	ADDQ $18, SI
+	ADDQ $32, DI
+	ADDQ $4, R9
+	DECQ CX
+	JNZ q40loop
+	VMOVUPS Y11, (AX)
+	VZEROUPPER
+	RET
+
+DATA vdeight<>+0(SB)/1, $0x08
+GLOBL vdeight<>(SB), RODATA|NOPTR, $1
+DATA vdf0<>+0(SB)/1, $0xf0
+GLOBL vdf0<>(SB), RODATA|NOPTR, $1
+
+// Byte i of a Q5_0 block's codes takes bit i of qh: q5byte picks qh's
+// byte i/8 (qh broadcast to every dword), q5bit clears bit i mod 8, so a
+// byte compares equal to 0xff exactly where its bit is set.
+DATA q5byte<>+0(SB)/8, $0x0000000000000000
+DATA q5byte<>+8(SB)/8, $0x0101010101010101
+DATA q5byte<>+16(SB)/8, $0x0202020202020202
+DATA q5byte<>+24(SB)/8, $0x0303030303030303
+GLOBL q5byte<>(SB), RODATA|NOPTR, $32
+DATA q5bit<>+0(SB)/8, $0x7fbfdfeff7fbfdfe
+DATA q5bit<>+8(SB)/8, $0x7fbfdfeff7fbfdfe
+DATA q5bit<>+16(SB)/8, $0x7fbfdfeff7fbfdfe
+DATA q5bit<>+24(SB)/8, $0x7fbfdfeff7fbfdfe
+GLOBL q5bit<>(SB), RODATA|NOPTR, $32
+
+// func dotQ50(w *byte, q *int8, d *float32, nb int, acc *[8]float32)
+// A Q5_0 row (nb blocks of 22 bytes: d, qh, nibbles) times a Q8_0
+// activation, accumulated into acc as dotQ450Go does. Codes q − 16 come
+// as ggml forms them: the nibble, ORed with 0xf0 (−16 as a signed byte
+// with the nibble) where the fifth bit is clear.
+TEXT ·dotQ50(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), R9
+	MOVQ nb+24(FP), CX
+	MOVQ acc+32(FP), AX
+	VMOVUPS (AX), Y11
+	VPBROADCASTB vdnib<>(SB), Y10
+	VPBROADCASTW vdones<>(SB), Y12
+	VPBROADCASTB vdf0<>(SB), Y6
+	VPCMPEQB Y7, Y7, Y7
+	VMOVDQU q5bit<>(SB), Y8
+	VMOVDQU q5byte<>(SB), Y9
+q50loop:
+	NIBBLES(6)
+	VPBROADCASTD 2(SI), Y3
+	VPSHUFB Y9, Y3, Y3
+	VPOR Y8, Y3, Y3
+	VPCMPEQB Y7, Y3, Y3
+	VPANDN Y6, Y3, Y3
+	VPOR Y3, Y0, Y0
+	Q0DOT
+	ADDQ $22, SI
+	ADDQ $32, DI
+	ADDQ $4, R9
+	DECQ CX
+	JNZ q50loop
 	VMOVUPS Y11, (AX)
 	VZEROUPPER
 	RET

@@ -34,55 +34,42 @@ func TestDotQ8_0(t *testing.T) {
 	}
 }
 
-// TestDotQ4K: the AVX2 kernel equals its Go twin bit for bit, and both are
-// within the activation's rounding of the exact product (the dequantized
-// Q4_K row times the unrounded activation).
-func TestDotQ4K(t *testing.T) {
-	const rows, cols = 16, 1024
-	x := goldenInput((rows + 1) * cols)
-	data := make([]byte, rows*ggml.TypeQ4_K.RowBytes(cols))
-	for r := range rows {
-		QuantizeRow(ggml.TypeQ4_K, data[r*ggml.TypeQ4_K.RowBytes(cols):], x[r*cols:(r+1)*cols])
-	}
-	rb := ggml.TypeQ4_K.RowBytes(cols)
-	ax := x[rows*cols:]
-	var a Q8KAct
-	QuantizeQ8KAct(&a, ax)
-	for r := range rows {
-		got := DotQ4_K(data[r*rb:(r+1)*rb], &a)
-		restore := plainKernels()
-		twin := DotQ4_K(data[r*rb:(r+1)*rb], &a)
-		restore()
-		if math.Float32bits(got) != math.Float32bits(twin) {
-			t.Fatalf("row %d: kernel %v, Go twin %v", r, got, twin)
-		}
-		checkNearExact(t, fmt.Sprintf("row %d", r), got, ggml.TypeQ4_K, data[r*ggml.TypeQ4_K.RowBytes(cols):(r+1)*ggml.TypeQ4_K.RowBytes(cols)], ax)
-	}
+// dotKernels are the row-times-activation products of the types that have
+// one, each taking the activation as float32 values it quantizes itself.
+var dotKernels = []struct {
+	t   ggml.Type
+	dot func(row []byte, x []float32) float32
+}{
+	{ggml.TypeQ4_0, func(w []byte, x []float32) float32 { var a Q8Act; QuantizeQ8Act(&a, x); return DotQ4_0(w, &a) }},
+	{ggml.TypeQ5_0, func(w []byte, x []float32) float32 { var a Q8Act; QuantizeQ8Act(&a, x); return DotQ5_0(w, &a) }},
+	{ggml.TypeQ4_K, func(w []byte, x []float32) float32 { var a Q8KAct; QuantizeQ8KAct(&a, x); return DotQ4_K(w, &a) }},
+	{ggml.TypeQ5_K, func(w []byte, x []float32) float32 { var a Q8KAct; QuantizeQ8KAct(&a, x); return DotQ5_K(w, &a) }},
+	{ggml.TypeQ6_K, func(w []byte, x []float32) float32 { var a Q8KAct; QuantizeQ8KAct(&a, x); return DotQ6_K(w, &a) }},
 }
 
-// TestDotQ6K: the AVX2 kernel equals its Go twin bit for bit, and both are
-// within the activation's rounding of the exact product.
-func TestDotQ6K(t *testing.T) {
-	const rows, cols = 16, 1024
-	x := goldenInput((rows + 1) * cols)
-	rb := ggml.TypeQ6_K.RowBytes(cols)
-	data := make([]byte, rows*rb)
-	for r := range rows {
-		QuantizeRow(ggml.TypeQ6_K, data[r*rb:], x[r*cols:(r+1)*cols])
-	}
-	ax := x[rows*cols:]
-	var a Q8KAct
-	QuantizeQ8KAct(&a, ax)
-	for r := range rows {
-		row := data[r*rb : (r+1)*rb]
-		got := DotQ6_K(row, &a)
-		restore := plainKernels()
-		twin := DotQ6_K(row, &a)
-		restore()
-		if math.Float32bits(got) != math.Float32bits(twin) {
-			t.Fatalf("row %d: kernel %v, Go twin %v", r, got, twin)
+// TestDotKernels: per type, the AVX2 kernel equals its Go twin bit for bit
+// on rows of 1 to 5 K-quant blocks (8 to 40 legacy ones), and both are
+// within the activation's rounding of the exact product (the dequantized
+// row times the unrounded activation).
+func TestDotKernels(t *testing.T) {
+	x := goldenInput(17 * 1280)
+	for _, k := range dotKernels {
+		for _, n := range []int{256, 512, 1280} {
+			for r := range 16 {
+				wx, ax := x[r*1280:r*1280+n], x[(r+1)*1280:(r+1)*1280+n]
+				row := make([]byte, k.t.RowBytes(n))
+				QuantizeRow(k.t, row, wx)
+				got := k.dot(row, ax)
+				restore := plainKernels()
+				twin := k.dot(row, ax)
+				restore()
+				what := fmt.Sprintf("%v, %d values, row %d", k.t, n, r)
+				if math.Float32bits(got) != math.Float32bits(twin) {
+					t.Fatalf("%s: kernel %v, Go twin %v", what, got, twin)
+				}
+				checkNearExact(t, what, got, k.t, row, ax)
+			}
 		}
-		checkNearExact(t, fmt.Sprintf("row %d", r), got, ggml.TypeQ6_K, row, ax)
 	}
 }
 
