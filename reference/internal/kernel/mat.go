@@ -93,29 +93,30 @@ func roundBF16(f float32) float32 {
 	return math.Float32frombits(u & 0xffff0000)
 }
 
-// dotGo returns Σ a[i]·b[i] over len(a) elements with eight accumulators:
-// accumulator k sums the products of elements i ≡ k (mod 8) up to the last
-// multiple of 8, the tail goes to accumulator 0, and the eight are combined
-// as ((s0+s1)+(s2+s3))+((s4+s5)+(s6+s7)). The assembly kernels keep exactly
-// this order, so every implementation returns the same bits.
+// dotGo returns Σ a[i]·b[i] over len(a) elements with 32 accumulators:
+// accumulator k sums the products (each rounded to float32) of the
+// elements i ≡ k (mod 32), in order of i, and the 32 are combined pairwise
+// by reduce32. The assembly kernels keep exactly this order (four 8-lane
+// vector accumulators, so the adds of consecutive elements do not wait on
+// each other), so every implementation returns the same bits.
 func dotGo(a, b []float32) float32 {
 	b = b[:len(a)]
-	var s0, s1, s2, s3, s4, s5, s6, s7 float32
-	i := 0
-	for ; i+8 <= len(a); i += 8 {
-		s0 += float32(a[i] * b[i])
-		s1 += float32(a[i+1] * b[i+1])
-		s2 += float32(a[i+2] * b[i+2])
-		s3 += float32(a[i+3] * b[i+3])
-		s4 += float32(a[i+4] * b[i+4])
-		s5 += float32(a[i+5] * b[i+5])
-		s6 += float32(a[i+6] * b[i+6])
-		s7 += float32(a[i+7] * b[i+7])
+	var s [32]float32
+	for i, v := range a {
+		s[i&31] += float32(v * b[i])
 	}
-	for ; i < len(a); i++ {
-		s0 += float32(a[i] * b[i])
+	return reduce32(&s)
+}
+
+// reduce32 adds 32 accumulators as a tree: k with k+16, then k+8, k+4,
+// k+2 and k+1.
+func reduce32(s *[32]float32) float32 {
+	for h := 16; h >= 1; h /= 2 {
+		for k := range h {
+			s[k] += s[k+h]
+		}
 	}
-	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+	return s[0]
 }
 
 // fusedMaxT is the largest row count of X for which MatMul reads bf16
@@ -131,36 +132,20 @@ func bf16At(w []byte, i int) float32 {
 // Dot(a, widened w) bit for bit.
 func dotBF16Go(a []float32, w []byte) float32 {
 	w = w[:2*len(a)]
-	var s0, s1, s2, s3, s4, s5, s6, s7 float32
-	i := 0
-	for ; i+8 <= len(a); i += 8 {
-		q := w[2*i : 2*i+16]
-		s0 += float32(a[i] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[0:]))<<16))
-		s1 += float32(a[i+1] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[2:]))<<16))
-		s2 += float32(a[i+2] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[4:]))<<16))
-		s3 += float32(a[i+3] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[6:]))<<16))
-		s4 += float32(a[i+4] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[8:]))<<16))
-		s5 += float32(a[i+5] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[10:]))<<16))
-		s6 += float32(a[i+6] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[12:]))<<16))
-		s7 += float32(a[i+7] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(q[14:]))<<16))
+	var s [32]float32
+	for i, v := range a {
+		s[i&31] += float32(v * math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*i:]))<<16))
 	}
-	for ; i < len(a); i++ {
-		s0 += float32(a[i] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*i:]))<<16))
-	}
-	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+	return reduce32(&s)
 }
 
 // dotRef is the plain twin of Dot: the same order, written out element by element.
 func dotRef(a, b []float32) float32 {
-	var s [8]float32
-	n := len(a) / 8 * 8
-	for i := 0; i < n; i++ {
-		s[i%8] += float32(a[i] * b[i])
+	var s [32]float32
+	for i := range a {
+		s[i%32] += float32(a[i] * b[i])
 	}
-	for i := n; i < len(a); i++ {
-		s[0] += float32(a[i] * b[i])
-	}
-	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+	return reduce32(&s)
 }
 
 // Threads is the number of goroutines MatMul uses (default GOMAXPROCS).

@@ -70,10 +70,10 @@ func TestMatMulMatchesRef(t *testing.T) {
 }
 
 // TestDotKernelsCrossCheck compares the dispatching kernels with the Go
-// loops and the plain twin bit for bit at lengths around the 8-lane cutoff.
+// loops and the plain twin bit for bit at lengths around the 32-lane step.
 func TestDotKernelsCrossCheck(t *testing.T) {
 	r := rand.New(rand.NewSource(3))
-	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 255, 256, 257, 2560} {
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 95, 96, 97, 255, 256, 257, 2560} {
 		a := make([]float32, n+1)
 		b := make([]float32, n+1)
 		w := make([]byte, 2*n+2)
