@@ -159,39 +159,37 @@ func BenchmarkRowChecks(b *testing.B) {
 // "sum" is the sum of the row results, to check against the harness's.
 func BenchmarkVecDot(b *testing.B) {
 	x, rows, cols := benchInput(b)
-	for _, t := range []ggml.Type{ggml.TypeQ8_0, ggml.TypeQ4_K, ggml.TypeQ6_K} {
+	x8 := func(dot func([]byte, *Q8Act) float32) func([]byte, []float32) func([]byte) float32 {
+		return func(_ []byte, ax []float32) func([]byte) float32 {
+			var a Q8Act
+			QuantizeQ8Act(&a, ax)
+			return func(w []byte) float32 { return dot(w, &a) }
+		}
+	}
+	xk := func(dot func([]byte, *Q8KAct) float32) func([]byte, []float32) func([]byte) float32 {
+		return func(_ []byte, ax []float32) func([]byte) float32 {
+			var a Q8KAct
+			QuantizeQ8KAct(&a, ax)
+			return func(w []byte) float32 { return dot(w, &a) }
+		}
+	}
+	for _, k := range []struct {
+		t    ggml.Type
+		prep func(w []byte, ax []float32) func([]byte) float32
+	}{
+		{ggml.TypeQ4_0, x8(DotQ4_0)}, {ggml.TypeQ5_0, x8(DotQ5_0)}, {ggml.TypeQ8_0, x8(DotQ8_0)},
+		{ggml.TypeQ4_K, xk(DotQ4_K)}, {ggml.TypeQ5_K, xk(DotQ5_K)}, {ggml.TypeQ6_K, xk(DotQ6_K)},
+	} {
+		t := k.t
 		b.Run("type="+t.String(), func(b *testing.B) {
 			w := quantizeAll(t, x, rows, cols)
 			rb := t.RowBytes(cols)
-			var pass func() float64
-			switch t {
-			case ggml.TypeQ8_0:
-				var a Q8Act
-				QuantizeQ8Act(&a, x[:cols])
-				pass = func() (s float64) {
-					for r := range rows {
-						s += float64(DotQ8_0(w[r*rb:(r+1)*rb], &a))
-					}
-					return s
+			dot := k.prep(w, x[:cols])
+			pass := func() (s float64) {
+				for r := range rows {
+					s += float64(dot(w[r*rb : (r+1)*rb]))
 				}
-			case ggml.TypeQ4_K:
-				var a Q8KAct
-				QuantizeQ8KAct(&a, x[:cols])
-				pass = func() (s float64) {
-					for r := range rows {
-						s += float64(DotQ4_K(w[r*rb:(r+1)*rb], &a))
-					}
-					return s
-				}
-			case ggml.TypeQ6_K:
-				var a Q8KAct
-				QuantizeQ8KAct(&a, x[:cols])
-				pass = func() (s float64) {
-					for r := range rows {
-						s += float64(DotQ6_K(w[r*rb:(r+1)*rb], &a))
-					}
-					return s
-				}
+				return s
 			}
 			b.SetBytes(int64(len(w)))
 			var sum float64

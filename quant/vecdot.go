@@ -7,11 +7,13 @@ package quant
 // This rounds the activation, so results differ slightly from dequantizing
 // the row and taking a float32 dot product (the exact path).
 
-// Q8Act is an activation vector quantized to Q8_0 blocks: the codes, and
-// each block's scale widened to float32.
+// Q8Act is an activation vector quantized to Q8_0 blocks: the codes, each
+// block's scale widened to float32, and each block's sum of codes (what
+// the offsets of Q4_0's and Q5_0's codes multiply).
 type Q8Act struct {
 	Q []int8
 	D []float32
+	S []int32
 }
 
 // QuantizeQ8Act quantizes x (a multiple of 32 elements) as ggml's
@@ -19,16 +21,19 @@ type Q8Act struct {
 func QuantizeQ8Act(a *Q8Act, x []float32) {
 	nb := len(x) / qk
 	if cap(a.Q) < nb*qk {
-		a.Q, a.D = make([]int8, nb*qk), make([]float32, nb)
+		a.Q, a.D, a.S = make([]int8, nb*qk), make([]float32, nb), make([]int32, nb)
 	}
-	a.Q, a.D = a.Q[:nb*qk], a.D[:nb]
+	a.Q, a.D, a.S = a.Q[:nb*qk], a.D[:nb], a.S[:nb]
 	var blk [34]byte
 	for b := 0; b < nb; b++ {
 		quantizeQ8_0(blk[:], x[b*qk:(b+1)*qk])
 		a.D[b] = getF16(blk[:])
+		var s int32
 		for j := range qk {
 			a.Q[b*qk+j] = int8(blk[2+j])
+			s += int32(int8(blk[2+j]))
 		}
+		a.S[b] = s
 	}
 }
 
@@ -166,43 +171,39 @@ func dotQ45KGo(w []byte, a *Q8KAct, acc, accm *[8]float32, five bool) {
 	}
 }
 
-// DotQ4_0 returns the dot product of a Q4_0 row w with the Q8_0 activation
-// a, in the order of ggml's AVX2 kernel (ggml_vec_dot_q4_0_q8_0): per
-// block the exact integer sums Σ (q−8)·a land in eight lanes (lane k the
-// values 4k … 4k+3), each lane adds float32(float32(sum)·float32(d·da)) to
-// its float32 accumulator, and the result is the eight lanes summed
-// (reduce8).
+// DotQ4_0 returns the dot product of a Q4_0 row w with the Q8_0
+// activation a, in DotQ8_0's order: block b's term float32(Σ (q−8)·a) ·
+// float32(dw·da) goes into partial sum b mod 8 (the integer sum exact),
+// and the eight partial sums are added by reduce8.
 func DotQ4_0(w []byte, a *Q8Act) float32 {
 	var acc [8]float32
-	if !dotQ4_0Fast(w, a, &acc) {
-		dotQ450Go(w, a, &acc, false)
-	}
+	from := dotQ4_0Fast(w, a, &acc)
+	dotQ450Go(w, a, from, &acc, false)
 	return reduce8(&acc)
 }
 
 // DotQ5_0 is DotQ4_0 for a Q5_0 row: codes q−16 of five bits.
 func DotQ5_0(w []byte, a *Q8Act) float32 {
 	var acc [8]float32
-	if !dotQ5_0Fast(w, a, &acc) {
-		dotQ450Go(w, a, &acc, true)
-	}
+	from := dotQ5_0Fast(w, a, &acc)
+	dotQ450Go(w, a, from, &acc, true)
 	return reduce8(&acc)
 }
 
-// dotQ450Go is the Go twin of DotQ4_0 and (five) DotQ5_0.
-func dotQ450Go(w []byte, a *Q8Act, acc *[8]float32, five bool) {
+// dotQ450Go is the Go twin of DotQ4_0 and (five) DotQ5_0, from block from.
+func dotQ450Go(w []byte, a *Q8Act, from int, acc *[8]float32, five bool) {
 	bs, qoff := 18, 2
 	if five {
 		bs, qoff = 22, 6
 	}
-	for b := range a.D {
+	for b := from; b < len(a.D); b++ {
 		blk := w[b*bs : (b+1)*bs]
 		var qh uint32
 		if five {
 			qh = uint32(blk[2]) | uint32(blk[3])<<8 | uint32(blk[4])<<16 | uint32(blk[5])<<24
 		}
 		aq := (*[qk]int8)(a.Q[b*qk:])
-		var s [8]int32
+		var sumi int32
 		for j := range 16 {
 			c := blk[qoff+j]
 			lo, hi := int32(c&15)-8, int32(c>>4)-8
@@ -210,13 +211,10 @@ func dotQ450Go(w []byte, a *Q8Act, acc *[8]float32, five bool) {
 				lo += int32(qh>>j&1)<<4 - 8
 				hi += int32(qh>>(j+16)&1)<<4 - 8
 			}
-			s[j>>2] += lo * int32(aq[j])
-			s[(16+j)>>2] += hi * int32(aq[16+j])
+			sumi += lo*int32(aq[j]) + hi*int32(aq[16+j])
 		}
-		d := float32(getF16(blk) * a.D[b])
-		for k := range 8 {
-			acc[k] += float32(float32(s[k]) * d)
-		}
+		p := float32(getF16(blk) * a.D[b])
+		acc[b%8] += float32(float32(sumi) * p)
 	}
 }
 

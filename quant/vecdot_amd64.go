@@ -67,29 +67,32 @@ func dotQ5KFast(w []byte, a *Q8KAct, acc, accm *[8]float32) bool {
 }
 
 //go:noescape
-func dotQ40(w *byte, q *int8, d *float32, nb int, acc *[8]float32)
+func dotQ40x8(w *byte, q *int8, d *float32, groups int, acc *[8]float32, asum *int32)
 
 //go:noescape
-func dotQ50(w *byte, q *int8, d *float32, nb int, acc *[8]float32)
+func dotQ50x8(w *byte, q *int8, d *float32, groups int, acc *[8]float32, asum *int32)
 
-// dotQ4_0Fast is DotQ4_0 with AVX2 (false where the machine lacks it).
-func dotQ4_0Fast(w []byte, a *Q8Act, acc *[8]float32) bool {
-	nb := len(a.D)
-	if !useAVX2 || !useF16C || nb == 0 {
-		return false
+// dotQ4_0Fast accumulates whole groups of eight Q4_0 blocks with AVX2 and
+// returns the first block it left for dotQ450Go.
+func dotQ4_0Fast(w []byte, a *Q8Act, acc *[8]float32) int {
+	g := len(a.D) / 8
+	if !useAVX2 || !useF16C || g == 0 {
+		return 0
 	}
-	_, _ = w[nb*18-1], a.Q[nb*qk-1]
-	dotQ40(&w[0], &a.Q[0], &a.D[0], nb, acc)
-	return true
+	_ = w[g*8*18-1]
+	_ = a.S[g*8-1]
+	dotQ40x8(&w[0], &a.Q[0], &a.D[0], g, acc, &a.S[0])
+	return g * 8
 }
 
-// dotQ5_0Fast is DotQ5_0 with AVX2 (false where the machine lacks it).
-func dotQ5_0Fast(w []byte, a *Q8Act, acc *[8]float32) bool {
-	nb := len(a.D)
-	if !useAVX2 || !useF16C || nb == 0 {
-		return false
+// dotQ5_0Fast is dotQ4_0Fast for Q5_0 blocks.
+func dotQ5_0Fast(w []byte, a *Q8Act, acc *[8]float32) int {
+	g := len(a.D) / 8
+	if !useAVX2 || !useF16C || g == 0 {
+		return 0
 	}
-	_, _ = w[nb*22-1], a.Q[nb*qk-1]
-	dotQ50(&w[0], &a.Q[0], &a.D[0], nb, acc)
-	return true
+	_ = w[g*8*22-1]
+	_ = a.S[g*8-1]
+	dotQ50x8(&w[0], &a.Q[0], &a.D[0], g, acc, &a.S[0])
+	return g * 8
 }

@@ -32,17 +32,52 @@ GLOBL vdones<>(SB), RODATA|NOPTR, $2
 	VPMADDUBSW Y14, Y15, Y15; \
 	VPMADDWD Y12, Y15, R
 
+// GROUPTAIL finishes a group of eight blocks of BS bytes whose int32
+// partial sums are in Y0…Y7 (block k in Yk): the eight blocks' sums into
+// one vector, block k in lane k (REDUCE8), as float32, times the weight
+// scales (f16 at the start of each block) times the activation's (float32
+// at (DX)), added to Y11; then steps SI, DI and DX to the next group.
+// Uses Y8.
+#define GROUPTAIL(BS) \
+	REDUCE8; \
+	GROUPSCALE(BS)
+
+// GROUPSCALE is GROUPTAIL after REDUCE8.
+#define GROUPSCALE(BS) \
+	VCVTDQ2PS Y0, Y0; \
+	MOVWLZX 0(SI), AX; \
+	VMOVD AX, X8; \
+	VPINSRW $1, BS(SI), X8, X8; \
+	VPINSRW $2, 2*BS(SI), X8, X8; \
+	VPINSRW $3, 3*BS(SI), X8, X8; \
+	VPINSRW $4, 4*BS(SI), X8, X8; \
+	VPINSRW $5, 5*BS(SI), X8, X8; \
+	VPINSRW $6, 6*BS(SI), X8, X8; \
+	VPINSRW $7, 7*BS(SI), X8, X8; \
+	VCVTPH2PS X8, Y8; \
+	VMULPS (DX), Y8, Y8; \
+	VMULPS Y8, Y0, Y0; \
+	VADDPS Y0, Y11, Y11; \
+	ADDQ $8*BS, SI; \
+	ADDQ $256, DI; \
+	ADDQ $32, DX
+
+// GROUPARGS loads the arguments of the eight-block kernels and the
+// accumulator (Y11); Y12 gets int16 ones.
+#define GROUPARGS \
+	MOVQ w+0(FP), SI; \
+	MOVQ q+8(FP), DI; \
+	MOVQ d+16(FP), DX; \
+	MOVQ groups+24(FP), CX; \
+	MOVQ acc+32(FP), R8; \
+	VMOVUPS (R8), Y11; \
+	VPBROADCASTW vdones<>(SB), Y12
+
 // func dotQ8x8(w *byte, q *int8, d *float32, groups int, acc *[8]float32)
 // Eight blocks per group: block k of a group into lane k of acc, as
 // acc[k] += float32(Σ w·a) · float32(dw·da), the integer sums exact.
 TEXT ·dotQ8x8(SB), NOSPLIT, $0-40
-	MOVQ w+0(FP), SI
-	MOVQ q+8(FP), DI
-	MOVQ d+16(FP), DX
-	MOVQ groups+24(FP), CX
-	MOVQ acc+32(FP), R8
-	VMOVUPS (R8), Y11
-	VPBROADCASTW vdones<>(SB), Y12
+	GROUPARGS
 loop:
 	BLOCKSUM(0, 0, Y0)
 	BLOCKSUM(34, 32, Y1)
@@ -52,28 +87,115 @@ loop:
 	BLOCKSUM(170, 160, Y5)
 	BLOCKSUM(204, 192, Y6)
 	BLOCKSUM(238, 224, Y7)
-	// the eight blocks' sums into one vector, block k in lane k
-	REDUCE8
-	VCVTDQ2PS Y0, Y0
-	// the weight scales (f16, 34 bytes apart) times the activation's
-	MOVWLZX 0(SI), AX
-	VMOVD AX, X8
-	VPINSRW $1, 34(SI), X8, X8
-	VPINSRW $2, 68(SI), X8, X8
-	VPINSRW $3, 102(SI), X8, X8
-	VPINSRW $4, 136(SI), X8, X8
-	VPINSRW $5, 170(SI), X8, X8
-	VPINSRW $6, 204(SI), X8, X8
-	VPINSRW $7, 238(SI), X8, X8
-	VCVTPH2PS X8, Y8
-	VMULPS (DX), Y8, Y8
-	VMULPS Y8, Y0, Y0
-	VADDPS Y0, Y11, Y11
-	ADDQ $272, SI
-	ADDQ $256, DI
-	ADDQ $32, DX
+	GROUPTAIL(34)
 	DECQ CX
 	JNZ loop
+	VMOVUPS Y11, (R8)
+	VZEROUPPER
+	RET
+
+// NIBBLES leaves in Y13 the 32 codes of the 16 bytes at off(SI): byte j's
+// low nibble is value j, its high nibble value j+16. Y10 holds 0x0f
+// bytes; uses Y15.
+#define NIBBLES(off) \
+	VMOVDQU off(SI), X13; \
+	VPSRLW $4, X13, X15; \
+	VINSERTI128 $1, X15, Y13, Y13; \
+	VPAND Y10, Y13, Y13
+
+// UDOT leaves in R the eight int32 partial sums of the 32 unsigned codes
+// in Y13 (below 32) times the activation's codes at aoff(DI): VPMADDUBSW
+// (pair sums ≤ 2·31·127 fit int16), then pairs into int32 (VPMADDWD with
+// the int16 ones in Y12).
+#define UDOT(aoff, R) \
+	VPMADDUBSW aoff(DI), Y13, Y13; \
+	VPMADDWD Y12, Y13, R
+
+// OFFSET takes the codes' offset out of the eight blocks' sums in Y0
+// (after REDUCE8): lane k less the block's activation code sum (at (R9))
+// shifted left by SHIFT (the offset 8 or 16), exact in int32.
+#define OFFSET(SHIFT) \
+	VMOVDQU (R9), Y1; \
+	VPSLLD $SHIFT, Y1, Y1; \
+	VPSUBD Y1, Y0, Y0; \
+	ADDQ $32, R9
+
+// func dotQ40x8(w *byte, q *int8, d *float32, groups int, acc *[8]float32, asum *int32)
+// dotQ8x8 for Q4_0 blocks (18 bytes): Σ (q−8)·a taken as Σ q·a − 8·Σ a,
+// the same integer.
+TEXT ·dotQ40x8(SB), NOSPLIT, $0-48
+	GROUPARGS
+	MOVQ asum+40(FP), R9
+	VPBROADCASTB vdnib<>(SB), Y10
+q40loop:
+	NIBBLES(2)
+	UDOT(0, Y0)
+	NIBBLES(20)
+	UDOT(32, Y1)
+	NIBBLES(38)
+	UDOT(64, Y2)
+	NIBBLES(56)
+	UDOT(96, Y3)
+	NIBBLES(74)
+	UDOT(128, Y4)
+	NIBBLES(92)
+	UDOT(160, Y5)
+	NIBBLES(110)
+	UDOT(192, Y6)
+	NIBBLES(128)
+	UDOT(224, Y7)
+	REDUCE8
+	OFFSET(3)
+	GROUPSCALE(18)
+	DECQ CX
+	JNZ q40loop
+	VMOVUPS Y11, (R8)
+	VZEROUPPER
+	RET
+
+// Q50CODES leaves in Y13 the codes q (0…31) of the Q5_0 block at off(SI)
+// (qh at off+2, nibbles at off+6): byte i takes bit i of qh (q5byte picks
+// qh's byte i/8, q5sel in Y8 bit i mod 8, the compare makes it a byte
+// mask, 0x10 in Y9 its value). Uses Y14, Y15.
+#define Q50CODES(off) \
+	VPBROADCASTD off+2(SI), Y14; \
+	VPSHUFB q5byte<>(SB), Y14, Y14; \
+	VPAND Y8, Y14, Y14; \
+	VPCMPEQB Y8, Y14, Y14; \
+	VPAND Y9, Y14, Y14; \
+	NIBBLES(off+6); \
+	VPOR Y14, Y13, Y13
+
+// func dotQ50x8(w *byte, q *int8, d *float32, groups int, acc *[8]float32, asum *int32)
+// dotQ8x8 for Q5_0 blocks (22 bytes): Σ (q−16)·a taken as Σ q·a − 16·Σ a.
+TEXT ·dotQ50x8(SB), NOSPLIT, $0-48
+	GROUPARGS
+	MOVQ asum+40(FP), R9
+	VPBROADCASTB vdnib<>(SB), Y10
+	VPBROADCASTB vdsixteen<>(SB), Y9
+q50loop:
+	VMOVDQU q5sel<>(SB), Y8
+	Q50CODES(0)
+	UDOT(0, Y0)
+	Q50CODES(22)
+	UDOT(32, Y1)
+	Q50CODES(44)
+	UDOT(64, Y2)
+	Q50CODES(66)
+	UDOT(96, Y3)
+	Q50CODES(88)
+	UDOT(128, Y4)
+	Q50CODES(110)
+	UDOT(160, Y5)
+	Q50CODES(132)
+	UDOT(192, Y6)
+	Q50CODES(154)
+	UDOT(224, Y7)
+	REDUCE8
+	OFFSET(4)
+	GROUPSCALE(22)
+	DECQ CX
+	JNZ q50loop
 	VMOVUPS Y11, (R8)
 	VZEROUPPER
 	RET
@@ -402,113 +524,16 @@ q6loop:
 	VZEROUPPER
 	RET
 
-// Q0DOT adds block (SI)'s 32 signed codes in Y0 times the activation's
-// codes at (DI), scaled, to the lanes of Y11: |w| times a·sign(w) as
-// unsigned·signed bytes (VPMADDUBSW; |w| ≤ 16, pair sums fit int16),
-// pairs of int16 into int32 (VPMADDWD with ones, Y12), lane k the values
-// 4k…4k+3; then float32(lane)·float32(d·da) with d the f16 at 0(SI) and da
-// at (R9). Uses Y1, Y2.
-#define Q0DOT \
-	VMOVDQU (DI), Y1; \
-	VPSIGNB Y0, Y1, Y1; \
-	VPABSB Y0, Y0; \
-	VPMADDUBSW Y1, Y0, Y0; \
-	VPMADDWD Y12, Y0, Y0; \
-	VCVTDQ2PS Y0, Y0; \
-	MOVWLZX 0(SI), R10; \
-	VMOVD R10, X2; \
-	VCVTPH2PS X2, X2; \
-	VMULSS (R9), X2, X2; \
-	VBROADCASTSS X2, Y2; \
-	VMULPS Y2, Y0, Y0; \
-	VADDPS Y0, Y11, Y11
 
-// NIBBLES leaves in Y0 the 32 codes of the 16 bytes at off(SI): byte j's
-// low nibble is value j, its high nibble value j+16. Y10 holds 0x0f bytes;
-// uses Y1.
-#define NIBBLES(off) \
-	VMOVDQU off(SI), X0; \
-	VPSRLW $4, X0, X1; \
-	VINSERTI128 $1, X1, Y0, Y0; \
-	VPAND Y10, Y0, Y0
-
-// func dotQ40(w *byte, q *int8, d *float32, nb int, acc *[8]float32)
-// A Q4_0 row (nb blocks of 18 bytes) times a Q8_0 activation, accumulated
-// into acc as dotQ450Go does.
-TEXT ·dotQ40(SB), NOSPLIT, $0-40
-	MOVQ w+0(FP), SI
-	MOVQ q+8(FP), DI
-	MOVQ d+16(FP), R9
-	MOVQ nb+24(FP), CX
-	MOVQ acc+32(FP), AX
-	VMOVUPS (AX), Y11
-	VPBROADCASTB vdnib<>(SB), Y10
-	VPBROADCASTW vdones<>(SB), Y12
-	VPBROADCASTB vdeight<>(SB), Y13
-q40loop:
-	NIBBLES(2)
-	VPSUBB Y13, Y0, Y0
-	Q0DOT
-	ADDQ $18, SI
-	ADDQ $32, DI
-	ADDQ $4, R9
-	DECQ CX
-	JNZ q40loop
-	VMOVUPS Y11, (AX)
-	VZEROUPPER
-	RET
-
-DATA vdeight<>+0(SB)/1, $0x08
-GLOBL vdeight<>(SB), RODATA|NOPTR, $1
-DATA vdf0<>+0(SB)/1, $0xf0
-GLOBL vdf0<>(SB), RODATA|NOPTR, $1
-
-// Byte i of a Q5_0 block's codes takes bit i of qh: q5byte picks qh's
-// byte i/8 (qh broadcast to every dword), q5bit clears bit i mod 8, so a
-// byte compares equal to 0xff exactly where its bit is set.
+// Byte i of a Q5_0 block's codes takes bit i of qh: q5byte picks qh's byte
+// i/8 (qh broadcast to every dword), q5sel bit i mod 8.
 DATA q5byte<>+0(SB)/8, $0x0000000000000000
 DATA q5byte<>+8(SB)/8, $0x0101010101010101
 DATA q5byte<>+16(SB)/8, $0x0202020202020202
 DATA q5byte<>+24(SB)/8, $0x0303030303030303
 GLOBL q5byte<>(SB), RODATA|NOPTR, $32
-DATA q5bit<>+0(SB)/8, $0x7fbfdfeff7fbfdfe
-DATA q5bit<>+8(SB)/8, $0x7fbfdfeff7fbfdfe
-DATA q5bit<>+16(SB)/8, $0x7fbfdfeff7fbfdfe
-DATA q5bit<>+24(SB)/8, $0x7fbfdfeff7fbfdfe
-GLOBL q5bit<>(SB), RODATA|NOPTR, $32
-
-// func dotQ50(w *byte, q *int8, d *float32, nb int, acc *[8]float32)
-// A Q5_0 row (nb blocks of 22 bytes: d, qh, nibbles) times a Q8_0
-// activation, accumulated into acc as dotQ450Go does. Codes q − 16 come
-// as ggml forms them: the nibble, ORed with 0xf0 (−16 as a signed byte
-// with the nibble) where the fifth bit is clear.
-TEXT ·dotQ50(SB), NOSPLIT, $0-40
-	MOVQ w+0(FP), SI
-	MOVQ q+8(FP), DI
-	MOVQ d+16(FP), R9
-	MOVQ nb+24(FP), CX
-	MOVQ acc+32(FP), AX
-	VMOVUPS (AX), Y11
-	VPBROADCASTB vdnib<>(SB), Y10
-	VPBROADCASTW vdones<>(SB), Y12
-	VPBROADCASTB vdf0<>(SB), Y6
-	VPCMPEQB Y7, Y7, Y7
-	VMOVDQU q5bit<>(SB), Y8
-	VMOVDQU q5byte<>(SB), Y9
-q50loop:
-	NIBBLES(6)
-	VPBROADCASTD 2(SI), Y3
-	VPSHUFB Y9, Y3, Y3
-	VPOR Y8, Y3, Y3
-	VPCMPEQB Y7, Y3, Y3
-	VPANDN Y6, Y3, Y3
-	VPOR Y3, Y0, Y0
-	Q0DOT
-	ADDQ $22, SI
-	ADDQ $32, DI
-	ADDQ $4, R9
-	DECQ CX
-	JNZ q50loop
-	VMOVUPS Y11, (AX)
-	VZEROUPPER
-	RET
+DATA q5sel<>+0(SB)/8, $0x8040201008040201
+DATA q5sel<>+8(SB)/8, $0x8040201008040201
+DATA q5sel<>+16(SB)/8, $0x8040201008040201
+DATA q5sel<>+24(SB)/8, $0x8040201008040201
+GLOBL q5sel<>(SB), RODATA|NOPTR, $32

@@ -48,13 +48,18 @@ var dotKernels = []struct {
 }
 
 // TestDotKernels: per type, the AVX2 kernel equals its Go twin bit for bit
-// on rows of 1 to 5 K-quant blocks (8 to 40 legacy ones), and both are
+// on rows of 1 to 5 K-quant blocks (3 to 40 legacy ones: part groups of
+// eight and tails), and both are
 // within the activation's rounding of the exact product (the dequantized
 // row times the unrounded activation).
 func TestDotKernels(t *testing.T) {
 	x := goldenInput(17 * 1280)
 	for _, k := range dotKernels {
-		for _, n := range []int{256, 512, 1280} {
+		lens := []int{256, 512, 1280}
+		if k.t.BlockSize() == 32 {
+			lens = []int{96, 256, 352, 1280}
+		}
+		for _, n := range lens {
 			for r := range 16 {
 				wx, ax := x[r*1280:r*1280+n], x[(r+1)*1280:(r+1)*1280+n]
 				row := make([]byte, k.t.RowBytes(n))

@@ -24,9 +24,12 @@ size_t ggml_row_size(enum ggml_type type, int64_t ne) { abort(); }
 size_t ggml_type_size(enum ggml_type type) { abort(); }
 const char * ggml_type_name(enum ggml_type type) { return "?"; }
 C
-gcc -O3 -march=native -DNDEBUG -std=gnu11 -D_GNU_SOURCE -w -I"$src" -I"$src/ggml-cpu" -I"$ggml/include" \
-  "$here/vecdot/harness.c" "$src/ggml-quants.c" "$src/ggml-cpu/quants.c" "$src/ggml-cpu/arch/x86/quants.c" "$w/stubs.c" \
-  -lm -o "$w/harness"
+# The reference quantizers as llama.cpp builds ggml-base (no -march: with it gcc would fuse
+# multiply-adds and write other bytes than llama-quantize), the CPU kernels as it builds ggml-cpu.
+flags="-O3 -DNDEBUG -std=gnu11 -D_GNU_SOURCE -w -I$src -I$src/ggml-cpu -I$ggml/include"
+gcc $flags -c "$src/ggml-quants.c" -o "$w/ggml-quants.o"
+gcc $flags -march=native "$here/vecdot/harness.c" "$w/ggml-quants.o" "$src/ggml-cpu/quants.c" \
+  "$src/ggml-cpu/arch/x86/quants.c" "$w/stubs.c" -lm -o "$w/harness"
 python3 - "$w/x.f32" "$rows" <<'PY'
 import array, random, sys
 rnd = random.Random(7)
@@ -40,10 +43,10 @@ for r in $(seq "$rounds"); do
       split($1, a, "="); t = tolower(a[2]); sub(/-[0-9]+$/, "", t)
       for (i = 2; i < NF; i++) { if ($(i+1) == "GB/s-best") g = $i; if ($(i+1) == "sum") s = $i }
       print "go", t, g, s }' >> "$w/go.txt"
-  for t in q8_0 q4_k q6_k; do "$w/harness" "$t" "$w/x.f32" "$rows" 300 | awk '{print "c", $1, $2, $3}' >> "$w/c.txt"; done
+  for t in q4_0 q5_0 q8_0 q4_k q5_k q6_k; do "$w/harness" "$t" "$w/x.f32" "$rows" 300 | awk '{print "c", $1, $2, $3}' >> "$w/c.txt"; done
 done
 printf "%-6s %10s %10s %7s  %s\n" type "ggml GB/s" "Go GB/s" "Go/C" "sums (C, Go)"
-for t in q8_0 q4_k q6_k; do
+for t in q4_0 q5_0 q8_0 q4_k q5_k q6_k; do
   c=$(awk -v t="$t" '$2 == t {print $3}' "$w/c.txt" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
   g=$(awk -v t="$t" '$2 == t {print $3}' "$w/go.txt" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
   cs=$(awk -v t="$t" '$2 == t {print $4; exit}' "$w/c.txt"); gs=$(awk -v t="$t" '$2 == t {print $4; exit}' "$w/go.txt")
