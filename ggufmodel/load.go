@@ -55,14 +55,16 @@ var rowDots = map[ggml.Type]dotRows{
 	ggml.TypeQ8_0: {kQuant: false, dot: func(w []byte, a any) float32 { return quant.DotQ8_0(w, a.(*quant.Q8Act)) }},
 	ggml.TypeQ4_0: {kQuant: false, dot: func(w []byte, a any) float32 { return quant.DotQ4_0(w, a.(*quant.Q8Act)) }},
 	ggml.TypeQ5_0: {kQuant: false, dot: func(w []byte, a any) float32 { return quant.DotQ5_0(w, a.(*quant.Q8Act)) }},
+	ggml.TypeQ2_K: {kQuant: true, dot: func(w []byte, a any) float32 { return quant.DotQ2_K(w, a.(*quant.Q8KAct)) }},
+	ggml.TypeQ3_K: {kQuant: true, dot: func(w []byte, a any) float32 { return quant.DotQ3_K(w, a.(*quant.Q8KAct)) }},
 	ggml.TypeQ4_K: {kQuant: true, dot: func(w []byte, a any) float32 { return quant.DotQ4_K(w, a.(*quant.Q8KAct)) }},
 	ggml.TypeQ5_K: {kQuant: true, dot: func(w []byte, a any) float32 { return quant.DotQ5_K(w, a.(*quant.Q8KAct)) }},
 	ggml.TypeQ6_K: {kQuant: true, dot: func(w []byte, a any) float32 { return quant.DotQ6_K(w, a.(*quant.Q8KAct)) }},
 }
 
 // Load opens a SambaY GGUF file for the forward pass: quantized matrices
-// are dequantized row by row inside the kernels; Q4_0, Q5_0, Q8_0, Q4_K,
-// Q5_K and Q6_K ones are dotted with a Q8_0 or Q8_K activation instead
+// are dequantized row by row inside the kernels; Q4_0, Q5_0, Q8_0 and the
+// K-quants' are dotted with a Q8_0 or Q8_K activation instead
 // unless opts.ExactDot (rowDots). The returned file backs the model's
 // matrices; close it when done with the model.
 func Load(path string, opts reference.Options) (*reference.Model, *gguf.File, error) {

@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/gguf"
+	"github.com/sambay-conv/sambay-conv/ggml"
 	"github.com/sambay-conv/sambay-conv/internal/testmodel"
 	"github.com/sambay-conv/sambay-conv/layout"
 	"github.com/sambay-conv/sambay-conv/quant"
@@ -167,14 +169,14 @@ func checkTensors(t *testing.T, f *gguf.File, orig *convert.Canonical) {
 // rounded once to float32 (docs/GGUF.md §Tensors).
 func negExp(v float32) float32 { return float32(-math.Exp(float64(v))) }
 
-// TestActivationPath: Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and Q6_K GGUF matrices
+// TestActivationPath: Q4_0, Q5_0, Q8_0 and K-quant GGUF matrices
 // multiply through a quantized activation by default (llama.cpp's CPU
 // numerics) and by widened rows with ExactDot. The two differ, by a
 // rounding of the size of the weights' own: at most twice the exact path's
 // distance from the bf16 original (a wrong scale, sign or block would be
 // far beyond). Q8_0 on the tiny test model; the Q4_0, Q5_0, Q4_K_M (Q4_K
-// and Q6_K rows) and Q5_K_M mixes on a random model wide enough for
-// K-quants.
+// and Q6_K rows) and Q5_K_M mixes and pure Q2_K and Q3_K on a random model
+// wide enough for K-quants.
 func TestActivationPath(t *testing.T) {
 	wide := filepath.Join(t.TempDir(), "wide")
 	writeWideModel(t, wide)
@@ -184,6 +186,8 @@ func TestActivationPath(t *testing.T) {
 		{wide, "q5_k_m"},
 		{wide, "q4_0"},
 		{wide, "q5_0"},
+		{wide, "pure q2_k"},
+		{wide, "pure q3_k"},
 	} {
 		checkActivationPath(t, c.src, c.policy)
 	}
@@ -201,7 +205,11 @@ func writeWideModel(t *testing.T, dir string) {
 func checkActivationPath(t *testing.T, src, policy string) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "m.gguf")
-	res, err := Export(t.Context(), src, Options{Output: out, Policy: policy})
+	opts := Options{Output: out, Policy: policy}
+	if typ, ok := strings.CutPrefix(policy, "pure "); ok {
+		opts = Options{Output: out, Pure: true, PureType: map[string]ggml.Type{"q2_k": ggml.TypeQ2_K, "q3_k": ggml.TypeQ3_K}[typ]}
+	}
+	res, err := Export(t.Context(), src, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

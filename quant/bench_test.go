@@ -178,7 +178,8 @@ func BenchmarkVecDot(b *testing.B) {
 		prep func(w []byte, ax []float32) func([]byte) float32
 	}{
 		{ggml.TypeQ4_0, x8(DotQ4_0)}, {ggml.TypeQ5_0, x8(DotQ5_0)}, {ggml.TypeQ8_0, x8(DotQ8_0)},
-		{ggml.TypeQ4_K, xk(DotQ4_K)}, {ggml.TypeQ5_K, xk(DotQ5_K)}, {ggml.TypeQ6_K, xk(DotQ6_K)},
+		{ggml.TypeQ2_K, xk(DotQ2_K)}, {ggml.TypeQ3_K, xk(DotQ3_K)}, {ggml.TypeQ4_K, xk(DotQ4_K)},
+		{ggml.TypeQ5_K, xk(DotQ5_K)}, {ggml.TypeQ6_K, xk(DotQ6_K)},
 	} {
 		t := k.t
 		b.Run("type="+t.String(), func(b *testing.B) {

@@ -264,3 +264,95 @@ func dotQ6KGo(w []byte, a *Q8KAct, acc *[8]float32) {
 		}
 	}
 }
+
+// DotQ2_K returns the dot product of a Q2_K row w with the activation a,
+// in the lane order of DotQ6_K: per block the exact integer sums
+// sc_j·Σ q·a (q the 2-bit codes, sc_j the low nibble of sub-block j's
+// scale byte) land in eight lanes (lane k holds the codes 4k … 4k+3 of
+// every 32-value chunk); lane k of a second set holds
+// m_2k·bsum_2k + m_2k+1·bsum_2k+1 (m_j the high nibble). Each lane adds
+// float32(float32(sum)·float32(d·da)) to its accumulator and the mins'
+// lanes float32(float32(sum)·float32(dmin·da)) to theirs; the result is
+// reduce8 of the first less reduce8 of the second.
+func DotQ2_K(w []byte, a *Q8KAct) float32 {
+	var acc, accm [8]float32
+	if !dotQ2KFast(w, a, &acc, &accm) {
+		dotQ2KGo(w, a, &acc, &accm)
+	}
+	return reduce8(&acc) - reduce8(&accm)
+}
+
+// dotQ2KGo is DotQ2_K's Go twin.
+func dotQ2KGo(w []byte, a *Q8KAct, acc, accm *[8]float32) {
+	for b := range a.D {
+		blk := (*[84]byte)(w[b*84:])
+		sc, qs := blk[0:16], blk[16:80]
+		aq := (*[QK_K]int8)(a.Q[b*QK_K:])
+		var s, m [8]int32
+		for n := range 2 {
+			for g := range 4 {
+				for l := range 32 {
+					c := qs[32*n+l] >> (2 * g) & 3
+					j := 8*n + 2*g + l/16
+					s[l>>2] += int32(sc[j]&15) * int32(c) * int32(aq[128*n+32*g+l])
+				}
+			}
+		}
+		for k := range 8 {
+			bs := a.BSums[b*16+2*k:]
+			m[k] = int32(sc[2*k]>>4)*int32(bs[0]) + int32(sc[2*k+1]>>4)*int32(bs[1])
+		}
+		da := a.D[b]
+		dd, dm := float32(getF16(blk[80:])*da), float32(getF16(blk[82:])*da)
+		for k := range 8 {
+			acc[k] += float32(float32(s[k]) * dd)
+			accm[k] += float32(float32(m[k]) * dm)
+		}
+	}
+}
+
+// DotQ3_K returns the dot product of a Q3_K row w with the activation a,
+// in the lane order of DotQ6_K. Codes are stored as c = q + 4 (0 … 7: two
+// bits in qs, the third the hmask bit): per block the exact integer sums
+// sc_j·Σ c·a land in eight lanes (lane k holds the codes 4k … 4k+3 of every
+// 32-value chunk), lane k less 4·(sc_2k·bsum_2k + sc_2k+1·bsum_2k+1); each
+// lane adds float32(float32(sum)·float32(d·da)) to its accumulator, and
+// the result is reduce8.
+func DotQ3_K(w []byte, a *Q8KAct) float32 {
+	var acc [8]float32
+	if !dotQ3KFast(w, a, &acc) {
+		dotQ3KGo(w, a, &acc)
+	}
+	return reduce8(&acc)
+}
+
+// dotQ3KGo is DotQ3_K's Go twin.
+func dotQ3KGo(w []byte, a *Q8KAct, acc *[8]float32) {
+	for b := range a.D {
+		blk := (*[110]byte)(w[b*110:])
+		hm, qs, scb := blk[0:32], blk[32:96], blk[96:108]
+		aq := (*[QK_K]int8)(a.Q[b*QK_K:])
+		var sc [16]int32
+		for j := range sc {
+			sc[j] = int32(q3Scale(scb, j))
+		}
+		var s [8]int32
+		for n := range 2 {
+			for g := range 4 {
+				for l := range 32 {
+					c := qs[32*n+l]>>(2*g)&3 | (hm[l]>>(4*n+g)&1)<<2
+					j := 8*n + 2*g + l/16
+					s[l>>2] += sc[j] * int32(c) * int32(aq[128*n+32*g+l])
+				}
+			}
+		}
+		for k := range 8 {
+			bs := a.BSums[b*16+2*k:]
+			s[k] -= 4 * (sc[2*k]*int32(bs[0]) + sc[2*k+1]*int32(bs[1]))
+		}
+		dd := float32(getF16(blk[108:]) * a.D[b])
+		for k := range 8 {
+			acc[k] += float32(float32(s[k]) * dd)
+		}
+	}
+}

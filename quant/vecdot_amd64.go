@@ -96,3 +96,33 @@ func dotQ5_0Fast(w []byte, a *Q8Act, acc *[8]float32) int {
 	dotQ50x8(&w[0], &a.Q[0], &a.D[0], g, acc, &a.S[0])
 	return g * 8
 }
+
+//go:noescape
+func dotQ2K(w *byte, q *int8, bsums *int16, d *float32, nb int, acc, accm *[8]float32)
+
+//go:noescape
+func dotQ3K(w *byte, q *int8, bsums *int16, d *float32, nb int, acc *[8]float32)
+
+// dotQ2KFast is DotQ2_K with AVX2 (false where the machine lacks it).
+func dotQ2KFast(w []byte, a *Q8KAct, acc, accm *[8]float32) bool {
+	nb := len(a.D)
+	if !useAVX2 || !useF16C || nb == 0 {
+		return false
+	}
+	_ = w[nb*84-1]
+	_, _ = a.Q[nb*QK_K-1], a.BSums[nb*16-1]
+	dotQ2K(&w[0], &a.Q[0], &a.BSums[0], &a.D[0], nb, acc, accm)
+	return true
+}
+
+// dotQ3KFast is DotQ3_K with AVX2 (false where the machine lacks it).
+func dotQ3KFast(w []byte, a *Q8KAct, acc *[8]float32) bool {
+	nb := len(a.D)
+	if !useAVX2 || !useF16C || nb == 0 {
+		return false
+	}
+	_ = w[nb*110-1]
+	_, _ = a.Q[nb*QK_K-1], a.BSums[nb*16-1]
+	dotQ3K(&w[0], &a.Q[0], &a.BSums[0], &a.D[0], nb, acc)
+	return true
+}

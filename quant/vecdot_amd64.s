@@ -537,3 +537,213 @@ DATA q5sel<>+8(SB)/8, $0x8040201008040201
 DATA q5sel<>+16(SB)/8, $0x8040201008040201
 DATA q5sel<>+24(SB)/8, $0x8040201008040201
 GLOBL q5sel<>(SB), RODATA|NOPTR, $32
+
+// KCHUNK adds to Y3 the products of the 32 codes in Y1 (unsigned, small)
+// with the activation's codes at aoff(DI), each 16 scaled by their
+// sub-block's scale (CTRL picks words 2g, 2g+1 of the half's scales in Y9,
+// as in Q6CHUNK). Uses Y1, Y2.
+#define KCHUNK(aoff, CTRL) \
+	VPMADDUBSW aoff(DI), Y1, Y1; \
+	VPSHUFB CTRL, Y9, Y2; \
+	VPMADDWD Y2, Y1, Y1; \
+	VPADDD Y1, Y3, Y3
+
+// Q2HALF adds to Y3 half n of a Q2_K block: the 32 bytes at qoff(SI)
+// hold chunk g's codes in bits 2g, 2g+1 (a word shift, then 0x03 in Y8).
+#define Q2HALF(qoff, aoff) \
+	VMOVDQU qoff(SI), Y0; \
+	VPAND Y8, Y0, Y1; \
+	KCHUNK(aoff, Y4); \
+	VPSRLW $2, Y0, Y1; \
+	VPAND Y8, Y1, Y1; \
+	KCHUNK(aoff+32, Y5); \
+	VPSRLW $4, Y0, Y1; \
+	VPAND Y8, Y1, Y1; \
+	KCHUNK(aoff+64, Y6); \
+	VPSRLW $6, Y0, Y1; \
+	VPAND Y8, Y1, Y1; \
+	KCHUNK(aoff+96, Y7)
+
+// func dotQ2K(w *byte, q *int8, bsums *int16, d *float32, nb int, acc, accm *[8]float32)
+// A Q2_K row (nb blocks of 84 bytes: scales and mins as nibbles, 2-bit
+// codes, d, dmin) times a Q8_K activation, accumulated into acc and accm
+// as dotQ2KGo does.
+TEXT ·dotQ2K(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ bsums+16(FP), DX
+	MOVQ d+24(FP), R9
+	MOVQ nb+32(FP), CX
+	MOVQ acc+40(FP), AX
+	MOVQ accm+48(FP), BX
+	VMOVUPS (AX), Y11
+	VMOVUPS (BX), Y12
+	VPBROADCASTB vdnib<>(SB), Y10
+	VPBROADCASTB vdthree<>(SB), Y8
+	VMOVDQU q6kshuf<>+0(SB), Y4
+	VMOVDQU q6kshuf<>+32(SB), Y5
+	VMOVDQU q6kshuf<>+64(SB), Y6
+	VMOVDQU q6kshuf<>+96(SB), Y7
+q2loop:
+	// scales (low nibbles) and mins (high) as 16 words each; the mins
+	// times the activation's 16-value sums, pairs into lane k
+	VMOVDQU 0(SI), X13
+	VPAND X10, X13, X14
+	VPMOVZXBW X14, Y15
+	VPSRLW $4, X13, X13
+	VPAND X10, X13, X13
+	VPMOVZXBW X13, Y13
+	VPMADDWD (DX), Y13, Y13
+	VPXOR Y3, Y3, Y3
+	VPERMQ $0x44, Y15, Y9
+	Q2HALF(16, 0)
+	VPERMQ $0xee, Y15, Y9
+	Q2HALF(48, 128)
+	// acc += float32(lane·float32(d·da)), accm += float32(mins·float32(dmin·da))
+	VMOVD 80(SI), X1
+	VCVTPH2PS X1, X1
+	VBROADCASTSS (R9), X2
+	VMULPS X2, X1, X1
+	VMOVSHDUP X1, X2
+	VBROADCASTSS X1, Y1
+	VBROADCASTSS X2, Y2
+	VCVTDQ2PS Y3, Y3
+	VMULPS Y1, Y3, Y3
+	VADDPS Y3, Y11, Y11
+	VCVTDQ2PS Y13, Y13
+	VMULPS Y2, Y13, Y13
+	VADDPS Y13, Y12, Y12
+	ADDQ $84, SI
+	ADDQ $256, DI
+	ADDQ $32, DX
+	ADDQ $4, R9
+	DECQ CX
+	JNZ q2loop
+	VMOVUPS Y11, (AX)
+	VMOVUPS Y12, (BX)
+	VZEROUPPER
+	RET
+
+// Q3CODES leaves in Y1 chunk g's codes c = q + 4 (0…7): bits 2g, 2g+1 of
+// the qs bytes in Y0 (word shift SQ, 0x03 in Y8) ORed with hmask bit t =
+// 4n+g of the bytes in Y14 moved to bit 2 (word shift SH by KH, 0x04 in
+// Y10; no masked bit crosses bytes). Uses Y2.
+#define Q3CODES(SQ, SH, KH) \
+	VPSRLW $SQ, Y0, Y1; \
+	VPAND Y8, Y1, Y1; \
+	SH $KH, Y14, Y2; \
+	VPAND Y10, Y2, Y2; \
+	VPOR Y2, Y1, Y1
+
+// func dotQ3K(w *byte, q *int8, bsums *int16, d *float32, nb int, acc *[8]float32)
+// A Q3_K row (nb blocks of 110 bytes: hmask, qs, 6-bit scales, d) times a
+// Q8_K activation, accumulated into acc as dotQ3KGo does. The scales are
+// unpacked in general registers as ggml does (kmask1 0x03030303, kmask2
+// 0x0f0f0f0f on the 12 bytes read as three uint32 a0 a1 a2: bytes 0–3
+// (a0&k2)|(a2&k1)<<4, 4–7 (a1&k2)|((a2>>2)&k1)<<4, 8–11
+// ((a0>>4)&k2)|((a2>>4)&k1)<<4, 12–15 ((a1>>4)&k2)|((a2>>6)&k1)<<4), less 32.
+TEXT ·dotQ3K(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ bsums+16(FP), DX
+	MOVQ d+24(FP), R9
+	MOVQ nb+32(FP), CX
+	MOVQ acc+40(FP), AX
+	VMOVUPS (AX), Y11
+	VPBROADCASTB vdthree<>(SB), Y8
+	VPBROADCASTB vdfour<>(SB), Y10
+	VPBROADCASTB vd32<>(SB), Y12
+	VMOVDQU q6kshuf<>+0(SB), Y4
+	VMOVDQU q6kshuf<>+32(SB), Y5
+	VMOVDQU q6kshuf<>+64(SB), Y6
+	VMOVDQU q6kshuf<>+96(SB), Y7
+q3loop:
+	MOVL 96(SI), R10
+	MOVL 100(SI), R11
+	MOVL 104(SI), R12
+	MOVL R12, R13
+	ANDL $0x03030303, R13
+	SHLL $4, R13
+	MOVL R10, R14
+	ANDL $0x0f0f0f0f, R14
+	ORL R14, R13
+	MOVL R12, R14
+	SHRL $2, R14
+	ANDL $0x03030303, R14
+	SHLL $4, R14
+	MOVL R11, BX
+	ANDL $0x0f0f0f0f, BX
+	ORL BX, R14
+	SHLQ $32, R14
+	ORQ R14, R13
+	VMOVQ R13, X15
+	MOVL R12, R13
+	SHRL $4, R13
+	ANDL $0x03030303, R13
+	SHLL $4, R13
+	MOVL R10, R14
+	SHRL $4, R14
+	ANDL $0x0f0f0f0f, R14
+	ORL R14, R13
+	MOVL R12, R14
+	SHRL $6, R14
+	ANDL $0x03030303, R14
+	SHLL $4, R14
+	MOVL R11, BX
+	SHRL $4, BX
+	ANDL $0x0f0f0f0f, BX
+	ORL BX, R14
+	SHLQ $32, R14
+	ORQ R14, R13
+	VPINSRQ $1, R13, X15, X15
+	VPSUBB X12, X15, X15
+	VPMOVSXBW X15, Y15
+	// the offset: lane k gets 4·(sc_2k·bsum_2k + sc_2k+1·bsum_2k+1)
+	VPMADDWD (DX), Y15, Y13
+	VPSLLD $2, Y13, Y13
+	VMOVDQU 0(SI), Y14
+	VPXOR Y3, Y3, Y3
+	VPERMQ $0x44, Y15, Y9
+	VMOVDQU 32(SI), Y0
+	Q3CODES(0, VPSLLW, 2)
+	KCHUNK(0, Y4)
+	Q3CODES(2, VPSLLW, 1)
+	KCHUNK(32, Y5)
+	Q3CODES(4, VPSRLW, 0)
+	KCHUNK(64, Y6)
+	Q3CODES(6, VPSRLW, 1)
+	KCHUNK(96, Y7)
+	VPERMQ $0xee, Y15, Y9
+	VMOVDQU 64(SI), Y0
+	Q3CODES(0, VPSRLW, 2)
+	KCHUNK(128, Y4)
+	Q3CODES(2, VPSRLW, 3)
+	KCHUNK(160, Y5)
+	Q3CODES(4, VPSRLW, 4)
+	KCHUNK(192, Y6)
+	Q3CODES(6, VPSRLW, 5)
+	KCHUNK(224, Y7)
+	VPSUBD Y13, Y3, Y3
+	// acc += float32(lane·float32(d·da))
+	MOVWLZX 108(SI), R10
+	VMOVD R10, X1
+	VCVTPH2PS X1, X1
+	VMULSS (R9), X1, X1
+	VBROADCASTSS X1, Y1
+	VCVTDQ2PS Y3, Y3
+	VMULPS Y1, Y3, Y3
+	VADDPS Y3, Y11, Y11
+	ADDQ $110, SI
+	ADDQ $256, DI
+	ADDQ $32, DX
+	ADDQ $4, R9
+	DECQ CX
+	JNZ q3loop
+	VMOVUPS Y11, (AX)
+	VZEROUPPER
+	RET
+
+DATA vd32<>+0(SB)/1, $0x20
+GLOBL vd32<>(SB), RODATA|NOPTR, $1
+DATA vdfour<>+0(SB)/1, $0x04
+GLOBL vdfour<>(SB), RODATA|NOPTR, $1

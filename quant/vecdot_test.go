@@ -42,6 +42,8 @@ var dotKernels = []struct {
 }{
 	{ggml.TypeQ4_0, func(w []byte, x []float32) float32 { var a Q8Act; QuantizeQ8Act(&a, x); return DotQ4_0(w, &a) }},
 	{ggml.TypeQ5_0, func(w []byte, x []float32) float32 { var a Q8Act; QuantizeQ8Act(&a, x); return DotQ5_0(w, &a) }},
+	{ggml.TypeQ2_K, func(w []byte, x []float32) float32 { var a Q8KAct; QuantizeQ8KAct(&a, x); return DotQ2_K(w, &a) }},
+	{ggml.TypeQ3_K, func(w []byte, x []float32) float32 { var a Q8KAct; QuantizeQ8KAct(&a, x); return DotQ3_K(w, &a) }},
 	{ggml.TypeQ4_K, func(w []byte, x []float32) float32 { var a Q8KAct; QuantizeQ8KAct(&a, x); return DotQ4_K(w, &a) }},
 	{ggml.TypeQ5_K, func(w []byte, x []float32) float32 { var a Q8KAct; QuantizeQ8KAct(&a, x); return DotQ5_K(w, &a) }},
 	{ggml.TypeQ6_K, func(w []byte, x []float32) float32 { var a Q8KAct; QuantizeQ8KAct(&a, x); return DotQ6_K(w, &a) }},

@@ -43,10 +43,10 @@ for r in $(seq "$rounds"); do
       split($1, a, "="); t = tolower(a[2]); sub(/-[0-9]+$/, "", t)
       for (i = 2; i < NF; i++) { if ($(i+1) == "GB/s-best") g = $i; if ($(i+1) == "sum") s = $i }
       print "go", t, g, s }' >> "$w/go.txt"
-  for t in q4_0 q5_0 q8_0 q4_k q5_k q6_k; do "$w/harness" "$t" "$w/x.f32" "$rows" 300 | awk '{print "c", $1, $2, $3}' >> "$w/c.txt"; done
+  for t in q4_0 q5_0 q8_0 q2_k q3_k q4_k q5_k q6_k; do "$w/harness" "$t" "$w/x.f32" "$rows" 300 | awk '{print "c", $1, $2, $3}' >> "$w/c.txt"; done
 done
 printf "%-6s %10s %10s %7s  %s\n" type "ggml GB/s" "Go GB/s" "Go/C" "sums (C, Go)"
-for t in q4_0 q5_0 q8_0 q4_k q5_k q6_k; do
+for t in q4_0 q5_0 q8_0 q2_k q3_k q4_k q5_k q6_k; do
   c=$(awk -v t="$t" '$2 == t {print $3}' "$w/c.txt" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
   g=$(awk -v t="$t" '$2 == t {print $3}' "$w/go.txt" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
   cs=$(awk -v t="$t" '$2 == t {print $4; exit}' "$w/c.txt"); gs=$(awk -v t="$t" '$2 == t {print $4; exit}' "$w/go.txt")
