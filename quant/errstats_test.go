@@ -5,6 +5,8 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/x448/float16"
 )
 
 // TestErrSums checks AddRow against sums taken exactly (math/big) and the
@@ -77,6 +79,35 @@ func TestNonFinite(t *testing.T) {
 				}
 			}
 			restore()
+		}
+	}
+}
+
+// TestFP16 checks fp16 (ggml's conversion) against x448/float16's IEEE
+// round-to-nearest-even on every float32 whose low 9 mantissa bits are a
+// fixed pattern (all exponents and signs, ties and subnormals included),
+// and on every pattern of the low 13 bits around each half-precision
+// rounding boundary region, NaN aside.
+func TestFP16(t *testing.T) {
+	check := func(u uint32) {
+		f := math.Float32frombits(u)
+		if f != f {
+			if got := fp16(f); got&0x7fff != 0x7e00 {
+				t.Fatalf("NaN %#08x: %#04x, want sign|0x7e00", u, got)
+			}
+			return
+		}
+		if got, want := fp16(f), uint16(float16.Fromfloat32(f)); got != want {
+			t.Fatalf("%#08x (%g): %#04x, want %#04x", u, f, got, want)
+		}
+	}
+	for hi := uint32(0); hi < 1<<23; hi++ {
+		check(hi<<9 | 0x0ff)
+	}
+	for e := uint32(100); e < 145; e++ {
+		for low := uint32(0); low < 1<<14; low++ {
+			check(e<<23 | 0x2a<<14 | low)
+			check(1<<31 | e<<23 | 0x15<<14 | low)
 		}
 	}
 }

@@ -92,7 +92,28 @@ func Quantize(t ggml.Type, dst []byte, x []float32, rows, cols int) {
 
 // fp16 rounds to IEEE half (RNE); ggml's GGML_FP32_TO_FP16 gives the same
 // bits for every finite input (ggml-impl.h 384–431).
-func fp16(v float32) uint16   { return uint16(float16.Fromfloat32(v)) }
+// fp16 is ggml's ggml_compute_fp32_to_fp16 (ggml-impl.h), the conversion
+// its reference quantizers use, written the same way: the magnitude scaled
+// up by 2^112 and down by 2^-110 makes float32 multiplication round the
+// mantissa to half precision, nearest even, subnormals included; a NaN
+// becomes 0x7e00. IEEE round-to-nearest-even throughout (TestFP16), without
+// the branches of a bit-by-bit conversion.
+func fp16(f float32) uint16 {
+	const scaleToInf, scaleToZero = float32(0x1.0p+112), float32(0x1.0p-110)
+	base := float32(abs32(f)*scaleToInf) * scaleToZero
+	w := math.Float32bits(f)
+	shl1 := w + w
+	sign := w & 0x80000000
+	bias := max(shl1&0xff000000, 0x71000000)
+	base = math.Float32frombits(bias>>1+0x07800000) + base
+	bits := math.Float32bits(base)
+	nonsign := bits>>13&0x7c00 + bits&0x0fff
+	if shl1 > 0xff000000 {
+		nonsign = 0x7e00
+	}
+	return uint16(sign>>16 | nonsign)
+}
+
 func unfp16(h uint16) float32 { return float16.Frombits(h).Float32() }
 
 func putF16(b []byte, v float32) { h := fp16(v); b[0], b[1] = byte(h), byte(h>>8) }

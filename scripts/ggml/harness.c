@@ -7,6 +7,8 @@
 // row 0 quantized by the CPU backend's quantize_row_q8_0 / q8_K.
 // usage: harness TYPE FILE ROWS REPS   (TYPE: q4_0 q5_0 q8_0 q2_k q3_k q4_k q5_k q6_k)
 // prints: TYPE GB/s-of-weights (best repetition) and the sum of the row results.
+// With HARNESS_QUANT set it times the reference quantizer instead (q4_1 and q5_1 too):
+// prints TYPE MB/s-of-float32-input (best repetition) and an FNV-1a hash of the bytes.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,8 @@ int main(int argc, char **argv) {
         int k_act;
     } types[] = {
         {"q4_0", sizeof(block_q4_0), QK4_0, quantize_row_q4_0_ref, ggml_vec_dot_q4_0_q8_0, 0},
+        {"q4_1", sizeof(block_q4_1), QK4_1, quantize_row_q4_1_ref, NULL, 0},
+        {"q5_1", sizeof(block_q5_1), QK5_1, quantize_row_q5_1_ref, NULL, 0},
         {"q5_0", sizeof(block_q5_0), QK5_0, quantize_row_q5_0_ref, ggml_vec_dot_q5_0_q8_0, 0},
         {"q8_0", sizeof(block_q8_0), QK8_0, quantize_row_q8_0_ref, ggml_vec_dot_q8_0_q8_0, 0},
         {"q2_k", sizeof(block_q2_K), QK_K, quantize_row_q2_K_ref, ggml_vec_dot_q2_K_q8_K, 1},
@@ -75,6 +79,29 @@ int main(int argc, char **argv) {
     fclose(f);
     const size_t row_bytes = cols / types[t].block * types[t].block_bytes;
     char *w = aligned_alloc(64, row_bytes * rows);
+    if (getenv("HARNESS_QUANT")) {
+        double best = 1e30;
+        for (int rep = 0; rep < reps; rep++) {
+            double t0 = now();
+            for (int r = 0; r < rows; r++) {
+                types[t].quant(x + (size_t)r * cols, w + r * row_bytes, cols);
+            }
+            double dt = now() - t0;
+            if (dt < best) {
+                best = dt;
+            }
+        }
+        unsigned long long h = 0xcbf29ce484222325ull;
+        for (size_t i = 0; i < row_bytes * rows; i++) {
+            h = (h ^ (unsigned char)w[i]) * 0x100000001b3ull;
+        }
+        printf("%s %.1f %016llx\n", type, (double)rows * cols * 4 / best / 1e6, h);
+        return 0;
+    }
+    if (!types[t].dot) {
+        fprintf(stderr, "harness: no dot kernel timed for %s\n", type);
+        return 2;
+    }
     for (int r = 0; r < rows; r++) {
         types[t].quant(x + (size_t)r * cols, w + r * row_bytes, cols);
     }
