@@ -421,3 +421,65 @@ func TestQuantRowsAnyOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestActivationPath: 4- and 8-bit MLX matrices multiply through a
+// Q8_0-quantized activation by default and by widened rows with ExactDot.
+// The two differ, by a rounding of the size of the weights' own: at most
+// twice the exact path's distance from the original (a wrong scale, bias,
+// nibble order or block would be far beyond). On the tiny test model, E = 32.
+func TestActivationPath(t *testing.T) {
+	c, err := convert.OpenCanonical(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m0, err := reference.Load(c.Config, c.Tensor, reference.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := []int{5, 42, 7, 99, 3, 17, 64, 88, 1, 8, 33, 77}
+	run := func(m *reference.Model) []float32 {
+		r, err := m.Run(m.NewState(), tokens, reference.Want{AllLogits: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Logits
+	}
+	orig := run(m0)
+	maxDiff := func(a, b []float32) (d float64, n int) {
+		for i := range a {
+			if a[i] != b[i] {
+				n++
+			}
+			d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+		}
+		return d, n
+	}
+	const group = 32
+	for _, bits := range []int{4, 8} {
+		{
+			out := filepath.Join(t.TempDir(), "mlx")
+			if _, err := Export(t.Context(), src, Options{Output: out, Bits: bits, GroupSize: group}); err != nil {
+				t.Fatal(err)
+			}
+			logits := func(exact bool) []float32 {
+				m, f, err := Load(out, reference.Options{ExactDot: exact})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				return run(m)
+			}
+			fast, exact := logits(false), logits(true)
+			dq, _ := maxDiff(exact, orig)
+			da, differ := maxDiff(fast, exact)
+			t.Logf("%d bits, group %d: %d of %d logits differ; max |Δ| activation path vs exact %.3g, exact vs original %.3g", bits, group, differ, len(fast), da, dq)
+			if differ == 0 {
+				t.Errorf("%d bits: the activation path gave the exact path's logits bit for bit: it was not used", bits)
+			}
+			if da > 2*dq {
+				t.Errorf("%d bits, group %d: max |Δlogit| activation path vs exact %.4g; exact vs original %.4g", bits, group, da, dq)
+			}
+		}
+	}
+}

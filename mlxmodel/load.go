@@ -99,6 +99,23 @@ func (m *rows) DecodeRow(i int, dst []float32) {
 	quant.MLXDequantizeRow(dst, m.packed[i*pb:(i+1)*pb], sc, bs, m.bits, m.group)
 }
 
+// dotRows are 4- or 8-bit rows, which also take dot products against a
+// prepared activation (kernel.VecDotter): quant.DotMLX, Q8_0 blocks of the
+// activation times the codes, then each group's scale and bias.
+type dotRows struct{ *rows }
+
+func (m dotRows) PrepareX(x []float32) any {
+	a := new(quant.MLXAct)
+	quant.QuantizeMLXAct(a, x, m.bits, m.group)
+	return a
+}
+
+func (m dotRows) DotRow(i int, x any) float32 {
+	ng := m.in / m.group
+	rb, pb := ng*m.sdt.Size(), m.in*m.bits/8
+	return quant.DotMLX(m.packed[i*pb:(i+1)*pb], m.scales[i*rb:(i+1)*rb], m.biases[i*rb:(i+1)*rb], m.sdt, x.(*quant.MLXAct))
+}
+
 // rowsOf returns the row decoder of the quantized module path (its .weight,
 // .scales and .biases tensors) and its row count; nil and no error when the
 // module is not quantized (no .scales).
@@ -138,7 +155,9 @@ func rowsOf(st *safetensors.Model, q quantization, path string) (*rows, int, err
 }
 
 // Load opens an MLX affine-quantized model folder for the forward pass;
-// quantized rows are dequantized inside the kernels. The returned shards
+// quantized rows are dequantized inside the kernels, or for 4 and 8 bits
+// dotted with a Q8_0-quantized activation unless opts.ExactDot
+// (docs/MLX.md). The returned shards
 // back the model's matrices; close them when done with the model.
 func Load(dir string, opts reference.Options) (*reference.Model, *safetensors.Model, error) {
 	p := filepath.Join(dir, "config.json")
@@ -177,6 +196,9 @@ func Load(dir string, opts reference.Options) (*reference.Model, *safetensors.Mo
 		}
 		if r == nil {
 			return nil, 0, 0, false
+		}
+		if quant.MLXDotBits(r.bits) && (r.sdt == formats.BF16 || r.sdt == formats.F16 || r.sdt == formats.F32) {
+			return dotRows{r}, out, r.in, true
 		}
 		return r, out, r.in, true
 	}

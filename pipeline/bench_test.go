@@ -101,7 +101,8 @@ func BenchmarkQuantFullSize(b *testing.B) {
 // tokens after 16, best of the -benchtime rounds)
 // of one random model, width 2560 and 4 layers (0.52 B parameters), as
 // bf16 canonical, as Q8_0 GGUF through the Q8_0 activation (llama.cpp's
-// CPU numerics) and through widened rows (--exact-dot), and as Q4_K_M GGUF,
+// CPU numerics) and through widened rows (--exact-dot), as Q4_K_M GGUF and
+// as MLX 4-bit (group 64),
 // all in the same run, with the activation path's speedup over the exact
 // and each format's time against its bandwidth bound (weight bytes ÷ the
 // rate two goroutines copy memory at, measured in the same run).
@@ -151,6 +152,18 @@ func BenchmarkDecode(b *testing.B) {
 		}
 		bytes[p] = float64(res.TensorBytes)
 	}
+	mlx := filepath.Join(dir, "mlx4")
+	if _, err := os.Stat(mlx); err != nil {
+		if _, err := mlxmodel.Export(context.Background(), src, mlxmodel.Options{Output: mlx, Bits: 4, GroupSize: 64}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	shards, _ := filepath.Glob(filepath.Join(mlx, "*.safetensors"))
+	for _, p := range shards {
+		if fi, err := os.Stat(p); err == nil {
+			bytes["mlx4"] += float64(fi.Size()) // tensor bytes and a small header
+		}
+	}
 	ids := make([]int, 16+decode)
 	for i := range ids {
 		ids[i] = (i*7919 + 13) % c.VocabSize
@@ -192,11 +205,12 @@ func BenchmarkDecode(b *testing.B) {
 		keep("bf16", msPerToken(src, reference.Options{}))
 		keep("q8_0", msPerToken(filepath.Join(dir, "q8_0.gguf"), reference.Options{}))
 		keep("q4_k_m", msPerToken(filepath.Join(dir, "q4_k_m.gguf"), reference.Options{}))
+		keep("mlx4", msPerToken(mlx, reference.Options{}))
 		if !full {
 			keep("q8_0-exact", msPerToken(filepath.Join(dir, "q8_0.gguf"), reference.Options{ExactDot: true}))
 		}
 	}
-	for _, f := range []string{"bf16", "q8_0", "q4_k_m"} {
+	for _, f := range []string{"bf16", "q8_0", "q4_k_m", "mlx4"} {
 		b.ReportMetric(best[f], f+"-ms/token")
 		// The bound: every weight byte read once per token at the rate two
 		// goroutines copy memory.

@@ -2,6 +2,7 @@ package quant
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/ggml"
 )
 
@@ -123,6 +125,52 @@ func BenchmarkQxSearch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N)/fast, "x-ggml-loop")
+}
+
+// BenchmarkMLXDot reports the GB/s of packed weights one core reads taking
+// DotMLX of every row of benchInput's matrix (MLX 4 and 8 bits, group 64,
+// bf16 scales) with its row 0, and the ratio to dequantizing each row and
+// taking the float32 dot product (the exact path) in the same run.
+func BenchmarkMLXDot(b *testing.B) {
+	x, rows, cols := benchInput(b)
+	for _, bits := range []int{4, 8} {
+		b.Run(fmt.Sprintf("bits=%d", bits), func(b *testing.B) {
+			const group = 64
+			pb, ng := cols*bits/8, cols/group
+			packed := make([]byte, rows*pb)
+			scb, bsb := make([]byte, rows*ng*2), make([]byte, rows*ng*2)
+			sc, bs := make([]float32, ng), make([]float32, ng)
+			for r := range rows {
+				MLXQuantizeRow(packed[r*pb:(r+1)*pb], sc, bs, x[r*cols:(r+1)*cols], bits, group)
+				formats.EncodeFloat32(scb[r*ng*2:], sc, formats.BF16)
+				formats.EncodeFloat32(bsb[r*ng*2:], bs, formats.BF16)
+			}
+			var a MLXAct
+			QuantizeMLXAct(&a, x[:cols], bits, group)
+			b.SetBytes(int64(len(packed)))
+			for b.Loop() {
+				for r := range rows {
+					DotMLX(packed[r*pb:(r+1)*pb], scb[r*ng*2:(r+1)*ng*2], bsb[r*ng*2:(r+1)*ng*2], formats.BF16, &a)
+				}
+			}
+			fast := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			b.ReportMetric(float64(len(packed))/fast, "GB/s")
+			row := make([]float32, cols)
+			start := time.Now()
+			for range b.N {
+				for r := range rows {
+					formats.DecodeFloat32(sc, scb[r*ng*2:(r+1)*ng*2], formats.BF16)
+					formats.DecodeFloat32(bs, bsb[r*ng*2:(r+1)*ng*2], formats.BF16)
+					MLXDequantizeRow(row, packed[r*pb:(r+1)*pb], sc, bs, bits, group)
+					var s float32
+					for i, v := range row {
+						s += v * x[i]
+					}
+				}
+			}
+			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N)/fast, "x-exact")
+		})
+	}
 }
 
 // BenchmarkRowChecks times, per type, what quantizing a row costs beside

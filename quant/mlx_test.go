@@ -2,9 +2,12 @@ package quant
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/sambay-conv/sambay-conv/formats"
 )
 
 // mlxWord reads word j of a packed row.
@@ -130,6 +133,59 @@ func TestMLXPackingEveryWidth(t *testing.T) {
 	for i, v := range p {
 		if v != byte(255-int(x[i])) {
 			t.Fatalf("8 bits: byte %d = %d, want %d", i, v, 255-int(x[i]))
+		}
+	}
+}
+
+// TestDotMLX: for 4- and 8-bit rows, every group size and scale dtype, the
+// AVX2 block sums equal the Go twin's bit for bit (rows of whole groups of
+// eight blocks and tails), and DotMLX is within the activation's rounding
+// of the exact product: the dequantized row (scales as stored) times the
+// unrounded activation.
+func TestDotMLX(t *testing.T) {
+	x := goldenInput(2 * 4096)
+	for _, bits := range []int{4, 8} {
+		for _, group := range []int{32, 64, 128} {
+			for _, sdt := range []formats.DType{formats.BF16, formats.F16, formats.F32} {
+				for _, n := range []int{256, 384, 1152} {
+					wx, ax := x[:n], x[4096:4096+n]
+					packed := make([]byte, n*bits/8)
+					sc, bs := make([]float32, n/group), make([]float32, n/group)
+					MLXQuantizeRow(packed, sc, bs, wx, bits, group)
+					scb, bsb := make([]byte, len(sc)*sdt.Size()), make([]byte, len(bs)*sdt.Size())
+					formats.EncodeFloat32(scb, sc, sdt)
+					formats.EncodeFloat32(bsb, bs, sdt)
+					formats.DecodeFloat32(sc, scb, sdt)
+					formats.DecodeFloat32(bs, bsb, sdt)
+					var a MLXAct
+					QuantizeMLXAct(&a, ax, bits, group)
+					got := DotMLX(packed, scb, bsb, sdt, &a)
+					restore := plainKernels()
+					twin := DotMLX(packed, scb, bsb, sdt, &a)
+					restore()
+					what := fmt.Sprintf("%d bits, group %d, %v scales, %d values", bits, group, sdt, n)
+					if math.Float32bits(got) != math.Float32bits(twin) {
+						t.Fatalf("%s: kernel %v, Go twin %v", what, got, twin)
+					}
+					// the same values stored as float32 take the general loop
+					scf, bsf := make([]byte, 4*len(sc)), make([]byte, 4*len(bs))
+					formats.EncodeFloat32(scf, sc, formats.F32)
+					formats.EncodeFloat32(bsf, bs, formats.F32)
+					if f32 := DotMLX(packed, scf, bsf, formats.F32, &a); math.Float32bits(f32) != math.Float32bits(got) {
+						t.Fatalf("%s: %v, with the scales as float32 %v", what, got, f32)
+					}
+					back := make([]float32, n)
+					MLXDequantizeRow(back, packed, sc, bs, bits, group)
+					var exact, mag float64
+					for i := range back {
+						exact += float64(back[i]) * float64(ax[i])
+						mag += math.Abs(float64(back[i]) * float64(ax[i]))
+					}
+					if d := math.Abs(float64(got) - exact); d > 0.01*mag+1e-6 {
+						t.Fatalf("%s: %v, exact %v (Σ|w·a| %v)", what, got, exact, mag)
+					}
+				}
+			}
 		}
 	}
 }

@@ -126,3 +126,26 @@ func dotQ3KFast(w []byte, a *Q8KAct, acc *[8]float32) bool {
 	dotQ3K(&w[0], &a.Q[0], &a.BSums[0], &a.D[0], nb, acc)
 	return true
 }
+
+//go:noescape
+func mlxT4x8(w *byte, q *int8, d *float32, groups int, t *float32)
+
+//go:noescape
+func mlxT8x8(w *byte, q *int8, d *float32, groups int, t *float32, asum *int32)
+
+// mlxBlocksFast computes t_b of DotMLX for whole groups of eight blocks
+// with AVX2 and returns the first block it left for mlxBlocksGo.
+func mlxBlocksFast(packed []byte, a *MLXAct, t []float32) int {
+	g := len(a.D) / 8
+	if !useAVX2 || g == 0 {
+		return 0
+	}
+	_, _, _ = packed[g*8*4*a.Bits-1], a.Q[g*8*qk-1], t[g*8-1]
+	if a.Bits == 4 {
+		mlxT4x8(&packed[0], &a.Q[0], &a.D[0], g, &t[0])
+	} else {
+		_ = a.S[g*8-1]
+		mlxT8x8(&packed[0], &a.Q[0], &a.D[0], g, &t[0], &a.S[0])
+	}
+	return g * 8
+}

@@ -747,3 +747,97 @@ DATA vd32<>+0(SB)/1, $0x20
 GLOBL vd32<>(SB), RODATA|NOPTR, $1
 DATA vdfour<>+0(SB)/1, $0x04
 GLOBL vdfour<>(SB), RODATA|NOPTR, $1
+
+// MLXTAIL stores the t_b of a group of eight blocks (int32 sums in Y0
+// after REDUCE8): float32(float32(sum)·da) at (R8), then steps DI, DX, R8.
+#define MLXTAIL \
+	VCVTDQ2PS Y0, Y0; \
+	VMULPS (DX), Y0, Y0; \
+	VMOVUPS Y0, (R8); \
+	ADDQ $256, DI; \
+	ADDQ $32, DX; \
+	ADDQ $32, R8
+
+// func mlxT4x8(w *byte, q *int8, d *float32, groups int, t *float32)
+// DotMLX's block terms for 4-bit rows, eight blocks (16 bytes each) per
+// group: the nibbles in the order the activation's codes were permuted to.
+TEXT ·mlxT4x8(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ groups+24(FP), CX
+	MOVQ t+32(FP), R8
+	VPBROADCASTW vdones<>(SB), Y12
+	VPBROADCASTB vdnib<>(SB), Y10
+m4loop:
+	NIBBLES(0)
+	UDOT(0, Y0)
+	NIBBLES(16)
+	UDOT(32, Y1)
+	NIBBLES(32)
+	UDOT(64, Y2)
+	NIBBLES(48)
+	UDOT(96, Y3)
+	NIBBLES(64)
+	UDOT(128, Y4)
+	NIBBLES(80)
+	UDOT(160, Y5)
+	NIBBLES(96)
+	UDOT(192, Y6)
+	NIBBLES(112)
+	UDOT(224, Y7)
+	REDUCE8
+	MLXTAIL
+	ADDQ $128, SI
+	DECQ CX
+	JNZ m4loop
+	VZEROUPPER
+	RET
+
+// M8BLOCK leaves in R the int32 partial sums of block k's 32 codes (bytes
+// at off(SI), 0…255) less 128, times the activation's codes at aoff(DI):
+// the codes XOR 0x80 (Y9) are c − 128 as signed bytes, then as BLOCKSUM.
+#define M8BLOCK(off, aoff, R) \
+	VMOVDQU off(SI), Y13; \
+	VPXOR Y9, Y13, Y13; \
+	VMOVDQU aoff(DI), Y14; \
+	VPABSB Y13, Y15; \
+	VPSIGNB Y13, Y14, Y14; \
+	VPMADDUBSW Y14, Y15, Y15; \
+	VPMADDWD Y12, Y15, R
+
+// func mlxT8x8(w *byte, q *int8, d *float32, groups int, t *float32, asum *int32)
+// DotMLX's block terms for 8-bit rows, eight blocks (32 bytes each) per
+// group: Σ (c−128)·a + 128·Σ a, the same integer as Σ c·a.
+TEXT ·mlxT8x8(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ groups+24(FP), CX
+	MOVQ t+32(FP), R8
+	MOVQ asum+40(FP), R9
+	VPBROADCASTW vdones<>(SB), Y12
+	VPBROADCASTB vd80<>(SB), Y9
+m8loop:
+	M8BLOCK(0, 0, Y0)
+	M8BLOCK(32, 32, Y1)
+	M8BLOCK(64, 64, Y2)
+	M8BLOCK(96, 96, Y3)
+	M8BLOCK(128, 128, Y4)
+	M8BLOCK(160, 160, Y5)
+	M8BLOCK(192, 192, Y6)
+	M8BLOCK(224, 224, Y7)
+	REDUCE8
+	VMOVDQU (R9), Y1
+	VPSLLD $7, Y1, Y1
+	VPADDD Y1, Y0, Y0
+	ADDQ $32, R9
+	MLXTAIL
+	ADDQ $256, SI
+	DECQ CX
+	JNZ m8loop
+	VZEROUPPER
+	RET
+
+DATA vd80<>+0(SB)/1, $0x80
+GLOBL vd80<>(SB), RODATA|NOPTR, $1

@@ -17,3 +17,5 @@ func dotQ5_0Fast(w []byte, a *Q8Act, acc *[8]float32) int { return 0 }
 func dotQ2KFast(w []byte, a *Q8KAct, acc, accm *[8]float32) bool { return false }
 
 func dotQ3KFast(w []byte, a *Q8KAct, acc *[8]float32) bool { return false }
+
+func mlxBlocksFast(packed []byte, a *MLXAct, t []float32) int { return 0 }
