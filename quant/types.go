@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sambay-conv/sambay-conv/ggml"
 	"github.com/x448/float16"
@@ -72,26 +73,30 @@ func Quantize(t ggml.Type, dst []byte, x []float32, rows, cols int) {
 		}
 		return
 	}
+	// Workers take runs of rows (about eight per worker over the tensor)
+	// from a counter: one row at a time cost a shared-counter handoff per
+	// row of a few microseconds' work.
+	run := max(1, rows/(8*nt))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	next := make(chan int, rows)
-	for r := 0; r < rows; r++ {
-		next <- r
-	}
-	close(next)
 	for w := 0; w < nt; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for r := range next {
-				QuantizeRow(t, dst[r*rb:(r+1)*rb], x[r*cols:(r+1)*cols])
+			for {
+				r0 := int(next.Add(int64(run))) - run
+				if r0 >= rows {
+					return
+				}
+				for r := r0; r < min(rows, r0+run); r++ {
+					QuantizeRow(t, dst[r*rb:(r+1)*rb], x[r*cols:(r+1)*cols])
+				}
 			}
 		}()
 	}
 	wg.Wait()
 }
 
-// fp16 rounds to IEEE half (RNE); ggml's GGML_FP32_TO_FP16 gives the same
-// bits for every finite input (ggml-impl.h 384–431).
 // fp16 is ggml's ggml_compute_fp32_to_fp16 (ggml-impl.h), the conversion
 // its reference quantizers use, written the same way: the magnitude scaled
 // up by 2^112 and down by 2^-110 makes float32 multiplication round the

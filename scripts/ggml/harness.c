@@ -8,7 +8,8 @@
 // usage: harness TYPE FILE ROWS REPS   (TYPE: q4_0 q5_0 q8_0 q2_k q3_k q4_k q5_k q6_k)
 // prints: TYPE GB/s-of-weights (best repetition) and the sum of the row results.
 // With HARNESS_QUANT set it times the reference quantizer instead (q4_1 and q5_1 too):
-// prints TYPE MB/s-of-float32-input (best repetition) and an FNV-1a hash of the bytes.
+// prints TYPE MB/s-of-float32-input (best repetition) and an FNV-1a hash of the bytes, which
+// it writes to the file HARNESS_OUT names, if set.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,13 @@ int main(int argc, char **argv) {
             h = (h ^ (unsigned char)w[i]) * 0x100000001b3ull;
         }
         printf("%s %.1f %016llx\n", type, (double)rows * cols * 4 / best / 1e6, h);
+        if (getenv("HARNESS_OUT")) { // the bytes, for a comparison
+            FILE *o = fopen(getenv("HARNESS_OUT"), "wb");
+            if (!o || fwrite(w, 1, row_bytes * rows, o) != row_bytes * rows || fclose(o)) {
+                fprintf(stderr, "harness: writing %s failed\n", getenv("HARNESS_OUT"));
+                return 1;
+            }
+        }
         return 0;
     }
     if (!types[t].dot) {
