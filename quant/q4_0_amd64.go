@@ -78,7 +78,15 @@ func affinePack(out []byte, xb *[qk]float32, mn, id float32, clamp int32) uint32
 // plainKernels switches to the Go twins of the assembly kernels (for
 // benchmarks and tests) until the returned function is called.
 func plainKernels() (restore func()) {
-	prev, prevF16C := useAVX2, useF16C
-	useAVX2, useF16C = false, false
-	return func() { useAVX2, useF16C = prev, prevF16C }
+	prev, prevF16C, prev512 := useAVX2, useF16C, useAVX512BW
+	useAVX2, useF16C, useAVX512BW = false, false, false
+	return func() { useAVX2, useF16C, useAVX512BW = prev, prevF16C, prev512 }
+}
+
+// avx2Only turns off the AVX-512 variants (tests check both kernels where
+// the machine has AVX-512).
+func avx2Only() (restore func()) {
+	prev := useAVX512BW
+	useAVX512BW = false
+	return func() { useAVX512BW = prev }
 }

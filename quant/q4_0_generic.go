@@ -19,3 +19,5 @@ func plainKernels() (restore func()) { return func() {} }
 func errSums16Fast(x, q []float32, se, sx *[16]float64) int { return 0 }
 
 func nonFiniteFast(x []float32) (bool, int) { return false, 0 }
+
+func avx2Only() (restore func()) { return func() {} }

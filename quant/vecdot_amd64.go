@@ -72,6 +72,12 @@ func dotQ40x8(w *byte, q *int8, d *float32, groups int, acc *[8]float32, asum *i
 //go:noescape
 func dotQ50x8(w *byte, q *int8, d *float32, groups int, acc *[8]float32, asum *int32)
 
+//go:noescape
+func dotQ50x8k(w *byte, q *int8, d *float32, groups int, acc *[8]float32, asum *int32)
+
+// useAVX512BW gates dotQ50x8k (byte masks from mask registers).
+var useAVX512BW = cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
+
 // dotQ4_0Fast accumulates whole groups of eight Q4_0 blocks with AVX2 and
 // returns the first block it left for dotQ450Go.
 func dotQ4_0Fast(w []byte, a *Q8Act, acc *[8]float32) int {
@@ -93,7 +99,11 @@ func dotQ5_0Fast(w []byte, a *Q8Act, acc *[8]float32) int {
 	}
 	_ = w[g*8*22-1]
 	_ = a.S[g*8-1]
-	dotQ50x8(&w[0], &a.Q[0], &a.D[0], g, acc, &a.S[0])
+	if useAVX512BW {
+		dotQ50x8k(&w[0], &a.Q[0], &a.D[0], g, acc, &a.S[0])
+	} else {
+		dotQ50x8(&w[0], &a.Q[0], &a.D[0], g, acc, &a.S[0])
+	}
 	return g * 8
 }
 

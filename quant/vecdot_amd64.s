@@ -200,6 +200,50 @@ q50loop:
 	VZEROUPPER
 	RET
 
+// Q50CODESK is Q50CODES with AVX-512: KMOVD takes qh into K1, VPMOVM2B
+// spreads it to 0xff bytes where a bit is set. Uses Y14, Y15.
+#define Q50CODESK(off) \
+	KMOVD off+2(SI), K1; \
+	VPMOVM2B K1, Y14; \
+	VPAND Y9, Y14, Y14; \
+	NIBBLES(off+6); \
+	VPOR Y14, Y13, Y13
+
+// func dotQ50x8k(w *byte, q *int8, d *float32, groups int, acc *[8]float32, asum *int32)
+// dotQ50x8 with AVX-512 (BW, VL): qh's 32 bits become a byte mask in
+// one VPMOVM2B from a mask register instead of a shuffle, AND and compare.
+// dotQ8x8 for Q5_0 blocks (22 bytes): Σ (q−16)·a taken as Σ q·a − 16·Σ a.
+TEXT ·dotQ50x8k(SB), NOSPLIT, $0-48
+	GROUPARGS
+	MOVQ asum+40(FP), R9
+	VPBROADCASTB vdnib<>(SB), Y10
+	VPBROADCASTB vdsixteen<>(SB), Y9
+q50kloop:
+	Q50CODESK(0)
+	UDOT(0, Y0)
+	Q50CODESK(22)
+	UDOT(32, Y1)
+	Q50CODESK(44)
+	UDOT(64, Y2)
+	Q50CODESK(66)
+	UDOT(96, Y3)
+	Q50CODESK(88)
+	UDOT(128, Y4)
+	Q50CODESK(110)
+	UDOT(160, Y5)
+	Q50CODESK(132)
+	UDOT(192, Y6)
+	Q50CODESK(154)
+	UDOT(224, Y7)
+	REDUCE8
+	OFFSET(4)
+	GROUPSCALE(22)
+	DECQ CX
+	JNZ q50kloop
+	VMOVUPS Y11, (R8)
+	VZEROUPPER
+	RET
+
 DATA vdnib<>+0(SB)/1, $0x0f
 GLOBL vdnib<>(SB), RODATA|NOPTR, $1
 

@@ -67,12 +67,15 @@ func TestDotKernels(t *testing.T) {
 				row := make([]byte, k.t.RowBytes(n))
 				QuantizeRow(k.t, row, wx)
 				got := k.dot(row, ax)
-				restore := plainKernels()
+				restore := avx2Only()
+				avx2 := k.dot(row, ax)
+				restore()
+				restore = plainKernels()
 				twin := k.dot(row, ax)
 				restore()
 				what := fmt.Sprintf("%v, %d values, row %d", k.t, n, r)
-				if math.Float32bits(got) != math.Float32bits(twin) {
-					t.Fatalf("%s: kernel %v, Go twin %v", what, got, twin)
+				if math.Float32bits(got) != math.Float32bits(twin) || math.Float32bits(avx2) != math.Float32bits(twin) {
+					t.Fatalf("%s: kernel %v (AVX2 only %v), Go twin %v", what, got, avx2, twin)
 				}
 				checkNearExact(t, what, got, k.t, row, ax)
 			}
