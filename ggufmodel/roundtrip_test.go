@@ -243,17 +243,8 @@ func checkActivationPath(t *testing.T, src, policy string) {
 		t.Fatal(err)
 	}
 	orig, fast, exact := run(m0), logits(false), logits(true)
-	maxDiff := func(a, b []float32) (d float64, n int) {
-		for i := range a {
-			if a[i] != b[i] {
-				n++
-			}
-			d = math.Max(d, math.Abs(float64(a[i]-b[i])))
-		}
-		return d, n
-	}
-	dq, _ := maxDiff(exact, orig)
-	da, differ := maxDiff(fast, exact)
+	dq, _ := testmodel.MaxDiff(exact, orig)
+	da, differ := testmodel.MaxDiff(fast, exact)
 	if differ == 0 {
 		t.Errorf("%s: the activation path gave the exact path's logits bit for bit: it was not used", policy)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/formats"
 	"github.com/sambay-conv/sambay-conv/formats/safetensors"
+	"github.com/sambay-conv/sambay-conv/internal/testmodel"
 	"github.com/sambay-conv/sambay-conv/layout"
 	"github.com/sambay-conv/sambay-conv/quant"
 	"github.com/sambay-conv/sambay-conv/reference"
@@ -446,15 +447,6 @@ func TestActivationPath(t *testing.T) {
 		return r.Logits
 	}
 	orig := run(m0)
-	maxDiff := func(a, b []float32) (d float64, n int) {
-		for i := range a {
-			if a[i] != b[i] {
-				n++
-			}
-			d = math.Max(d, math.Abs(float64(a[i]-b[i])))
-		}
-		return d, n
-	}
 	const group = 32
 	for _, bits := range []int{4, 8} {
 		{
@@ -471,8 +463,8 @@ func TestActivationPath(t *testing.T) {
 				return run(m)
 			}
 			fast, exact := logits(false), logits(true)
-			dq, _ := maxDiff(exact, orig)
-			da, differ := maxDiff(fast, exact)
+			dq, _ := testmodel.MaxDiff(exact, orig)
+			da, differ := testmodel.MaxDiff(fast, exact)
 			t.Logf("%d bits, group %d: %d of %d logits differ; max |Δ| activation path vs exact %.3g, exact vs original %.3g", bits, group, differ, len(fast), da, dq)
 			if differ == 0 {
 				t.Errorf("%d bits: the activation path gave the exact path's logits bit for bit: it was not used", bits)

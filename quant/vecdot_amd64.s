@@ -520,24 +520,46 @@ GLOBL q6kshuf<>(SB), RODATA|NOPTR, $128
 	VPOR Y4, Y3, Y3; \
 	Q6CHUNK(Y3, aoff+96, Y12, ACC)
 
+// BSARGS loads the arguments shared by dotQ6K, dotQ3K and dotQ2K (w, q,
+// bsums, d, nb, acc) and acc's lanes into Y11.
+#define BSARGS \
+	MOVQ w+0(FP), SI; \
+	MOVQ q+8(FP), DI; \
+	MOVQ bsums+16(FP), DX; \
+	MOVQ d+24(FP), R9; \
+	MOVQ nb+32(FP), CX; \
+	MOVQ acc+40(FP), AX; \
+	VMOVUPS (AX), Y11
+
+// SHUFCTRLS loads the four q6kshuf controls (chunks 0–3) into A, B, C, D.
+#define SHUFCTRLS(A, B, C, D) \
+	VMOVDQU q6kshuf<>+0(SB), A; \
+	VMOVDQU q6kshuf<>+32(SB), B; \
+	VMOVDQU q6kshuf<>+64(SB), C; \
+	VMOVDQU q6kshuf<>+96(SB), D
+
+// DTAIL adds the int32 lanes SUM times float32(d·da) to Y11 (d the f16 at
+// off(SI), da at (R9)), each lane float32(float32(lane)·float32(d·da)).
+// Uses Y1.
+#define DTAIL(off, SUM) \
+	MOVWLZX off(SI), R10; \
+	VMOVD R10, X1; \
+	VCVTPH2PS X1, X1; \
+	VMULSS (R9), X1, X1; \
+	VBROADCASTSS X1, Y1; \
+	VCVTDQ2PS SUM, SUM; \
+	VMULPS Y1, SUM, SUM; \
+	VADDPS SUM, Y11, Y11
+
 // func dotQ6K(w *byte, q *int8, bsums *int16, d *float32, nb int, acc *[8]float32)
 // A Q6_K row (nb blocks of 210 bytes) times a Q8_K activation (codes,
 // 16-value sums, scales), accumulated into acc as dotQ6KGo does.
 TEXT ·dotQ6K(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
-	MOVQ q+8(FP), DI
-	MOVQ bsums+16(FP), DX
-	MOVQ d+24(FP), R9
-	MOVQ nb+32(FP), CX
-	MOVQ acc+40(FP), AX
-	VMOVUPS (AX), Y11
+	BSARGS
 	VPBROADCASTB vdnib<>(SB), Y10
 	VPBROADCASTB vdthree<>(SB), Y14
 	VPSLLW $4, Y14, Y14
-	VMOVDQU q6kshuf<>+0(SB), Y6
-	VMOVDQU q6kshuf<>+32(SB), Y7
-	VMOVDQU q6kshuf<>+64(SB), Y8
-	VMOVDQU q6kshuf<>+96(SB), Y12
+	SHUFCTRLS(Y6, Y7, Y8, Y12)
 q6loop:
 	VPMOVSXBW 192(SI), Y15
 	VPXOR Y5, Y5, Y5
@@ -550,14 +572,7 @@ q6loop:
 	VPSLLD $5, Y13, Y13
 	VPSUBD Y13, Y5, Y5
 	// acc += float32(float32(lane)·float32(d·da))
-	MOVWLZX 208(SI), R10
-	VMOVD R10, X1
-	VCVTPH2PS X1, X1
-	VMULSS (R9), X1, X1
-	VBROADCASTSS X1, Y1
-	VCVTDQ2PS Y5, Y5
-	VMULPS Y1, Y5, Y5
-	VADDPS Y5, Y11, Y11
+	DTAIL(208, Y5)
 	ADDQ $210, SI
 	ADDQ $256, DI
 	ADDQ $32, DX
@@ -613,21 +628,12 @@ GLOBL q5sel<>(SB), RODATA|NOPTR, $32
 // codes, d, dmin) times a Q8_K activation, accumulated into acc and accm
 // as dotQ2KGo does.
 TEXT ·dotQ2K(SB), NOSPLIT, $0-56
-	MOVQ w+0(FP), SI
-	MOVQ q+8(FP), DI
-	MOVQ bsums+16(FP), DX
-	MOVQ d+24(FP), R9
-	MOVQ nb+32(FP), CX
-	MOVQ acc+40(FP), AX
+	BSARGS
 	MOVQ accm+48(FP), BX
-	VMOVUPS (AX), Y11
 	VMOVUPS (BX), Y12
 	VPBROADCASTB vdnib<>(SB), Y10
 	VPBROADCASTB vdthree<>(SB), Y8
-	VMOVDQU q6kshuf<>+0(SB), Y4
-	VMOVDQU q6kshuf<>+32(SB), Y5
-	VMOVDQU q6kshuf<>+64(SB), Y6
-	VMOVDQU q6kshuf<>+96(SB), Y7
+	SHUFCTRLS(Y4, Y5, Y6, Y7)
 q2loop:
 	// scales (low nibbles) and mins (high) as 16 words each; the mins
 	// times the activation's 16-value sums, pairs into lane k
@@ -687,20 +693,11 @@ q2loop:
 // (a0&k2)|(a2&k1)<<4, 4–7 (a1&k2)|((a2>>2)&k1)<<4, 8–11
 // ((a0>>4)&k2)|((a2>>4)&k1)<<4, 12–15 ((a1>>4)&k2)|((a2>>6)&k1)<<4), less 32.
 TEXT ·dotQ3K(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
-	MOVQ q+8(FP), DI
-	MOVQ bsums+16(FP), DX
-	MOVQ d+24(FP), R9
-	MOVQ nb+32(FP), CX
-	MOVQ acc+40(FP), AX
-	VMOVUPS (AX), Y11
+	BSARGS
 	VPBROADCASTB vdthree<>(SB), Y8
 	VPBROADCASTB vdfour<>(SB), Y10
 	VPBROADCASTB vd32<>(SB), Y12
-	VMOVDQU q6kshuf<>+0(SB), Y4
-	VMOVDQU q6kshuf<>+32(SB), Y5
-	VMOVDQU q6kshuf<>+64(SB), Y6
-	VMOVDQU q6kshuf<>+96(SB), Y7
+	SHUFCTRLS(Y4, Y5, Y6, Y7)
 q3loop:
 	MOVL 96(SI), R10
 	MOVL 100(SI), R11
@@ -769,14 +766,7 @@ q3loop:
 	KCHUNK(224, Y7)
 	VPSUBD Y13, Y3, Y3
 	// acc += float32(lane·float32(d·da))
-	MOVWLZX 108(SI), R10
-	VMOVD R10, X1
-	VCVTPH2PS X1, X1
-	VMULSS (R9), X1, X1
-	VBROADCASTSS X1, Y1
-	VCVTDQ2PS Y3, Y3
-	VMULPS Y1, Y3, Y3
-	VADDPS Y3, Y11, Y11
+	DTAIL(108, Y3)
 	ADDQ $110, SI
 	ADDQ $256, DI
 	ADDQ $32, DX

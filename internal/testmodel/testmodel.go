@@ -184,3 +184,14 @@ func WriteRandom(tb testing.TB, dir string, c reference.Config, configJSON []byt
 		tb.Fatal(err)
 	}
 }
+
+// MaxDiff returns the largest |a[i] − b[i]| and how many elements differ.
+func MaxDiff(a, b []float32) (d float64, n int) {
+	for i := range a {
+		if a[i] != b[i] {
+			n++
+		}
+		d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d, n
+}
