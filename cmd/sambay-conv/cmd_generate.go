@@ -28,7 +28,7 @@ func generateCommand() *cli.Command {
 			&cli.FloatFlag{Name: "min-p", Usage: "drop tokens less likely than min-p × the most likely one's probability"},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the sampler (the same seed gives the same text)"},
 			&cli.StringSliceFlag{Name: "stop", Usage: "stop before this text; repeatable"},
-			&cli.BoolFlag{Name: "exact-dot", Usage: "multiply Q8_0 GGUF matrices by widened rows, without quantizing the activation as llama.cpp does"},
+			&cli.BoolFlag{Name: "exact-dot", Usage: "multiply quantized matrices (GGUF, MLX 4/8-bit) by rows widened to float32, without quantizing the activation as llama.cpp does"},
 			&cli.BoolFlag{Name: "quiet", Usage: "print only the generated text, not the speed line"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object at the end (prompt and decode tokens/s, the ids and the text) instead of streaming"},
 		},

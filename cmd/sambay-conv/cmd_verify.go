@@ -33,7 +33,7 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "mode", Value: "fp32", Usage: "numerics: fp32 or bf16"},
 			&cli.BoolFlag{Name: "round-params-bf16", Usage: "in bf16 mode also round A_log and the DA lambdas"},
 			&cli.BoolFlag{Name: "state-bf16", Usage: "round the Mamba SSM state and conv window to bf16 after every step, as HF and vLLM caches do"},
-			&cli.BoolFlag{Name: "exact-dot", Usage: "multiply Q8_0 GGUF matrices by widened rows, without quantizing the activation as llama.cpp does"},
+			&cli.BoolFlag{Name: "exact-dot", Usage: "multiply quantized matrices (GGUF, MLX 4/8-bit) by rows widened to float32, without quantizing the activation as llama.cpp does"},
 			&cli.FloatFlag{Name: "tol-logits", HideDefault: true, Usage: "tolerance on logits, relative to max |logit| (default: fp32 1e-5, bf16 2e-2; a quantized MODEL is reported, not judged)"},
 			&cli.FloatFlag{Name: "tol-hidden", HideDefault: true, Usage: "tolerance on each block's hidden state, relative to its max |value| (default: as --tol-logits)"},
 			&cli.FloatFlag{Name: "max-kld", HideDefault: true, Usage: "quantized MODEL: fail when the mean KL divergence exceeds this (default: report only)"},
