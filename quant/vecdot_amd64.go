@@ -39,6 +39,9 @@ func dotQ4KFast(w []byte, a *Q8KAct, acc, accm *[8]float32) bool {
 //go:noescape
 func dotQ6K(w *byte, q *int8, bsums *int16, d *float32, nb int, acc *[8]float32)
 
+//go:noescape
+func dotQ6Kz(w *byte, q *int8, bsums *int16, d *float32, nb int, acc *[8]float32)
+
 // dotQ6KFast is DotQ6_K with AVX2 (false where the machine lacks it).
 func dotQ6KFast(w []byte, a *Q8KAct, acc *[8]float32) bool {
 	nb := len(a.D)
@@ -47,7 +50,11 @@ func dotQ6KFast(w []byte, a *Q8KAct, acc *[8]float32) bool {
 	}
 	_ = w[nb*210-1]
 	_, _ = a.Q[nb*QK_K-1], a.BSums[nb*16-1]
-	dotQ6K(&w[0], &a.Q[0], &a.BSums[0], &a.D[0], nb, acc)
+	if useAVX512BW {
+		dotQ6Kz(&w[0], &a.Q[0], &a.BSums[0], &a.D[0], nb, acc)
+	} else {
+		dotQ6K(&w[0], &a.Q[0], &a.BSums[0], &a.D[0], nb, acc)
+	}
 	return true
 }
 
@@ -75,7 +82,8 @@ func dotQ50x8(w *byte, q *int8, d *float32, groups int, acc *[8]float32, asum *i
 //go:noescape
 func dotQ50x8k(w *byte, q *int8, d *float32, groups int, acc *[8]float32, asum *int32)
 
-// useAVX512BW gates dotQ50x8k (byte masks from mask registers).
+// useAVX512BW gates the AVX-512 kernels: dotQ50x8k (byte masks from mask
+// registers), dotQ2Kz and dotQ6Kz (both halves of a block per register).
 var useAVX512BW = cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 
 // dotQ4_0Fast accumulates whole groups of eight Q4_0 blocks with AVX2 and
@@ -111,6 +119,9 @@ func dotQ5_0Fast(w []byte, a *Q8Act, acc *[8]float32) int {
 func dotQ2K(w *byte, q *int8, bsums *int16, d *float32, nb int, acc, accm *[8]float32)
 
 //go:noescape
+func dotQ2Kz(w *byte, q *int8, bsums *int16, d *float32, nb int, acc, accm *[8]float32)
+
+//go:noescape
 func dotQ3K(w *byte, q *int8, bsums *int16, d *float32, nb int, acc *[8]float32)
 
 // dotQ2KFast is DotQ2_K with AVX2 (false where the machine lacks it).
@@ -121,7 +132,11 @@ func dotQ2KFast(w []byte, a *Q8KAct, acc, accm *[8]float32) bool {
 	}
 	_ = w[nb*84-1]
 	_, _ = a.Q[nb*QK_K-1], a.BSums[nb*16-1]
-	dotQ2K(&w[0], &a.Q[0], &a.BSums[0], &a.D[0], nb, acc, accm)
+	if useAVX512BW {
+		dotQ2Kz(&w[0], &a.Q[0], &a.BSums[0], &a.D[0], nb, acc, accm)
+	} else {
+		dotQ2K(&w[0], &a.Q[0], &a.BSums[0], &a.D[0], nb, acc, accm)
+	}
 	return true
 }
 

@@ -875,3 +875,146 @@ m8loop:
 
 DATA vd80<>+0(SB)/1, $0x80
 GLOBL vd80<>(SB), RODATA|NOPTR, $1
+
+// Q2CHUNKZ adds to Z10 chunk g of both halves of a Q2_K block at once
+// (AVX-512: the 64 qs bytes in Z0, half n in 256-bit lane n): codes
+// (q >> 2g) & 3, the activation's codes of half 0 at aoff(DI) and of half 1
+// at aoff+128(DI) in one register, scales picked by the control CTRL from
+// Z9 (128-bit lanes: sub-blocks 0–7, 0–7, 8–15, 8–15). The integer lanes
+// of the two halves are added at the end, so each of the eight lanes sums
+// what DotQ2_K's lane sums. Uses Z1–Z3.
+#define Q2CHUNKZ(SHIFT, aoff, CTRL) \
+	VPSRLW $SHIFT, Z0, Z1; \
+	VPANDD Z8, Z1, Z1; \
+	VMOVDQU aoff(DI), Y2; \
+	VINSERTI64X4 $1, aoff+128(DI), Z2, Z2; \
+	VPMADDUBSW Z2, Z1, Z1; \
+	VPSHUFB CTRL, Z9, Z3; \
+	VPMADDWD Z3, Z1, Z1; \
+	VPADDD Z1, Z10, Z10
+
+// func dotQ2Kz(w *byte, q *int8, bsums *int16, d *float32, nb int, acc, accm *[8]float32)
+// dotQ2K with AVX-512 BW: both 128-value halves of a block per instruction.
+TEXT ·dotQ2Kz(SB), NOSPLIT, $0-56
+	BSARGS
+	MOVQ accm+48(FP), BX
+	VMOVUPS (BX), Y12
+	VPBROADCASTB vdnib<>(SB), Y13
+	VPBROADCASTB vdthree<>(SB), Z8
+	VBROADCASTI64X4 q6kshuf<>+0(SB), Z4
+	VBROADCASTI64X4 q6kshuf<>+32(SB), Z5
+	VBROADCASTI64X4 q6kshuf<>+64(SB), Z6
+	VBROADCASTI64X4 q6kshuf<>+96(SB), Z7
+q2zloop:
+	// scales (low nibbles) as 16 words, lanes 0–7 0–7 8–15 8–15 in Z9;
+	// the mins times the activation's 16-value sums, pairs into lane k (Y14)
+	VMOVDQU 0(SI), X15
+	VPAND X13, X15, X14
+	VPMOVZXBW X14, Y14
+	VSHUFI64X2 $0x50, Z14, Z14, Z9
+	VPSRLW $4, X15, X15
+	VPAND X13, X15, X15
+	VPMOVZXBW X15, Y14
+	VPMADDWD (DX), Y14, Y14
+	VMOVDQU64 16(SI), Z0
+	VPXORD Z10, Z10, Z10
+	Q2CHUNKZ(0, 0, Z4)
+	Q2CHUNKZ(2, 32, Z5)
+	Q2CHUNKZ(4, 64, Z6)
+	Q2CHUNKZ(6, 96, Z7)
+	VEXTRACTI64X4 $1, Z10, Y3
+	VPADDD Y10, Y3, Y3
+	VMOVD 80(SI), X1
+	VCVTPH2PS X1, X1
+	VBROADCASTSS (R9), X2
+	VMULPS X2, X1, X1
+	VMOVSHDUP X1, X2
+	VBROADCASTSS X1, Y1
+	VBROADCASTSS X2, Y2
+	VCVTDQ2PS Y3, Y3
+	VMULPS Y1, Y3, Y3
+	VADDPS Y3, Y11, Y11
+	VCVTDQ2PS Y14, Y14
+	VMULPS Y2, Y14, Y14
+	VADDPS Y14, Y12, Y12
+	ADDQ $84, SI
+	ADDQ $256, DI
+	ADDQ $32, DX
+	ADDQ $4, R9
+	DECQ CX
+	JNZ q2zloop
+	VMOVUPS Y11, (AX)
+	VMOVUPS Y12, (BX)
+	VZEROUPPER
+	RET
+
+// Q6CHUNKZ adds to Z10 chunk g of both halves of a Q6_K block (AVX-512:
+// half n in 256-bit lane n): the codes in Z1, the activation's codes of
+// half 0 at aoff(DI) and of half 1 at aoff+128(DI), scales picked by CTRL
+// from Z9 as in Q2CHUNKZ. Uses Z2, Z3.
+#define Q6CHUNKZ(aoff, CTRL) \
+	VMOVDQU aoff(DI), Y2; \
+	VINSERTI64X4 $1, aoff+128(DI), Z2, Z2; \
+	VPMADDUBSW Z2, Z1, Z1; \
+	VPSHUFB CTRL, Z9, Z3; \
+	VPMADDWD Z3, Z1, Z1; \
+	VPADDD Z1, Z10, Z10
+
+// func dotQ6Kz(w *byte, q *int8, bsums *int16, d *float32, nb int, acc *[8]float32)
+// dotQ6K with AVX-512 BW: both 128-value halves of a block per instruction
+// (ql's bytes 0–31 with 64–95 and 32–63 with 96–127, qh's 64 bytes whole).
+TEXT ·dotQ6Kz(SB), NOSPLIT, $0-48
+	BSARGS
+	VPBROADCASTB vdnib<>(SB), Z13
+	VPBROADCASTB vdthree<>(SB), Z14
+	VPSLLW $4, Z14, Z14
+	VBROADCASTI64X4 q6kshuf<>+0(SB), Z4
+	VBROADCASTI64X4 q6kshuf<>+32(SB), Z5
+	VBROADCASTI64X4 q6kshuf<>+64(SB), Z6
+	VBROADCASTI64X4 q6kshuf<>+96(SB), Z7
+q6zloop:
+	VPMOVSXBW 192(SI), Y15
+	VSHUFI64X2 $0x50, Z15, Z15, Z9
+	VMOVDQU64 0(SI), Y16
+	VINSERTI64X4 $1, 64(SI), Z16, Z16
+	VMOVDQU64 32(SI), Y17
+	VINSERTI64X4 $1, 96(SI), Z17, Z17
+	VMOVDQU64 128(SI), Z18
+	VPXORD Z10, Z10, Z10
+	VPANDD Z13, Z16, Z1
+	VPSLLW $4, Z18, Z2
+	VPANDD Z14, Z2, Z2
+	VPORD Z2, Z1, Z1
+	Q6CHUNKZ(0, Z4)
+	VPANDD Z13, Z17, Z1
+	VPSLLW $2, Z18, Z2
+	VPANDD Z14, Z2, Z2
+	VPORD Z2, Z1, Z1
+	Q6CHUNKZ(32, Z5)
+	VPSRLW $4, Z16, Z1
+	VPANDD Z13, Z1, Z1
+	VPANDD Z14, Z18, Z2
+	VPORD Z2, Z1, Z1
+	Q6CHUNKZ(64, Z6)
+	VPSRLW $4, Z17, Z1
+	VPANDD Z13, Z1, Z1
+	VPSRLW $2, Z18, Z2
+	VPANDD Z14, Z2, Z2
+	VPORD Z2, Z1, Z1
+	Q6CHUNKZ(96, Z7)
+	VEXTRACTI64X4 $1, Z10, Y3
+	VPADDD Y10, Y3, Y3
+	// less the offset: lane k, 32·(sc_2k·bsum_2k + sc_2k+1·bsum_2k+1)
+	VPMADDWD (DX), Y15, Y12
+	VPSLLD $5, Y12, Y12
+	VPSUBD Y12, Y3, Y3
+	DTAIL(208, Y3)
+	ADDQ $210, SI
+	ADDQ $256, DI
+	ADDQ $32, DX
+	ADDQ $4, R9
+	DECQ CX
+	JNZ q6zloop
+	VMOVUPS Y11, (AX)
+	VZEROUPPER
+	RET
