@@ -342,25 +342,30 @@ GLOBL q4kshuf<>(SB), RODATA|NOPTR, $256
 	VPMOVZXBD X9, Y9; \
 	VPMULLD (DX), Y9, Y9
 
-// KTAIL adds the block's lanes to the accumulators: Y4 + Y5 (int32 sums)
-// times dd = float32(d·da) into Y11, Y9 (mins·sums) times dm =
-// float32(dmin·da) into Y12 (d, dmin the f16 pair at 0(SI), da at (R9)),
-// and steps to the next block of size BS. Uses Y6, Y7.
+// DMTAIL adds a block's lanes to the accumulators: SUM (int32) times
+// dd = float32(d·da) into Y11, MINS (int32) times dm = float32(dmin·da)
+// into Y12, each lane float32(float32(lane)·dd) (d, dmin the f16 pair at
+// off(SI), da at (R9)). Uses Y1, Y2.
+#define DMTAIL(off, SUM, MINS) \
+	VMOVD off(SI), X1; \
+	VCVTPH2PS X1, X1; \
+	VBROADCASTSS (R9), X2; \
+	VMULPS X2, X1, X1; \
+	VMOVSHDUP X1, X2; \
+	VBROADCASTSS X1, Y1; \
+	VBROADCASTSS X2, Y2; \
+	VCVTDQ2PS SUM, SUM; \
+	VMULPS Y1, SUM, SUM; \
+	VADDPS SUM, Y11, Y11; \
+	VCVTDQ2PS MINS, MINS; \
+	VMULPS Y2, MINS, MINS; \
+	VADDPS MINS, Y12, Y12
+
+// KTAIL adds a Q4_K/Q5_K block's lanes (Y4 + Y5, mins·sums in Y9) to the
+// accumulators and steps to the next block of size BS.
 #define KTAIL(BS) \
 	VPADDD Y5, Y4, Y4; \
-	VMOVD 0(SI), X6; \
-	VCVTPH2PS X6, X6; \
-	VBROADCASTSS (R9), X7; \
-	VMULPS X7, X6, X6; \
-	VMOVSHDUP X6, X7; \
-	VBROADCASTSS X6, Y6; \
-	VBROADCASTSS X7, Y7; \
-	VCVTDQ2PS Y4, Y4; \
-	VMULPS Y6, Y4, Y4; \
-	VADDPS Y4, Y11, Y11; \
-	VCVTDQ2PS Y9, Y9; \
-	VMULPS Y7, Y9, Y9; \
-	VADDPS Y9, Y12, Y12; \
+	DMTAIL(0, Y4, Y9); \
 	ADDQ $BS, SI; \
 	ADDQ $256, DI; \
 	ADDQ $32, DX; \
@@ -649,20 +654,7 @@ q2loop:
 	Q2HALF(16, 0)
 	VPERMQ $0xee, Y15, Y9
 	Q2HALF(48, 128)
-	// acc += float32(lane·float32(d·da)), accm += float32(mins·float32(dmin·da))
-	VMOVD 80(SI), X1
-	VCVTPH2PS X1, X1
-	VBROADCASTSS (R9), X2
-	VMULPS X2, X1, X1
-	VMOVSHDUP X1, X2
-	VBROADCASTSS X1, Y1
-	VBROADCASTSS X2, Y2
-	VCVTDQ2PS Y3, Y3
-	VMULPS Y1, Y3, Y3
-	VADDPS Y3, Y11, Y11
-	VCVTDQ2PS Y13, Y13
-	VMULPS Y2, Y13, Y13
-	VADDPS Y13, Y12, Y12
+	DMTAIL(80, Y3, Y13)
 	ADDQ $84, SI
 	ADDQ $256, DI
 	ADDQ $32, DX
@@ -924,19 +916,7 @@ q2zloop:
 	Q2CHUNKZ(6, 96, Z7)
 	VEXTRACTI64X4 $1, Z10, Y3
 	VPADDD Y10, Y3, Y3
-	VMOVD 80(SI), X1
-	VCVTPH2PS X1, X1
-	VBROADCASTSS (R9), X2
-	VMULPS X2, X1, X1
-	VMOVSHDUP X1, X2
-	VBROADCASTSS X1, Y1
-	VBROADCASTSS X2, Y2
-	VCVTDQ2PS Y3, Y3
-	VMULPS Y1, Y3, Y3
-	VADDPS Y3, Y11, Y11
-	VCVTDQ2PS Y14, Y14
-	VMULPS Y2, Y14, Y14
-	VADDPS Y14, Y12, Y12
+	DMTAIL(80, Y3, Y14)
 	ADDQ $84, SI
 	ADDQ $256, DI
 	ADDQ $32, DX
