@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -142,6 +144,45 @@ func BenchmarkMatMul(b *testing.B) {
 			b.ReportMetric(flops/ns, "GFLOP/s")
 			b.ReportMetric(refNs/ns, "speedup-vs-ref")
 		})
+	}
+}
+
+// BenchmarkGEMM reports MatMul's GFLOP/s on the model's product shapes
+// Y[M,N] = X[M,K]·W[N,K]ᵀ with bf16 W, on 1 and 2 threads; the fastest of
+// the b.N passes, the figure scripts/bench-blas.sh sets beside OpenBLAS's
+// cblas_sgemm. SAMBAY_GEMM="M,K,N;…" picks the shapes (default: the
+// release's projections at M = 128).
+func BenchmarkGEMM(b *testing.B) {
+	spec := os.Getenv("SAMBAY_GEMM")
+	if spec == "" {
+		spec = "128,2560,5120;128,2560,10240;128,10240,2560"
+	}
+	r := rand.New(rand.NewSource(2))
+	for _, sh := range strings.Split(spec, ";") {
+		var m, k, n int
+		if _, err := fmt.Sscanf(sh, "%d,%d,%d", &m, &k, &n); err != nil || m < 1 || k < 1 || n < 1 {
+			b.Fatalf("SAMBAY_GEMM: %q is not M,K,N", sh)
+		}
+		W := randMat(r, n, k, BF16)
+		X := make([]float32, m*k)
+		for i := range X {
+			X[i] = float32(r.NormFloat64())
+		}
+		Y := make([]float32, m*n)
+		for _, th := range []int{1, 2} {
+			b.Run(fmt.Sprintf("M=%d,K=%d,N=%d,threads=%d", m, k, n, th), func(b *testing.B) {
+				prev := Threads
+				Threads = th
+				defer func() { Threads = prev }()
+				best := time.Duration(math.MaxInt64)
+				for b.Loop() {
+					start := time.Now()
+					MatMul(Y, X, m, W)
+					best = min(best, time.Since(start))
+				}
+				b.ReportMetric(2*float64(m)*float64(n)*float64(k)/float64(best.Nanoseconds()), "GFLOP/s-best")
+			})
+		}
 	}
 }
 
