@@ -197,7 +197,7 @@ func Load(dir string, opts reference.Options) (*reference.Model, *safetensors.Mo
 		if r == nil {
 			return nil, 0, 0, false
 		}
-		if quant.MLXDotBits(r.bits) && (r.sdt == formats.BF16 || r.sdt == formats.F16 || r.sdt == formats.F32) {
+		if quant.MLXDotSupports(r.bits, r.sdt) {
 			return dotRows{r}, out, r.in, true
 		}
 		return r, out, r.in, true

@@ -63,8 +63,11 @@ func groupSum(t []float32) float32 {
 	return (t[0] + t[1]) + (t[2] + t[3])
 }
 
-// MLXDotBits reports whether DotMLX takes rows of the given bits.
-func MLXDotBits(bits int) bool { return bits == 4 || bits == 8 }
+// MLXDotSupports reports whether DotMLX takes rows of the given bits with
+// scales and biases stored as sdt.
+func MLXDotSupports(bits int, sdt formats.DType) bool {
+	return (bits == 4 || bits == 8) && (sdt == formats.BF16 || sdt == formats.F16 || sdt == formats.F32)
+}
 
 // DotMLX returns the dot product of one MLX affine row (packed codes, and
 // its scales and biases stored as sdt: BF16, F16 or F32) with the

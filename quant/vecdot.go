@@ -123,7 +123,7 @@ func QuantizeQ8KAct(a *Q8KAct, x []float32) {
 // second's. The integer sums are exact; only the float order is a choice.
 func DotQ4_K(w []byte, a *Q8KAct) float32 {
 	var acc, accm [8]float32
-	if !dotQ4KFast(w, a, &acc, &accm) {
+	if !dotQ45KFast(w, a, &acc, &accm, false) {
 		dotQ45KGo(w, a, &acc, &accm, false)
 	}
 	return reduce8(&acc) - reduce8(&accm)
@@ -133,7 +133,7 @@ func DotQ4_K(w []byte, a *Q8KAct) float32 {
 // bits (the fifth from qh).
 func DotQ5_K(w []byte, a *Q8KAct) float32 {
 	var acc, accm [8]float32
-	if !dotQ5KFast(w, a, &acc, &accm) {
+	if !dotQ45KFast(w, a, &acc, &accm, true) {
 		dotQ45KGo(w, a, &acc, &accm, true)
 	}
 	return reduce8(&acc) - reduce8(&accm)

@@ -24,15 +24,21 @@ func dotQ8Fast(w []byte, a *Q8Act, acc *[8]float32) int {
 //go:noescape
 func dotQ4K(w *byte, q *int8, asum *int32, d *float32, nb int, acc, accm *[8]float32)
 
-// dotQ4KFast is DotQ4_K with AVX2 (false where the machine lacks it).
-func dotQ4KFast(w []byte, a *Q8KAct, acc, accm *[8]float32) bool {
+// dotQ45KFast is DotQ4_K and (five) DotQ5_K with AVX2 (false where the
+// machine lacks it).
+func dotQ45KFast(w []byte, a *Q8KAct, acc, accm *[8]float32, five bool) bool {
 	nb := len(a.D)
 	if !useAVX2 || !useF16C || nb == 0 {
 		return false
 	}
-	_ = w[nb*144-1]
 	_, _ = a.Q[nb*QK_K-1], a.ASum[nb*8-1]
-	dotQ4K(&w[0], &a.Q[0], &a.ASum[0], &a.D[0], nb, acc, accm)
+	if five {
+		_ = w[nb*176-1]
+		dotQ5K(&w[0], &a.Q[0], &a.ASum[0], &a.D[0], nb, acc, accm)
+	} else {
+		_ = w[nb*144-1]
+		dotQ4K(&w[0], &a.Q[0], &a.ASum[0], &a.D[0], nb, acc, accm)
+	}
 	return true
 }
 
@@ -60,18 +66,6 @@ func dotQ6KFast(w []byte, a *Q8KAct, acc *[8]float32) bool {
 
 //go:noescape
 func dotQ5K(w *byte, q *int8, asum *int32, d *float32, nb int, acc, accm *[8]float32)
-
-// dotQ5KFast is DotQ5_K with AVX2 (false where the machine lacks it).
-func dotQ5KFast(w []byte, a *Q8KAct, acc, accm *[8]float32) bool {
-	nb := len(a.D)
-	if !useAVX2 || !useF16C || nb == 0 {
-		return false
-	}
-	_ = w[nb*176-1]
-	_, _ = a.Q[nb*QK_K-1], a.ASum[nb*8-1]
-	dotQ5K(&w[0], &a.Q[0], &a.ASum[0], &a.D[0], nb, acc, accm)
-	return true
-}
 
 //go:noescape
 func dotQ40x8(w *byte, q *int8, d *float32, groups int, acc *[8]float32, asum *int32)
