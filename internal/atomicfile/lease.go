@@ -20,12 +20,11 @@ import (
 // on this host or when it has not been refreshed for the stale period (an
 // owner on another host that was killed or lost its node).
 //
-// Taking over is safe against two takers at once: the stale file is first
-// renamed to a name of the taker's own, and only a file that still holds the
-// token judged stale is deleted; a live lease grabbed by mistake is linked
-// back. The owner's heartbeat checks that the file still holds its token and
-// cancels the owner's context when it does not, so that at most one process
-// goes on writing.
+// Taking over is safe against many takers at once: they go one at a time
+// and remove only the file they judged stale (see takeOver). The owner's
+// heartbeat checks that the file still holds its token and cancels the
+// owner's context when it does not, so that at most one process goes on
+// writing even if a lease that was only slow to be refreshed is taken over.
 type Lease struct {
 	path   string
 	token  string
@@ -88,12 +87,14 @@ func AcquireLease(ctx context.Context, path string, o LeaseOptions) (*Lease, con
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, nil, err
 		}
-		owner, stale := leaseStale(path, host, o.Stale)
-		if stale {
-			takeOver(path, owner.Token)
+		owner, raw, stale := leaseStale(path, host, o.Stale)
+		if stale && takeOver(path, raw, o.Stale) {
 			continue
 		}
 		if !time.Now().Before(deadline) {
+			if stale {
+				return nil, nil, fmt.Errorf("%w: %s is being taken over by another process (lock file %s.takeover)", ErrLocked, path, path)
+			}
 			return nil, nil, fmt.Errorf("%w: %s is held by process %d on %s since %s", ErrLocked, path, owner.PID, owner.Host, owner.Started)
 		}
 		select {
@@ -112,7 +113,7 @@ func AcquireLease(ctx context.Context, path string, o LeaseOptions) (*Lease, con
 // ReadLease returns the owner recorded in the lease file path.
 func ReadLease(path string) (LeaseOwner, error) {
 	var o LeaseOwner
-	b, err := os.ReadFile(path)
+	b, _, err := readOwnerFile(path)
 	if err != nil {
 		return o, err
 	}
@@ -126,39 +127,21 @@ func ReadLease(path string) (LeaseOwner, error) {
 // and old (a lease is written whole before it is linked into place, so an
 // unreadable one is not in the middle of being made), when its owner is a
 // dead process on this host, or when its last refresh is older than stale.
-func leaseStale(path, host string, stale time.Duration) (LeaseOwner, bool) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return LeaseOwner{}, false // gone: the next create decides
+// It returns the owner and the file's bytes, which a takeover compares.
+func leaseStale(path, host string, stale time.Duration) (LeaseOwner, []byte, bool) {
+	var owner LeaseOwner
+	b, mtime, err := readOwnerFile(path)
+	if mtime.IsZero() {
+		return owner, nil, false // gone: the next create decides
 	}
-	old := time.Since(fi.ModTime()) > stale
-	owner, err := ReadLease(path)
-	if err != nil {
-		return owner, old
+	old := time.Since(mtime) > stale
+	if err != nil || json.Unmarshal(b, &owner) != nil {
+		return LeaseOwner{}, b, old
 	}
 	if owner.Host == host && owner.PID != os.Getpid() && !alive(owner.PID) {
-		return owner, true
+		return owner, b, true
 	}
-	return owner, old
-}
-
-// takeOver removes the stale lease at path if it still holds token.
-func takeOver(path, token string) {
-	var rb [8]byte
-	rand.Read(rb[:])
-	aside := fmt.Sprintf("%s.takeover-%s", path, hex.EncodeToString(rb[:]))
-	if os.Rename(path, aside) != nil {
-		return // someone else took it first
-	}
-	if o, err := ReadLease(aside); err != nil || o.Token == token {
-		os.Remove(aside)
-		return
-	}
-	// A fresh lease replaced the stale one between judging and renaming:
-	// put it back (Link fails if yet another appeared; its owner's heartbeat
-	// then sees its file gone and stops).
-	os.Link(aside, path)
-	os.Remove(aside)
+	return owner, b, old
 }
 
 func (l *Lease) heartbeat(every time.Duration) {

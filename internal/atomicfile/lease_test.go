@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,35 +114,66 @@ func TestLeaseLost(t *testing.T) {
 // TestLeaseOneTaker: many goroutines taking over one stale lease at once:
 // exactly one holds it at any time.
 func TestLeaseOneTaker(t *testing.T) {
+	for round := range 20 {
+		p := filepath.Join(t.TempDir(), "g.lease")
+		writeLease(t, p, LeaseOwner{Host: "gone", PID: 1, Token: "stale"}, time.Hour)
+		var holders, maxHolders atomic.Int32
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Each goroutine poses as its own process: distinct tokens.
+				l, _, err := AcquireLease(context.Background(), p, LeaseOptions{Stale: time.Minute, Wait: 20 * time.Second, Poll: time.Millisecond})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n := holders.Add(1)
+				for {
+					m := maxHolders.Load()
+					if n <= m || maxHolders.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				time.Sleep(2 * time.Millisecond)
+				holders.Add(-1)
+				l.Release()
+			}()
+		}
+		wg.Wait()
+		if maxHolders.Load() != 1 {
+			t.Fatalf("round %d: %d holders at once", round, maxHolders.Load())
+		}
+	}
+}
+
+// TestLeaseTakeoverLock: a stale lease is taken over only by the holder of
+// its takeover lock; a takeover lock left by a dead taker is itself taken
+// over, and nothing of either is left once the new holder releases.
+func TestLeaseTakeoverLock(t *testing.T) {
+	host, _ := os.Hostname()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "g.lease")
+	o := LeaseOptions{Stale: time.Minute}
 	writeLease(t, p, LeaseOwner{Host: "gone", PID: 1, Token: "stale"}, time.Hour)
-	var holders, maxHolders atomic.Int32
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Each goroutine poses as its own process: distinct temp names.
-			l, _, err := AcquireLease(context.Background(), p, LeaseOptions{Stale: time.Minute, Wait: 20 * time.Second, Poll: time.Millisecond})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			n := holders.Add(1)
-			for {
-				m := maxHolders.Load()
-				if n <= m || maxHolders.CompareAndSwap(m, n) {
-					break
-				}
-			}
-			time.Sleep(2 * time.Millisecond)
-			holders.Add(-1)
-			l.Release()
-		}()
+	os.WriteFile(p+".takeover", []byte("1 "+host+"-other 0123\n"), 0o666)
+	if _, _, err := AcquireLease(context.Background(), p, o); !errors.Is(err, ErrLocked) {
+		t.Fatalf("with a live taker: %v, want ErrLocked", err)
 	}
-	wg.Wait()
-	if maxHolders.Load() != 1 {
-		t.Errorf("%d holders at once", maxHolders.Load())
+	if got, _ := ReadLease(p); got.Token != "stale" {
+		t.Fatalf("the lease was touched while another held its takeover lock: %+v", got)
+	}
+	os.WriteFile(p+".takeover", []byte(fmt.Sprintf("%d %s 0123\n", deadPID(t), host)), 0o666)
+	l, _, err := AcquireLease(context.Background(), p, o)
+	if err != nil {
+		t.Fatalf("with a dead taker: %v", err)
+	}
+	if got, _ := ReadLease(p); got.PID != os.Getpid() {
+		t.Errorf("lease holds %+v", got)
+	}
+	l.Release()
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrLocked reports an output another running process is writing.
@@ -35,7 +36,7 @@ func Acquire(final string) (*Lock, error) {
 	p := lockName(final)
 	host, _ := os.Hostname()
 	owner := fmt.Sprintf("%d %s\n", os.Getpid(), host)
-	for attempt := 0; attempt < 2; attempt++ {
+	for attempt := 0; attempt < 4; attempt++ {
 		err := create(p, owner)
 		if err == nil {
 			RemoveLeftovers(final)
@@ -44,13 +45,22 @@ func Acquire(final string) (*Lock, error) {
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, err
 		}
-		b, _ := os.ReadFile(p)
-		pid, who, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
-		n, perr := strconv.Atoi(pid)
-		if perr != nil || who != host || alive(n) {
+		b, mtime, _ := readOwnerFile(p)
+		if mtime.IsZero() {
+			continue // released in between
+		}
+		f := strings.Fields(string(b))
+		if len(f) != 2 || !deadOwner(b, host) {
+			pid, who := "?", "?"
+			if len(f) == 2 {
+				pid, who = f[0], f[1]
+			}
 			return nil, fmt.Errorf("%w: %s is being written by process %s on %s (lock file %s; remove it if that process is gone)", ErrLocked, final, pid, who, p)
 		}
-		os.Remove(p) // stale: its owner died (kill -9, power loss)
+		// Stale: its owner died (kill -9, power loss).
+		if !takeOver(p, b, time.Minute) {
+			return nil, fmt.Errorf("%w: %s: its stale lock %s is being taken over by another process", ErrLocked, final, p)
+		}
 	}
 	return nil, fmt.Errorf("%w: %s: could not take the lock %s", ErrLocked, final, p)
 }
