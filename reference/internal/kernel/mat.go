@@ -160,9 +160,12 @@ func threads() int {
 
 // MatMul computes Y[t, o] = Σ_k X[t, k]·W[o, k] for t < T (X is [T, W.Cols],
 // Y is [T, W.Rows], both row-major). Output rows of W are split among
-// goroutines; each widens a row of W once and uses it for every t, or,
-// where W's decoder is a VecDotter (and W not ExactDot), takes its dot
-// products with X's rows as the VecDotter prepared them once.
+// goroutines. Where W's decoder is a VecDotter (and W not ExactDot), each
+// takes its dot products with X's rows as the VecDotter prepared them once.
+// Otherwise, for more than fusedMaxT rows of X, a blocked GEMM (gemm.go)
+// where the CPU has one; for fewer, bf16 rows are read in place; else each
+// row of W is widened once and used for every t. Every path returns
+// MatMulRef's bits.
 func MatMul(Y, X []float32, T int, W *Mat) {
 	out, in := W.Rows, W.Cols
 	vd, vecDot := W.Decoder.(VecDotter)
@@ -175,7 +178,8 @@ func MatMul(Y, X []float32, T int, W *Mat) {
 		}
 	}
 	nt := min(threads(), max(1, out/16))
-	chunk := (out + nt - 1) / nt
+	chunk := ((out+nt-1)/nt + gemmNR - 1) / gemmNR * gemmNR // whole panels for the GEMM
+	gemm := useGEMM && !vecDot && T > fusedMaxT
 	var wg sync.WaitGroup
 	for w := 0; w < nt; w++ {
 		lo, hi := w*chunk, min(out, (w+1)*chunk)
@@ -186,6 +190,9 @@ func MatMul(Y, X []float32, T int, W *Mat) {
 		go func() {
 			defer wg.Done()
 			switch {
+			case gemm:
+				gemmRows(Y, X, T, W, lo, hi, gemmKernel)
+				return
 			case vecDot:
 				for o := lo; o < hi; o++ {
 					for t := range T {
