@@ -1,8 +1,8 @@
 package kernel
 
 // The prefill product Y = X·Wᵀ for many rows of X (a prompt) as a blocked
-// GEMM: rows of W are widened to float32 once per block of X into a panel
-// of gemmNR rows, and a micro-kernel takes the dot products of gemmMR rows
+// GEMM: rows of W are widened to float32 once, into panels of gemmNR rows,
+// and a micro-kernel takes the dot products of gemmMR rows
 // of X with the panel's rows at once, each in the 32 lanes of dotGo, so the
 // result equals MatMulRef bit for bit (see docs/REFERENCE.md, Matrix
 // products). Twelve outputs per call share each load: 14 vector loads per
@@ -11,9 +11,8 @@ package kernel
 const (
 	gemmMR = 3 // rows of X per micro-kernel call
 	gemmNR = 4 // rows of W per panel
-	// gemmXBytes is the size of the block of X's rows that one pass over
-	// the panels reuses (kept in L2); a panel is widened once per block.
-	gemmXBytes = 256 << 10
+	// gemmWBytes is the size of a group of widened panels (kept in L2).
+	gemmWBytes = 384 << 10
 )
 
 // gemm3x4Go is the plain twin of the micro-kernel: acc[4r+c] gets the 32
@@ -33,37 +32,45 @@ func gemm3x4Go(x0, x1, x2, w []float32, wstride, n int, acc *[12][32]float32) {
 }
 
 // gemmRows computes Y[t, o] for every t < T and lo ≤ o < hi (see MatMul)
-// with the micro-kernel kern.
+// with the micro-kernel kern. Rows of W are widened once, a group of
+// panels at a time (about gemmWBytes, kept in L2); each three rows of X
+// are then taken against every panel of the group while they sit in L1,
+// and the bf16 bytes of the next group are prefetched along the way.
 func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, kern func(x0, x1, x2, w []float32, wstride, n int, acc *[12][32]float32)) {
 	in, out := W.Cols, W.Rows
 	n32 := in &^ 31
-	panel := make([]float32, gemmNR*in)
+	group := max(1, gemmWBytes/(4*gemmNR*in)) * gemmNR // rows of W per group
+	panels := make([]float32, group*in)
 	var acc [12][32]float32
 	var sums [12]float32
-	mc := max(gemmMR, gemmXBytes/(4*in)/gemmMR*gemmMR)
-	for t0 := 0; t0 < T; t0 += mc {
-		t1 := min(T, t0+mc)
-		for o := lo; o < hi; o += gemmNR {
-			nw := min(gemmNR, hi-o)
-			for c := range gemmNR {
-				row := panel[c*in : (c+1)*in]
-				if c < nw {
-					widenRow(W, o+c, row)
-				} else {
-					clear(row) // past the last row: computed, never stored
-				}
+	steps := (T + gemmMR - 1) / gemmMR
+	for o0 := lo; o0 < hi; o0 += group {
+		o1 := min(hi, o0+group)
+		for o := o0; o < (o1+gemmNR-1)/gemmNR*gemmNR; o++ {
+			row := panels[(o-o0)*in : (o-o0+1)*in]
+			if o < o1 {
+				widenRow(W, o, row)
+			} else {
+				clear(row) // past the last row: computed, never stored
 			}
-			prefetchRows(W, o+gemmNR, min(hi, o+2*gemmNR))
-			for t := t0; t < t1; t += gemmMR {
-				nx := min(gemmMR, t1-t)
-				x0 := X[t*in : (t+1)*in]
-				x1, x2 := x0, x0 // past the last row: computed, never stored
-				if nx > 1 {
-					x1 = X[(t+1)*in : (t+2)*in]
-				}
-				if nx > 2 {
-					x2 = X[(t+2)*in : (t+3)*in]
-				}
+		}
+		next, nextHi := o1, min(hi, o1+group) // prefetched a slice per step
+		per := (nextHi - next + steps - 1) / steps
+		for t := 0; t < T; t += gemmMR {
+			prefetchRows(W, next, min(nextHi, next+per))
+			next += per
+			nx := min(gemmMR, T-t)
+			x0 := X[t*in : (t+1)*in]
+			x1, x2 := x0, x0 // past the last row: computed, never stored
+			if nx > 1 {
+				x1 = X[(t+1)*in : (t+2)*in]
+			}
+			if nx > 2 {
+				x2 = X[(t+2)*in : (t+3)*in]
+			}
+			for o := o0; o < o1; o += gemmNR {
+				nw := min(gemmNR, o1-o)
+				panel := panels[(o-o0)*in:]
 				kern(x0, x1, x2, panel, in, n32, &acc)
 				if n32 < in {
 					for r := range nx {

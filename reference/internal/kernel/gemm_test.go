@@ -53,11 +53,12 @@ func TestGEMMKernel(t *testing.T) {
 	}
 }
 
-// TestGEMMBlocks: products large enough to span several blocks of X and
-// uneven panels on each thread, against MatMulRef bit for bit.
+// TestGEMMBlocks: products large enough to span several groups of panels
+// (gemmWBytes) and uneven panels on each thread, against MatMulRef bit
+// for bit.
 func TestGEMMBlocks(t *testing.T) {
 	r := rand.New(rand.NewSource(6))
-	for _, sh := range [][3]int{{40, 4096, 18}, {100, 1000, 9}, {7, 2561, 6}} {
+	for _, sh := range [][3]int{{40, 4096, 61}, {100, 1000, 9}, {7, 2561, 6}} {
 		T, cols, rows := sh[0], sh[1], sh[2]
 		W := randMat(r, rows, cols, BF16)
 		X := make([]float32, T*cols)
