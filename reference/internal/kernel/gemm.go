@@ -1,102 +1,155 @@
 package kernel
 
 // The prefill product Y = X·Wᵀ for many rows of X (a prompt) as a blocked
-// GEMM: rows of W are widened to float32 once, into panels of gemmNR rows,
-// and a micro-kernel takes the dot products of gemmMR rows
-// of X with the panel's rows at once, each in the 32 lanes of dotGo, so the
-// result equals MatMulRef bit for bit (see docs/REFERENCE.md, Matrix
-// products). Twelve outputs per call share each load: 14 vector loads per
-// 24 multiplies and 24 adds, where one dot product loads 2 per 1 and 1.
+// GEMM that returns MatMulRef's bits (docs/REFERENCE.md, Matrix products).
+//
+// Every output keeps dotGo's 32 lanes, lane k summing the products of the
+// elements i ≡ k (mod 32) in order of i, until the lanes are reduced by
+// reduce32's tree. The lanes are two independent halves (k < 16 and
+// k ≥ 16), and the micro-kernel, gemm6x4h, takes one half of 6 rows of X
+// against 4 rows of W: 24 outputs of one 16-lane register each, 10 vector
+// loads per 24 multiplies and 24 adds.
+//
+// Blocking: rows of W are widened to float32 once, gemmKC columns at a
+// time, into a group of panels of gemmNR rows (about gemmWBytes, kept in
+// L2); the group is taken against every six rows of X (half of those rows'
+// chunk, 6·gemmKC/2 floats, sits in L1 while the group's panels stream
+// past), and the lanes of every output of the group and of a block of at
+// most gemmTB rows of X wait in memory between chunks of K.
 
 const (
-	gemmMR = 3 // rows of X per micro-kernel call
-	gemmNR = 4 // rows of W per panel
-	// gemmWBytes is the size of a group of widened panels (kept in L2).
+	gemmMR = 6    // rows of X per micro-kernel call
+	gemmNR = 4    // rows of W per panel
+	gemmKC = 2560 // columns of a chunk of K (a multiple of 32)
+	gemmTB = 768  // rows of X per block (bounds the lanes kept: 3 KiB per 6×4 outputs)
+	// gemmWBytes is the size of a group of widened panels.
 	gemmWBytes = 384 << 10
 )
 
-// gemm3x4Go is the plain twin of the micro-kernel: acc[4r+c] gets the 32
-// lanes of dotGo for x_r · w[c·wstride:], over the first n elements.
-func gemm3x4Go(x0, x1, x2, w []float32, wstride, n int, acc *[12][32]float32) {
-	xs := [3][]float32{x0[:n], x1[:n], x2[:n]}
-	*acc = [12][32]float32{}
-	for r, x := range xs {
-		for c := range 4 {
-			wr := w[c*wstride : c*wstride+n]
+// gemm6x4hGo is the plain twin of gemm6x4h: adds to acc[4r+c][l], in order
+// of s, x_r[32s+16h+l]·w_c[32s+16h+l] for 32s < n, with x_r = x[r·xs:]
+// and w_c = w[c·ws:].
+func gemm6x4hGo(x []float32, xs int, w []float32, ws, n, h int, acc *[24][16]float32) {
+	for r := range gemmMR {
+		xr := x[r*xs : r*xs+n]
+		for c := range gemmNR {
+			wr := w[c*ws : c*ws+n]
 			a := &acc[4*r+c]
-			for i, v := range x {
-				a[i&31] += float32(v * wr[i])
+			for i := 16 * h; i < n; i += 32 {
+				for l := range 16 {
+					a[l] += float32(xr[i+l] * wr[i+l])
+				}
 			}
 		}
 	}
 }
 
+// reduceHalvesGo is the plain twin of reduce24: out[j] = reduce32 of
+// lo[j] ‖ hi[j].
+func reduceHalvesGo(lo, hi *[24][16]float32, out *[24]float32) {
+	for j := range lo {
+		var a [32]float32
+		copy(a[:16], lo[j][:])
+		copy(a[16:], hi[j][:])
+		out[j] = reduce32(&a)
+	}
+}
+
+// A gemmKernel is gemm6x4hGo or its assembly; a gemmReduce is
+// reduceHalvesGo or its assembly.
+type (
+	gemmKernel func(x []float32, xs int, w []float32, ws, n, h int, acc *[24][16]float32)
+	gemmReduce func(lo, hi *[24][16]float32, out *[24]float32)
+)
+
 // gemmRows computes Y[t, o] for every t < T and lo ≤ o < hi (see MatMul)
-// with the micro-kernel kern. Rows of W are widened once, a group of
-// panels at a time (about gemmWBytes, kept in L2); each three rows of X
-// are then taken against every panel of the group while they sit in L1,
-// and the bf16 bytes of the next group are prefetched along the way.
-func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, kern func(x0, x1, x2, w []float32, wstride, n int, acc *[12][32]float32)) {
+// with the micro-kernel kern and the reduction reduce.
+func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, kern gemmKernel, reduce gemmReduce) {
 	in, out := W.Cols, W.Rows
-	n32 := in &^ 31
-	group := max(1, gemmWBytes/(4*gemmNR*in)) * gemmNR // rows of W per group
-	panels := make([]float32, group*in)
-	var acc [12][32]float32
-	var sums [12]float32
-	steps := (T + gemmMR - 1) / gemmMR
-	for o0 := lo; o0 < hi; o0 += group {
-		o1 := min(hi, o0+group)
-		for o := o0; o < (o1+gemmNR-1)/gemmNR*gemmNR; o++ {
-			row := panels[(o-o0)*in : (o-o0+1)*in]
-			if o < o1 {
-				widenRow(W, o, row)
-			} else {
-				clear(row) // past the last row: computed, never stored
-			}
-		}
-		next, nextHi := o1, min(hi, o1+group) // prefetched a slice per step
-		per := (nextHi - next + steps - 1) / steps
-		for t := 0; t < T; t += gemmMR {
-			prefetchRows(W, next, min(nextHi, next+per))
-			next += per
-			nx := min(gemmMR, T-t)
-			x0 := X[t*in : (t+1)*in]
-			x1, x2 := x0, x0 // past the last row: computed, never stored
-			if nx > 1 {
-				x1 = X[(t+1)*in : (t+2)*in]
-			}
-			if nx > 2 {
-				x2 = X[(t+2)*in : (t+3)*in]
-			}
-			for o := o0; o < o1; o += gemmNR {
-				nw := min(gemmNR, o1-o)
-				panel := panels[(o-o0)*in:]
-				kern(x0, x1, x2, panel, in, n32, &acc)
-				if n32 < in {
-					for r := range nx {
-						xr := X[(t+r)*in : (t+r+1)*in]
-						for c := range nw {
-							a := &acc[4*r+c]
-							wr := panel[c*in : (c+1)*in]
-							for i := n32; i < in; i++ {
-								a[i&31] += float32(xr[i] * wr[i])
+	kc := min(in, gemmKC)
+	group := min(max(1, gemmWBytes/(4*gemmNR*kc)), (hi-lo+gemmNR-1)/gemmNR) * gemmNR // rows of W per group
+	tb := min(T, gemmTB)
+	panels := make([]float32, group*kc)
+	lanes := make([][2][24][16]float32, (tb+gemmMR-1)/gemmMR*(group/gemmNR))
+	pad := make([]float32, gemmMR*in) // the last rows of X, then zeros
+	var sums [24]float32
+	for t0 := 0; t0 < T; t0 += tb {
+		t1 := min(T, t0+tb)
+		steps := (t1 - t0 + gemmMR - 1) / gemmMR
+		for o0 := lo; o0 < hi; o0 += group {
+			o1 := min(hi, o0+group)
+			np := (o1 - o0 + gemmNR - 1) / gemmNR
+			clear(lanes)
+			for k0 := 0; k0 < in; k0 += kc {
+				k1 := min(in, k0+kc)
+				kn := k1 - k0
+				k32 := kn &^ 31 // k0 is a multiple of 32: lane of k0+i is i&31
+				for o := o0; o < o0+np*gemmNR; o++ {
+					row := panels[(o-o0)*kc : (o-o0)*kc+kn]
+					if o < o1 {
+						widenChunk(W, o, k0, row)
+					} else {
+						clear(row) // past the last row: computed, never stored
+					}
+				}
+				// The bytes of the next chunk of W, a slice per step.
+				nlo, nhi, nk0 := o0, o1, k1
+				if k1 == in {
+					nlo, nhi, nk0 = o1, min(hi, o1+group), 0
+				}
+				per := (nhi - nlo + steps - 1) / steps
+				for s := range steps {
+					t := t0 + s*gemmMR
+					prefetchChunk(W, nlo+s*per, min(nhi, nlo+(s+1)*per), nk0, min(in, nk0+kc))
+					nx := min(gemmMR, t1-t)
+					x := X[t*in+k0:]
+					if nx < gemmMR {
+						copy(pad, X[t*in:t1*in])
+						clear(pad[nx*in:])
+						x = pad[k0:]
+					}
+					l := lanes[s*np : (s+1)*np]
+					for h := range 2 {
+						for p := range np {
+							kern(x, in, panels[p*gemmNR*kc:], kc, k32, h, &l[p][h])
+						}
+					}
+					for i := k32; i < kn; i++ { // the chunk's tail, in order, after its 32-element steps
+						h, j := (i&31)>>4, i&15
+						for p := range np {
+							for r := range nx {
+								for c := range gemmNR {
+									l[p][h][4*r+c][j] += float32(x[r*in+i] * panels[(p*gemmNR+c)*kc+i])
+								}
 							}
 						}
 					}
 				}
-				reduceAll(&acc, &sums)
-				for r := range nx {
-					copy(Y[(t+r)*out+o:(t+r)*out+o+nw], sums[4*r:4*r+nw])
+			}
+			for s := range steps {
+				t := t0 + s*gemmMR
+				nx := min(gemmMR, t1-t)
+				for p := range np {
+					o := o0 + p*gemmNR
+					nw := min(gemmNR, o1-o)
+					reduce(&lanes[s*np+p][0], &lanes[s*np+p][1], &sums)
+					for r := range nx {
+						copy(Y[(t+r)*out+o:(t+r)*out+o+nw], sums[4*r:4*r+nw])
+					}
 				}
 			}
 		}
 	}
 }
 
-// reduceAllGo is the plain twin of reduce12: out[j] = reduce32(&acc[j]).
-func reduceAllGo(acc *[12][32]float32, out *[12]float32) {
-	for j := range acc {
-		a := acc[j]
-		out[j] = reduce32(&a)
+// widenChunkGo widens columns [k0, k0+len(dst)) of row i of W into dst
+// through DecodeRow (a whole row decoded, then the chunk copied).
+func widenChunkGo(W *Mat, i, k0 int, dst []float32) {
+	if k0 == 0 && len(dst) == W.Cols {
+		W.DecodeRow(i, dst)
+		return
 	}
+	row := make([]float32, W.Cols)
+	W.DecodeRow(i, row)
+	copy(dst, row[k0:])
 }

@@ -8,66 +8,61 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// gemm3x4 (gemm_amd64.s) is gemm3x4Go with wstride in bytes.
+// gemm6x4h (gemm_amd64.s) is gemm6x4hGo with the half chosen by the
+// caller (x and w advanced by 16 elements for the high lanes) and strides
+// in bytes.
 //
 //go:noescape
-func gemm3x4(x0, x1, x2, w *float32, wstride, n int, acc *[12][32]float32)
+func gemm6x4h(x *float32, xstride int, w *float32, wstride, n int, acc *[24][16]float32)
 
 //go:noescape
-func reduce12(acc *[12][32]float32, out *[12]float32)
-
-// reduceAll sets out[j] = reduce32(&acc[j]) for j < 12.
-func reduceAll(acc *[12][32]float32, out *[12]float32) {
-	if useGEMM {
-		reduce12(acc, out)
-		return
-	}
-	reduceAllGo(acc, out)
-}
-
-//go:noescape
-func prefetchL2(p *byte, n int)
-
-// prefetchRows asks for rows [lo, hi) of W's bytes to be brought into L2
-// (the next panel's, while the micro-kernel works on this one).
-func prefetchRows(W *Mat, lo, hi int) {
-	if W.Data == nil || lo >= hi || !useGEMM {
-		return
-	}
-	b := len(W.Data) / W.Rows
-	prefetchL2(&W.Data[lo*b], (hi-lo)*b)
-}
+func reduce24(lo, hi *[24][16]float32, out *[24]float32)
 
 //go:noescape
 func widenBF16(dst *float32, src *uint16, n int)
 
+//go:noescape
+func prefetchL2(p *byte, n int)
+
 // useGEMM selects the blocked GEMM for prefill products: its micro-kernel
-// holds 24 accumulators of 16 lanes, which needs AVX-512's 32 registers.
+// holds 24 accumulators of 16 lanes and the 4 vectors of W, which needs
+// AVX-512's 32 registers.
 var useGEMM = cpu.X86.HasAVX512F
 
-func gemmKernel(x0, x1, x2, w []float32, wstride, n int, acc *[12][32]float32) {
+// gemmAsm is the assembly micro-kernel with gemm6x4hGo's arguments.
+func gemmAsm(x []float32, xs int, w []float32, ws, n, h int, acc *[24][16]float32) {
 	if n == 0 {
-		*acc = [12][32]float32{}
 		return
 	}
-	_ = w[3*wstride+n-1]
-	_, _, _ = x0[n-1], x1[n-1], x2[n-1]
-	gemm3x4(&x0[0], &x1[0], &x2[0], &w[0], 4*wstride, n, acc)
+	_ = w[(gemmNR-1)*ws+n-1]
+	_ = x[(gemmMR-1)*xs+n-1]
+	gemm6x4h(&x[16*h], 4*xs, &w[16*h], 4*ws, n, acc)
 }
 
-// widenRow widens row i of W into dst (W.DecodeRow, with bf16 rows widened
-// sixteen at a time).
-func widenRow(W *Mat, i int, dst []float32) {
+// widenChunk widens columns [k0, k0+len(dst)) of row i of W into dst
+// (bf16 rows sixteen at a time; other kinds through DecodeRow).
+func widenChunk(W *Mat, i, k0 int, dst []float32) {
 	in := W.Cols
-	n := in &^ 15
-	if W.Kind != BF16 || W.Decoder != nil || W.RoundBF16 || n == 0 || !useGEMM {
-		W.DecodeRow(i, dst)
+	n := len(dst) &^ 15
+	if W.Kind != BF16 || W.Decoder != nil || W.RoundBF16 || n == 0 {
+		widenChunkGo(W, i, k0, dst)
 		return
 	}
-	src := W.Data[2*i*in : 2*(i+1)*in]
-	dst = dst[:in]
+	src := W.Data[2*(i*in+k0) : 2*(i*in+k0+len(dst))]
 	widenBF16(&dst[0], (*uint16)(unsafe.Pointer(&src[0])), n)
-	for j := n; j < in; j++ {
+	for j := n; j < len(dst); j++ {
 		dst[j] = bf16At(src, j)
+	}
+}
+
+// prefetchChunk asks for columns [k0, k1) of rows [lo, hi) of W's bytes
+// to be brought into L2.
+func prefetchChunk(W *Mat, lo, hi, k0, k1 int) {
+	if W.Data == nil || W.Decoder != nil || lo >= hi {
+		return
+	}
+	b := len(W.Data) / W.Rows / W.Cols // bytes per element
+	for i := lo; i < hi; i++ {
+		prefetchL2(&W.Data[(i*W.Cols+k0)*b], (k1-k0)*b)
 	}
 }

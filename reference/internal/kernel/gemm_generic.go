@@ -6,12 +6,12 @@ package kernel
 // dot products (the plain twin is no faster than them).
 const useGEMM = false
 
-func gemmKernel(x0, x1, x2, w []float32, wstride, n int, acc *[12][32]float32) {
-	gemm3x4Go(x0, x1, x2, w, wstride, n, acc)
+func gemmAsm(x []float32, xs int, w []float32, ws, n, h int, acc *[24][16]float32) {
+	gemm6x4hGo(x, xs, w, ws, n, h, acc)
 }
 
-func widenRow(W *Mat, i int, dst []float32) { W.DecodeRow(i, dst) }
+func reduce24(lo, hi *[24][16]float32, out *[24]float32) { reduceHalvesGo(lo, hi, out) }
 
-func prefetchRows(W *Mat, lo, hi int) {}
+func widenChunk(W *Mat, i, k0 int, dst []float32) { widenChunkGo(W, i, k0, dst) }
 
-func reduceAll(acc *[12][32]float32, out *[12]float32) { reduceAllGo(acc, out) }
+func prefetchChunk(W *Mat, lo, hi, k0, k1 int) {}

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand"
@@ -8,44 +9,38 @@ import (
 )
 
 // TestGEMMKernel: the micro-kernel against its plain twin bit for bit,
-// with rows of X aliased (the padded rows of a last block), a panel whose
-// rows sit apart, and non-finite values among the inputs.
+// both halves, adding to lanes that already hold sums, with rows that sit
+// apart and non-finite values among the inputs.
 func TestGEMMKernel(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
 	for _, n := range []int{0, 32, 64, 96, 2560} {
-		stride := n + 48
-		w := make([]float32, 4*stride)
-		xs := make([][]float32, 3)
+		xs, ws := n+48, n+80
+		x := make([]float32, gemmMR*xs)
+		w := make([]float32, gemmNR*ws)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.Intn(9)-4)))
+		}
 		for i := range w {
 			w[i] = float32(r.NormFloat64())
 		}
-		for i := range xs {
-			xs[i] = make([]float32, n)
-			for j := range xs[i] {
-				xs[i][j] = float32(r.NormFloat64() * math.Pow(10, float64(r.Intn(9)-4)))
-			}
-		}
 		if n > 0 {
-			xs[1][n/2] = float32(math.Inf(1))
-			w[2*stride+n-1] = float32(math.NaN())
+			x[xs+n/2] = float32(math.Inf(1))
+			w[2*ws+n-1] = float32(math.NaN())
 		}
-		for _, alias := range []bool{false, true} {
-			x1, x2 := xs[1], xs[2]
-			if alias {
-				x1, x2 = xs[0], xs[0]
-			}
-			var got, want [12][32]float32
+		for h := range 2 {
+			var got, want [24][16]float32
 			for i := range got {
 				for j := range got[i] {
-					got[i][j] = 7 // overwritten, not added to
+					got[i][j] = float32(r.NormFloat64())
 				}
 			}
-			gemmKernel(xs[0], x1, x2, w, stride, n, &got)
-			gemm3x4Go(xs[0], x1, x2, w, stride, n, &want)
+			want = got
+			gemmAsm(x, xs, w, ws, n, h, &got)
+			gemm6x4hGo(x, xs, w, ws, n, h, &want)
 			for i := range want {
 				for j := range want[i] {
 					if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
-						t.Fatalf("n=%d alias=%v: acc[%d][%d] = %v, twin %v", n, alias, i, j, got[i][j], want[i][j])
+						t.Fatalf("n=%d h=%d: acc[%d][%d] = %v, twin %v", n, h, i, j, got[i][j], want[i][j])
 					}
 				}
 			}
@@ -53,26 +48,83 @@ func TestGEMMKernel(t *testing.T) {
 	}
 }
 
-// TestGEMMBlocks: products large enough to span several groups of panels
-// (gemmWBytes) and uneven panels on each thread, against MatMulRef bit
-// for bit.
+// TestGEMMReduce: the vector reduction against reduce32's tree bit for bit,
+// NaNs of different payloads included (which one comes out depends on the
+// order of each add's operands).
+func TestGEMMReduce(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	var lo, hi [24][16]float32
+	for j := range lo {
+		for l := range 16 {
+			lo[j][l] = float32(r.NormFloat64() * math.Pow(10, float64(r.Intn(13)-6)))
+			hi[j][l] = float32(r.NormFloat64() * math.Pow(10, float64(r.Intn(13)-6)))
+		}
+	}
+	for j := range 24 {
+		lo[j][j%16] = math.Float32frombits(0x7fc00000 | uint32(j+1))
+		hi[j][(j*5)%16] = math.Float32frombits(0xffc00000 | uint32(100+j))
+	}
+	lo[3][0] = float32(math.Inf(1))
+	hi[3][0] = float32(math.Inf(-1))
+	var got, want [24]float32
+	reduce24(&lo, &hi, &got)
+	reduceHalvesGo(&lo, &hi, &want)
+	for j := range want {
+		if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+			t.Errorf("sum %d: %#x, reduce32 %#x", j, math.Float32bits(got[j]), math.Float32bits(want[j]))
+		}
+	}
+}
+
+// TestWidenChunk: bf16 chunks widened sixteen at a time equal DecodeRow's.
+func TestWidenChunk(t *testing.T) {
+	r := rand.New(rand.NewSource(8))
+	W := randMat(r, 3, 100, BF16)
+	for i := range 3 {
+		row := make([]float32, 100)
+		W.DecodeRow(i, row)
+		for _, k := range [][2]int{{0, 100}, {0, 64}, {32, 100}, {64, 79}, {96, 100}} {
+			got := make([]float32, k[1]-k[0])
+			widenChunk(W, i, k[0], got)
+			for j, v := range got {
+				if math.Float32bits(v) != math.Float32bits(row[k[0]+j]) {
+					t.Fatalf("row %d chunk %v: [%d] = %v, DecodeRow %v", i, k, j, v, row[k[0]+j])
+				}
+			}
+		}
+	}
+}
+
+// TestGEMMBlocks: products that span several chunks of K (with a tail),
+// groups of panels, blocks of X and uneven panels on each thread, and
+// other kinds of W, against MatMulRef bit for bit.
 func TestGEMMBlocks(t *testing.T) {
 	r := rand.New(rand.NewSource(6))
-	for _, sh := range [][3]int{{40, 4096, 61}, {100, 1000, 9}, {7, 2561, 6}} {
-		T, cols, rows := sh[0], sh[1], sh[2]
-		W := randMat(r, rows, cols, BF16)
-		X := make([]float32, T*cols)
+	for _, c := range []struct {
+		T, cols, rows int
+		kind          Kind
+	}{
+		{40, 4096, 61, BF16}, {13, 5200, 9, BF16}, {100, 1000, 9, BF16}, {7, 2561, 6, BF16},
+		{gemmTB + 32, 64, 10, BF16}, {9, 2600, 7, F16}, {11, 3000, 5, F32},
+	} {
+		W := randMat(r, c.rows, c.cols, c.kind)
+		if c.kind == BF16 { // values of a trained model's size, so that sums are not all subnormal
+			for i := range c.rows * c.cols {
+				binary.LittleEndian.PutUint16(W.Data[2*i:], uint16(math.Float32bits(float32(r.NormFloat64()*0.02))>>16))
+			}
+		}
+		X := make([]float32, c.T*c.cols)
 		for i := range X {
 			X[i] = float32(r.NormFloat64())
 		}
-		want := make([]float32, T*rows)
-		MatMulRef(want, X, T, W)
+		want := make([]float32, c.T*c.rows)
+		MatMulRef(want, X, c.T, W)
 		for _, th := range []int{1, 2} {
-			t.Run(fmt.Sprintf("T=%d,cols=%d,rows=%d,threads=%d", T, cols, rows, th), func(t *testing.T) {
+			t.Run(fmt.Sprintf("T=%d,cols=%d,rows=%d,kind=%d,threads=%d", c.T, c.cols, c.rows, c.kind, th), func(t *testing.T) {
 				Threads = th
 				defer func() { Threads = 0 }()
-				got := make([]float32, T*rows)
-				MatMul(got, X, T, W)
+				got := make([]float32, c.T*c.rows)
+				MatMul(got, X, c.T, W)
 				for i := range want {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("Y[%d] = %v, ref %v", i, got[i], want[i])

@@ -191,7 +191,7 @@ func MatMul(Y, X []float32, T int, W *Mat) {
 			defer wg.Done()
 			switch {
 			case gemm:
-				gemmRows(Y, X, T, W, lo, hi, gemmKernel)
+				gemmRows(Y, X, T, W, lo, hi, gemmAsm, reduce24)
 				return
 			case vecDot:
 				for o := lo; o < hi; o++ {
