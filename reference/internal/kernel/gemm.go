@@ -12,18 +12,22 @@ package kernel
 //
 // Blocking: rows of W are widened to float32 once, gemmKC columns at a
 // time, into a group of panels of gemmNR rows (about gemmWBytes, kept in
-// L2); the group is taken against every six rows of X (half of those rows'
-// chunk, 6·gemmKC/2 floats, sits in L1 while the group's panels stream
-// past), and the lanes of every output of the group and of a block of at
-// most gemmTB rows of X wait in memory between chunks of K.
+// L2); the group is taken against every six rows of X, and the lanes of
+// every output of the group and of a block of at most gemmTB rows of X
+// wait in memory between chunks of K. One call reads half of six rows'
+// chunk of X (12 KiB), which stays in L1 while the group's panels stream
+// past (8 KiB each): with chunks of 2560 the two came to 50 KiB, more than
+// L1's 48, and X was read again from L2 at every call (one core: 101
+// GFLOP/s against 123 at M=128, K=2560, N=5120). The sizes were chosen by
+// BenchmarkGEMM on the model's shapes (README, Performance).
 
 const (
 	gemmMR = 6    // rows of X per micro-kernel call
 	gemmNR = 4    // rows of W per panel
-	gemmKC = 2560 // columns of a chunk of K (a multiple of 32)
-	gemmTB = 768  // rows of X per block (bounds the lanes kept: 3 KiB per 6×4 outputs)
+	gemmKC = 1024 // columns of a chunk of K (a multiple of 32)
+	gemmTB = 192  // rows of X per block (bounds the lanes kept: 3 KiB per 6×4 outputs)
 	// gemmWBytes is the size of a group of widened panels.
-	gemmWBytes = 384 << 10
+	gemmWBytes = 256 << 10
 )
 
 // gemm6x4hGo is the plain twin of gemm6x4h: adds to acc[4r+c][l], in order
