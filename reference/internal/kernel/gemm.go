@@ -1,5 +1,7 @@
 package kernel
 
+import "sync"
+
 // The prefill product Y = X·Wᵀ for many rows of X (a prompt) as a blocked
 // GEMM that returns MatMulRef's bits (docs/REFERENCE.md, Matrix products).
 //
@@ -66,6 +68,24 @@ type (
 	gemmReduce func(lo, hi *[24][16]float32, out *[24]float32)
 )
 
+// gemmWork is one goroutine's buffers for gemmRows, kept between calls:
+// fresh ones cost a page fault per 4 KiB on first touch, which for the
+// lanes and panels of a product came to a third of a prefill's time.
+type gemmWork struct {
+	panels, pad []float32
+	lanes       [][2][24][16]float32
+}
+
+var gemmPool = sync.Pool{New: func() any { return new(gemmWork) }}
+
+// grow returns (*b)[:n], reallocating *b if it is shorter.
+func grow[E any](b *[]E, n int) []E {
+	if cap(*b) < n {
+		*b = make([]E, n)
+	}
+	return (*b)[:n]
+}
+
 // gemmRows computes Y[t, o] for every t < T and lo ≤ o < hi (see MatMul)
 // with the micro-kernel kern and the reduction reduce.
 func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, kern gemmKernel, reduce gemmReduce) {
@@ -73,9 +93,11 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, kern gemmKernel, reduce
 	kc := min(in, gemmKC)
 	group := min(max(1, gemmWBytes/(4*gemmNR*kc)), (hi-lo+gemmNR-1)/gemmNR) * gemmNR // rows of W per group
 	tb := min(T, gemmTB)
-	panels := make([]float32, group*kc)
-	lanes := make([][2][24][16]float32, (tb+gemmMR-1)/gemmMR*(group/gemmNR))
-	pad := make([]float32, gemmMR*in) // the last rows of X, then zeros
+	ws := gemmPool.Get().(*gemmWork)
+	defer gemmPool.Put(ws)
+	panels := grow(&ws.panels, group*kc)
+	lanes := grow(&ws.lanes, (tb+gemmMR-1)/gemmMR*(group/gemmNR))
+	pad := grow(&ws.pad, gemmMR*in) // the last rows of X, then zeros
 	var sums [24]float32
 	for t0 := 0; t0 < T; t0 += tb {
 		t1 := min(T, t0+tb)
