@@ -1,6 +1,10 @@
 package reference
 
-import "math"
+import (
+	"math"
+
+	"github.com/sambay-conv/sambay-conv/reference/internal/kernel"
+)
 
 // attention runs a sliding-window, full or cross attention layer over rows
 // (docs/MODEL.md §4.8), with differential attention when configured (§4.9).
@@ -17,7 +21,7 @@ func (r *run) attention(i int, ly *layer, u []float32, rows int) []float32 {
 		keys, vals = kv.k, kv.v // already holds this call's positions (trap 23)
 	} else {
 		qkv := r.linear(u, rows, &ly.wqkv, ly.bqkv)
-		q = make([]float32, rows*Q)
+		q = r.alloc(rows * Q)
 		n := len(ls.k) / C
 		base = r.pos - n
 		keys = append(make([]float32, 0, len(ls.k)+rows*C), ls.k...)
@@ -37,25 +41,28 @@ func (r *run) attention(i int, ly *layer, u []float32, rows int) []float32 {
 			ls.k, ls.v = keys, vals
 		}
 	}
-	out := make([]float32, rows*Q)
+	out := r.alloc(rows * Q)
 	scale := float32(c.AttnScale)
 	P := H / G
-	scores := make([]float32, len(keys)/C)
-	for t := 0; t < rows; t++ {
-		p := r.pos + t
-		a, b := keyRange(ly.role, p, base, c.Window)
-		qt := q[t*Q : (t+1)*Q]
-		ot := out[t*Q : (t+1)*Q]
-		if !c.DiffAttn {
-			for j := 0; j < H; j++ {
-				g := j / P
-				pr := r.softmax(qt[j*hd:(j+1)*hd], keys, C, g*hd, a, b, scale, scores)
-				r.weighted(ot[j*hd:(j+1)*hd], pr, vals, C, g*hd, a)
+	// Query rows are independent: split among threads.
+	kernel.Parallel(rows, 1, func(lo, hi int) {
+		scores := make([]float32, len(keys)/C)
+		for t := lo; t < hi; t++ {
+			p := r.pos + t
+			a, b := keyRange(ly.role, p, base, c.Window)
+			qt := q[t*Q : (t+1)*Q]
+			ot := out[t*Q : (t+1)*Q]
+			if !c.DiffAttn {
+				for j := 0; j < H; j++ {
+					g := j / P
+					pr := r.softmax(qt[j*hd:(j+1)*hd], keys, C, g*hd, a, b, scale, scores)
+					r.weighted(ot[j*hd:(j+1)*hd], pr, vals, C, g*hd, a)
+				}
+				continue
 			}
-			continue
+			r.diffHeads(i, ly, qt, ot, keys, vals, a, b, scale, scores)
 		}
-		r.diffHeads(i, ly, qt, ot, keys, vals, a, b, scale, scores)
-	}
+	})
 	return r.linear(out, rows, &ly.wo, ly.bo)
 }
 

@@ -69,7 +69,8 @@ func (m *Model) Run(st *State, ids []int, want Want) (*Result, error) {
 		return nil, fmt.Errorf("reference: hidden states need logits at every position")
 	}
 	E := c.NEmbd
-	x := make([]float32, T*E)
+	r := &run{m: m, st: st, pos: st.Pos, bf16: m.Opts.Numerics == BF16}
+	x := r.alloc(T * E)
 	row := make([]float32, E)
 	for t, id := range ids {
 		if id < 0 || id >= c.VocabSize {
@@ -79,7 +80,6 @@ func (m *Model) Run(st *State, ids []int, want Want) (*Result, error) {
 		copy(x[t*E:], row)
 	}
 	res := &Result{}
-	r := &run{m: m, st: st, pos: st.Pos, bf16: m.Opts.Numerics == BF16}
 	rows := T
 	var mem []float32 // GMU memory for the current rows [rows, Di]
 	for i := range m.layers {
@@ -131,8 +131,10 @@ func (m *Model) Run(st *State, ids []int, want Want) (*Result, error) {
 		}
 	}
 	res.Rows = rows
-	res.Logits = r.linear(y, rows, &m.head, nil)
+	res.Logits = make([]float32, rows*m.head.Rows) // the caller's: not from alloc
+	r.linearInto(res.Logits, y, rows, &m.head, nil)
 	st.Pos += T
+	m.scratch.keep(r.bufs)
 	return res, nil
 }
 
@@ -142,6 +144,7 @@ type run struct {
 	st   *State
 	pos  int // absolute position of the first current row
 	bf16 bool
+	bufs [][]float32 // taken by alloc, given back at the end of the run
 }
 
 // R rounds to bf16 in BF16 mode (docs/MODEL.md §0 notation).
@@ -164,7 +167,13 @@ func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
 
 // linear returns R(X·Wᵀ + b) for rows of X (docs/MODEL.md §4.4: bias added before the one rounding).
 func (r *run) linear(X []float32, rows int, W *kernel.Mat, b []float32) []float32 {
-	Y := make([]float32, rows*W.Rows)
+	Y := r.alloc(rows * W.Rows)
+	r.linearInto(Y, X, rows, W, b)
+	return Y
+}
+
+// linearInto is linear writing into Y.
+func (r *run) linearInto(Y, X []float32, rows int, W *kernel.Mat, b []float32) {
 	kernel.MatMul(Y, X, rows, W)
 	if b != nil {
 		for t := 0; t < rows; t++ {
@@ -175,14 +184,13 @@ func (r *run) linear(X []float32, rows int, W *kernel.Mat, b []float32) []float3
 		}
 	}
 	r.roundAll(Y)
-	return Y
 }
 
 // norm applies the block norm to R(x) row by row (docs/MODEL.md §4.2, §4.3).
 func (r *run) norm(x []float32, rows int, w, b []float32) []float32 {
 	E := len(w)
 	eps := float32(r.m.Cfg.NormEps)
-	out := make([]float32, rows*E)
+	out := r.alloc(rows * E)
 	in := make([]float32, E)
 	for t := 0; t < rows; t++ {
 		for j := range in {
@@ -238,22 +246,26 @@ func (r *run) residual(x, h []float32) {
 func (r *run) mlp(ly *layer, u []float32, rows int) []float32 {
 	I := r.m.Cfg.Intermediate
 	a := r.linear(u, rows, &ly.fc1, ly.fc1b)
-	o := make([]float32, rows*I)
-	for t := 0; t < rows; t++ {
-		for j := 0; j < I; j++ {
-			g, up := a[t*2*I+j], a[t*2*I+I+j]
-			o[t*I+j] = r.R(float32(g*up) / (1 + exp32(-g)))
+	o := r.alloc(rows * I)
+	kernel.Parallel(rows, 1, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			for j := 0; j < I; j++ {
+				g, up := a[t*2*I+j], a[t*2*I+I+j]
+				o[t*I+j] = r.R(float32(g*up) / (1 + exp32(-g)))
+			}
 		}
-	}
+	})
 	return r.linear(o, rows, &ly.fc2, ly.fc2b)
 }
 
 // gmu is the gated memory unit out_proj(silu(in_proj(u)) ⊙ m) (docs/MODEL.md §4.7).
 func (r *run) gmu(ly *layer, u, mem []float32, rows int) []float32 {
 	g := r.linear(u, rows, &ly.gin, ly.ginB)
-	for j := range g {
-		g[j] = r.R(float32(g[j]*mem[j]) / (1 + exp32(-g[j])))
-	}
+	kernel.Parallel(len(g), 4096, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			g[j] = r.R(float32(g[j]*mem[j]) / (1 + exp32(-g[j])))
+		}
+	})
 	return r.linear(g, rows, &ly.gout, ly.goutB)
 }
 
@@ -271,39 +283,45 @@ func (r *run) mamba(i int, ly *layer, u []float32, rows int) ([]float32, []float
 		copy(win[(K-1+t)*Di:(K+t)*Di], xz[t*2*Di:t*2*Di+Di])
 	}
 	cc := causalConv(win, rows, Di, K, ly.convW, ly.convB)
-	for j, s := range cc {
-		cc[j] = r.R(s / (1 + exp32(-s)))
-	}
+	kernel.Parallel(len(cc), 4096, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			s := cc[j]
+			cc[j] = r.R(s / (1 + exp32(-s)))
+		}
+	})
 	copy(ls.conv, win[rows*Di:])
 	xdbl := r.linear(cc, rows, &ly.xProj, nil)
 	W := R + 2*N
-	dtr := make([]float32, rows*R)
+	dtr := r.alloc(rows * R)
 	for t := 0; t < rows; t++ {
 		copy(dtr[t*R:(t+1)*R], xdbl[t*W:t*W+R])
 	}
 	dpre := r.linear(dtr, rows, &ly.dtProj, nil) // no bias here (trap 6)
-	y := make([]float32, rows*Di)
-	for d := 0; d < Di; d++ {
-		h := ls.h[d*N : (d+1)*N]
-		A := ly.A[d*N : (d+1)*N]
-		for t := 0; t < rows; t++ {
-			v := dpre[t*Di+d] + ly.dtB[d]
-			delta := v
-			if v <= 20 {
-				delta = float32(math.Log1p(math.Exp(float64(v))))
+	y := r.alloc(rows * Di)
+	// The selective scan: channels are independent, split among threads.
+	kernel.Parallel(Di, 64, func(lo, hi int) {
+		for d := lo; d < hi; d++ {
+			h := ls.h[d*N : (d+1)*N]
+			A := ly.A[d*N : (d+1)*N]
+			for t := 0; t < rows; t++ {
+				v := dpre[t*Di+d] + ly.dtB[d]
+				delta := v
+				if v <= 20 {
+					delta = float32(math.Log1p(math.Exp(float64(v))))
+				}
+				cv := cc[t*Di+d]
+				du := delta * cv
+				B := xdbl[t*W+R : t*W+R+N]
+				C := xdbl[t*W+R+N : t*W+R+2*N]
+				acc := float32(ly.D[d] * cv)
+				for n := 0; n < N; n++ {
+					h[n] = float32(exp32(float32(delta*A[n]))*h[n]) + float32(du*B[n])
+					acc += float32(C[n] * h[n])
+				}
+				y[t*Di+d] = acc
 			}
-			cv := cc[t*Di+d]
-			du := delta * cv
-			B := xdbl[t*W+R : t*W+R+N]
-			C := xdbl[t*W+R+N : t*W+R+2*N]
-			acc := float32(ly.D[d] * cv)
-			for n := 0; n < N; n++ {
-				h[n] = float32(exp32(float32(delta*A[n]))*h[n]) + float32(du*B[n])
-				acc += float32(C[n] * h[n])
-			}
-			y[t*Di+d] = acc
 		}
-	}
+	})
 	if r.m.Opts.StateBF16 {
 		for j := range ls.h {
 			ls.h[j] = formats.RoundBF16(ls.h[j])
@@ -312,10 +330,10 @@ func (r *run) mamba(i int, ly *layer, u []float32, rows int) ([]float32, []float
 			ls.conv[j] = formats.RoundBF16(ls.conv[j])
 		}
 	}
-	o := make([]float32, rows*Di)
+	o := r.alloc(rows * Di)
 	var mem []float32
 	if ly.role == RoleMambaMemory {
-		mem = make([]float32, rows*Di)
+		mem = r.alloc(rows * Di)
 		for t := 0; t < rows; t++ {
 			for d := 0; d < Di; d++ {
 				z := xz[t*2*Di+Di+d]

@@ -71,6 +71,8 @@ type Model struct {
 	normFW []float32
 	normFB []float32
 	layers []layer
+
+	scratch scratch // activation buffers between runs
 }
 
 type layer struct {

@@ -232,3 +232,29 @@ func MatMulRef(Y, X []float32, T int, W *Mat) {
 		}
 	}
 }
+
+// Parallel calls f on consecutive ranges [lo, hi) that cover [0, n), on
+// up to Threads goroutines at once, and returns when all are done; grain
+// is the smallest range worth a goroutine. f must compute each index the
+// same way whatever range holds it (the forward's results never depend
+// on the thread count).
+func Parallel(n, grain int, f func(lo, hi int)) {
+	nt := min(threads(), max(1, n/max(1, grain)))
+	if nt <= 1 {
+		if n > 0 {
+			f(0, n)
+		}
+		return
+	}
+	chunk := (n + nt - 1) / nt
+	var wg sync.WaitGroup
+	for lo := chunk; lo < n; lo += chunk {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, min(n, lo+chunk))
+		}()
+	}
+	f(0, min(n, chunk))
+	wg.Wait()
+}
