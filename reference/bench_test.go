@@ -137,14 +137,18 @@ func BenchmarkForward(b *testing.B) {
 		Y := make([]float32, 128*10240)
 		mmNs := timeIt(func() { kernel.MatMul(Y, X, 128, W) })
 		mmGF := 2 * 128 * 10240 * 2560 / mmNs
+		best := math.Inf(1)
 		for b.Loop() {
+			start := time.Now()
 			if _, err := m.Run(m.NewState(), ids, Want{AllLogits: true}); err != nil {
 				b.Fatal(err)
 			}
+			best = min(best, float64(time.Since(start).Nanoseconds()))
 		}
 		ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 		gf := 2 * 128 * (blocks + head) / ns // the logits of every position, as sambay_ref.py --time
 		b.ReportMetric(128/(ns/1e9), "tokens/s")
+		b.ReportMetric(128/(best/1e9), "best-tokens/s") // the fastest pass, as sambay_ref.py --time reports
 		b.ReportMetric(gf, "GFLOP/s")
 		b.ReportMetric(mmGF, "matmul-GFLOP/s")
 		b.ReportMetric(gf/mmGF, "of-matmul")

@@ -3,7 +3,7 @@ package kernel
 import "sync"
 
 // The prefill product Y = X·Wᵀ for many rows of X (a prompt) as a blocked
-// GEMM that returns MatMulRef's bits (docs/REFERENCE.md, Matrix products).
+// GEMM that returns MatMulRef's bits (docs/DESIGN.md §Matrix products).
 //
 // Every output keeps dotGo's 32 lanes, lane k summing the products of the
 // elements i ≡ k (mod 32) in order of i, until the lanes are reduced by
