@@ -81,8 +81,10 @@ func (m *Model) Run(st *State, ids []int, want Want) (*Result, error) {
 	}
 	res := &Result{}
 	rows := T
-	var mem []float32 // GMU memory for the current rows [rows, Di]
+	var mem []float32    // GMU memory for the current rows [rows, Di]
+	var memBuf []float32 // the buffer mem is in
 	for i := range m.layers {
+		mark := len(r.bufs)
 		if i == c.NLayer/2+2 && !want.AllLogits && rows > 1 {
 			// Linear prefill: the cross-decoder only needs the last position.
 			x = x[(rows-1)*E:]
@@ -99,7 +101,7 @@ func (m *Model) Run(st *State, ids []int, want Want) (*Result, error) {
 			var mm []float32
 			h, mm = r.mamba(i, ly, u, rows)
 			if ly.role == RoleMambaMemory {
-				mem = mm
+				mem, memBuf = mm, mm
 			}
 		case RoleGMU:
 			h = r.gmu(ly, u, mem, rows)
@@ -115,6 +117,7 @@ func (m *Model) Run(st *State, ids []int, want Want) (*Result, error) {
 		if want.Progress != nil {
 			want.Progress(i+1, len(m.layers))
 		}
+		r.release(mark, memBuf) // the layer's activations serve the next layer
 	}
 	if !want.AllLogits && rows > 1 {
 		// Only the last position's logits are wanted (models whose
@@ -134,17 +137,18 @@ func (m *Model) Run(st *State, ids []int, want Want) (*Result, error) {
 	res.Logits = make([]float32, rows*m.head.Rows) // the caller's: not from alloc
 	r.linearInto(res.Logits, y, rows, &m.head, nil)
 	st.Pos += T
-	m.scratch.keep(r.bufs)
+	r.finish()
 	return res, nil
 }
 
 // run carries one call's context.
 type run struct {
-	m    *Model
-	st   *State
-	pos  int // absolute position of the first current row
-	bf16 bool
-	bufs [][]float32 // taken by alloc, given back at the end of the run
+	m     *Model
+	st    *State
+	pos   int // absolute position of the first current row
+	bf16  bool
+	bufs  [][]float32  // taken by alloc, given back by release and finish
+	sizes map[int]bool // the sizes alloc was asked for
 }
 
 // R rounds to bf16 in BF16 mode (docs/MODEL.md §0 notation).
