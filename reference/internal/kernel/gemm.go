@@ -72,8 +72,8 @@ type (
 // fresh ones cost a page fault per 4 KiB on first touch, which for the
 // lanes and panels of a product came to a third of a prefill's time.
 type gemmWork struct {
-	panels, pad []float32
-	lanes       [][2][24][16]float32
+	panels, pad, row []float32
+	lanes            [][2][24][16]float32
 }
 
 var gemmPool = sync.Pool{New: func() any { return new(gemmWork) }}
@@ -98,6 +98,10 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, kern gemmKernel, reduce
 	panels := grow(&ws.panels, group*kc)
 	lanes := grow(&ws.lanes, (tb+gemmMR-1)/gemmMR*(group/gemmNR))
 	pad := grow(&ws.pad, gemmMR*in) // the last rows of X, then zeros
+	var row []float32               // a row decoder's whole row, when K is chunked
+	if W.Decoder != nil && kc < in {
+		row = grow(&ws.row, in)
+	}
 	var sums [24]float32
 	for t0 := 0; t0 < T; t0 += tb {
 		t1 := min(T, t0+tb)
@@ -111,11 +115,11 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, kern gemmKernel, reduce
 				kn := k1 - k0
 				k32 := kn &^ 31 // k0 is a multiple of 32: lane of k0+i is i&31
 				for o := o0; o < o0+np*gemmNR; o++ {
-					row := panels[(o-o0)*kc : (o-o0)*kc+kn]
+					dst := panels[(o-o0)*kc : (o-o0)*kc+kn]
 					if o < o1 {
-						widenChunk(W, o, k0, row)
+						widenChunk(W, o, k0, dst, row)
 					} else {
-						clear(row) // past the last row: computed, never stored
+						clear(dst) // past the last row: computed, never stored
 					}
 				}
 				// The bytes of the next chunk of W, a slice per step.
@@ -168,14 +172,16 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, kern gemmKernel, reduce
 	}
 }
 
-// widenChunkGo widens columns [k0, k0+len(dst)) of row i of W into dst
-// through DecodeRow (a whole row decoded, then the chunk copied).
-func widenChunkGo(W *Mat, i, k0 int, dst []float32) {
-	if k0 == 0 && len(dst) == W.Cols {
+// widenChunkGo widens columns [k0, k0+len(dst)) of row i of W into dst;
+// a row decoder widens the whole row into row (W.Cols floats) first.
+func widenChunkGo(W *Mat, i, k0 int, dst, row []float32) {
+	switch {
+	case W.Decoder == nil:
+		W.decodeRange(i, k0, dst)
+	case k0 == 0 && len(dst) == W.Cols:
 		W.DecodeRow(i, dst)
-		return
+	default:
+		W.DecodeRow(i, row)
+		copy(dst, row[k0:])
 	}
-	row := make([]float32, W.Cols)
-	W.DecodeRow(i, row)
-	copy(dst, row[k0:])
 }

@@ -40,16 +40,18 @@ func gemmAsm(x []float32, xs int, w []float32, ws, n, h int, acc *[24][16]float3
 }
 
 // widenChunk widens columns [k0, k0+len(dst)) of row i of W into dst
-// (bf16 rows sixteen at a time; other kinds through DecodeRow).
-func widenChunk(W *Mat, i, k0 int, dst []float32) {
-	in := W.Cols
-	n := len(dst) &^ 15
-	if W.Kind != BF16 || W.Decoder != nil || W.RoundBF16 || n == 0 {
-		widenChunkGo(W, i, k0, dst)
+// (bf16 rows sixteen at a time; see widenChunkGo for row).
+func widenChunk(W *Mat, i, k0 int, dst, row []float32) {
+	if W.Kind != BF16 || W.Decoder != nil || W.RoundBF16 {
+		widenChunkGo(W, i, k0, dst, row)
 		return
 	}
-	src := W.Data[2*(i*in+k0) : 2*(i*in+k0+len(dst))]
-	widenBF16(&dst[0], (*uint16)(unsafe.Pointer(&src[0])), n)
+	at := i*W.Cols + k0
+	src := W.Data[2*at : 2*(at+len(dst))]
+	n := len(dst) &^ 15
+	if n > 0 {
+		widenBF16(&dst[0], (*uint16)(unsafe.Pointer(&src[0])), n)
+	}
 	for j := n; j < len(dst); j++ {
 		dst[j] = bf16At(src, j)
 	}

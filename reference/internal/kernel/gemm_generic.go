@@ -12,6 +12,6 @@ func gemmAsm(x []float32, xs int, w []float32, ws, n, h int, acc *[24][16]float3
 
 func reduce24(lo, hi *[24][16]float32, out *[24]float32) { reduceHalvesGo(lo, hi, out) }
 
-func widenChunk(W *Mat, i, k0 int, dst []float32) { widenChunkGo(W, i, k0, dst) }
+func widenChunk(W *Mat, i, k0 int, dst, row []float32) { widenChunkGo(W, i, k0, dst, row) }
 
 func prefetchChunk(W *Mat, lo, hi, k0, k1 int) {}

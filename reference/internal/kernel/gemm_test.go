@@ -85,7 +85,7 @@ func TestWidenChunk(t *testing.T) {
 		W.DecodeRow(i, row)
 		for _, k := range [][2]int{{0, 100}, {0, 64}, {32, 100}, {64, 79}, {96, 100}} {
 			got := make([]float32, k[1]-k[0])
-			widenChunk(W, i, k[0], got)
+			widenChunk(W, i, k[0], got, make([]float32, 100))
 			for j, v := range got {
 				if math.Float32bits(v) != math.Float32bits(row[k[0]+j]) {
 					t.Fatalf("row %d chunk %v: [%d] = %v, DecodeRow %v", i, k, j, v, row[k[0]+j])
@@ -103,12 +103,19 @@ func TestGEMMBlocks(t *testing.T) {
 	for _, c := range []struct {
 		T, cols, rows int
 		kind          Kind
+		round, dec    bool // RoundBF16; rows through a RowDecoder
 	}{
-		{40, 4096, 61, BF16}, {13, 5200, 9, BF16}, {100, 1000, 9, BF16}, {7, 2561, 6, BF16},
-		{gemmTB + 32, 64, 10, BF16}, {9, 2600, 7, F16}, {11, 3000, 5, F32},
+		{40, 4096, 61, BF16, false, false}, {13, 5200, 9, BF16, false, false}, {100, 1000, 9, BF16, false, false},
+		{7, 2561, 6, BF16, false, false}, {gemmTB + 32, 64, 10, BF16, false, false}, {9, 2600, 7, F16, false, false},
+		{11, 3000, 5, F32, false, false}, {8, 2100, 6, F32, true, false}, {10, 3000, 9, F16, false, true},
+		{6, 1031, 5, BF16, false, false},
 	} {
 		W := randMat(r, c.rows, c.cols, c.kind)
-		if c.kind == BF16 { // values of a trained model's size, so that sums are not all subnormal
+		W.RoundBF16 = c.round
+		if c.dec {
+			W = &Mat{Rows: W.Rows, Cols: W.Cols, Decoder: rowsOf{W}}
+		}
+		if c.kind == BF16 && !c.dec { // values of a trained model's size, so that sums are not all subnormal
 			for i := range c.rows * c.cols {
 				binary.LittleEndian.PutUint16(W.Data[2*i:], uint16(math.Float32bits(float32(r.NormFloat64()*0.02))>>16))
 			}
@@ -120,7 +127,7 @@ func TestGEMMBlocks(t *testing.T) {
 		want := make([]float32, c.T*c.rows)
 		MatMulRef(want, X, c.T, W)
 		for _, th := range []int{1, 2} {
-			t.Run(fmt.Sprintf("T=%d,cols=%d,rows=%d,kind=%d,threads=%d", c.T, c.cols, c.rows, c.kind, th), func(t *testing.T) {
+			t.Run(fmt.Sprintf("T=%d,cols=%d,rows=%d,kind=%d,round=%v,decoder=%v,threads=%d", c.T, c.cols, c.rows, c.kind, c.round, c.dec, th), func(t *testing.T) {
 				Threads = th
 				defer func() { Threads = 0 }()
 				got := make([]float32, c.T*c.rows)
@@ -134,3 +141,8 @@ func TestGEMMBlocks(t *testing.T) {
 		}
 	}
 }
+
+// rowsOf is a RowDecoder (not a VecDotter) over a matrix of a built-in kind.
+type rowsOf struct{ m *Mat }
+
+func (d rowsOf) DecodeRow(i int, dst []float32) { d.m.DecodeRow(i, dst) }

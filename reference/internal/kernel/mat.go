@@ -58,23 +58,35 @@ func (m *Mat) DecodeRow(i int, dst []float32) {
 	dst = dst[:m.Cols]
 	if m.Decoder != nil {
 		m.Decoder.DecodeRow(i, dst)
-	} else {
-		switch m.Kind {
-		case BF16:
-			row := m.Data[2*i*m.Cols : 2*(i+1)*m.Cols]
-			for j := range dst {
-				dst[j] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(row[2*j:])) << 16)
+		if m.RoundBF16 {
+			for j, v := range dst {
+				dst[j] = roundBF16(v)
 			}
-		case F16:
-			row := m.Data[2*i*m.Cols : 2*(i+1)*m.Cols]
-			for j := range dst {
-				dst[j] = float16.Frombits(binary.LittleEndian.Uint16(row[2*j:])).Float32()
-			}
-		default:
-			row := m.Data[4*i*m.Cols : 4*(i+1)*m.Cols]
-			for j := range dst {
-				dst[j] = math.Float32frombits(binary.LittleEndian.Uint32(row[4*j:]))
-			}
+		}
+		return
+	}
+	m.decodeRange(i, 0, dst)
+}
+
+// decodeRange widens columns [k0, k0+len(dst)) of row i of a matrix in one
+// of the built-in kinds (no Decoder) into dst.
+func (m *Mat) decodeRange(i, k0 int, dst []float32) {
+	at := i*m.Cols + k0
+	switch m.Kind {
+	case BF16:
+		row := m.Data[2*at : 2*(at+len(dst))]
+		for j := range dst {
+			dst[j] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(row[2*j:])) << 16)
+		}
+	case F16:
+		row := m.Data[2*at : 2*(at+len(dst))]
+		for j := range dst {
+			dst[j] = float16.Frombits(binary.LittleEndian.Uint16(row[2*j:])).Float32()
+		}
+	default:
+		row := m.Data[4*at : 4*(at+len(dst))]
+		for j := range dst {
+			dst[j] = math.Float32frombits(binary.LittleEndian.Uint32(row[4*j:]))
 		}
 	}
 	if m.RoundBF16 {
