@@ -17,7 +17,13 @@ func dotBF16x32(a *float32, w *uint16, n int, acc *[32]float32)
 //go:noescape
 func dotF32x32(a, b *float32, n int, acc *[32]float32)
 
-var useAVX2 = cpu.X86.HasAVX2
+//go:noescape
+func dotBF16x32z(a *float32, w *uint16, n int, acc *[32]float32)
+
+var (
+	useAVX2   = cpu.X86.HasAVX2
+	useAVX512 = cpu.X86.HasAVX512F
+)
 
 // Dot returns Σ a[i]·b[i] (see dotGo for the order).
 func Dot(a, b []float32) float32 {
@@ -42,7 +48,11 @@ func DotBF16(a []float32, w []byte) float32 {
 	}
 	w = w[:2*len(a)]
 	var s [32]float32
-	dotBF16x32(&a[0], (*uint16)(unsafe.Pointer(&w[0])), n, &s)
+	if useAVX512 {
+		dotBF16x32z(&a[0], (*uint16)(unsafe.Pointer(&w[0])), n, &s)
+	} else {
+		dotBF16x32(&a[0], (*uint16)(unsafe.Pointer(&w[0])), n, &s)
+	}
 	for i := n; i < len(a); i++ {
 		s[i&31] += float32(a[i] * bf16At(w, i))
 	}

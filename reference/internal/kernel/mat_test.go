@@ -74,6 +74,15 @@ func TestMatMulMatchesRef(t *testing.T) {
 // TestDotKernelsCrossCheck compares the dispatching kernels with the Go
 // loops and the plain twin bit for bit at lengths around the 32-lane step.
 func TestDotKernelsCrossCheck(t *testing.T) {
+	t.Run("widest", testDotKernels)
+	if useAVX512 {
+		useAVX512 = false // the AVX2 kernels too, on a machine that would not use them
+		defer func() { useAVX512 = true }()
+		t.Run("avx2", testDotKernels)
+	}
+}
+
+func testDotKernels(t *testing.T) {
 	r := rand.New(rand.NewSource(3))
 	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 95, 96, 97, 255, 256, 257, 2560} {
 		a := make([]float32, n+1)
