@@ -24,22 +24,15 @@ func (r *run) attention(i int, ly *layer, u []float32, rows int) []float32 {
 		q = r.alloc(rows * Q)
 		n := len(ls.k) / C
 		base = r.pos - n
-		keys = append(make([]float32, 0, len(ls.k)+rows*C), ls.k...)
-		vals = append(make([]float32, 0, len(ls.v)+rows*C), ls.v...)
+		// The cache grows in place (append amortises its copies: copying
+		// it whole for every decoded token was O(n) per token).
 		for t := 0; t < rows; t++ {
 			row := qkv[t*(Q+2*C) : (t+1)*(Q+2*C)]
 			copy(q[t*Q:], row[:Q])
-			keys = append(keys, row[Q:Q+C]...)
-			vals = append(vals, row[Q+C:]...)
+			ls.k = append(ls.k, row[Q:Q+C]...)
+			ls.v = append(ls.v, row[Q+C:]...)
 		}
-		if ly.role == RoleSWA {
-			// Keep exactly the previous W−1 tokens for the next call (docs/MODEL.md §7).
-			keep := min(len(keys)/C, c.Window-1)
-			ls.k = append(ls.k[:0], keys[len(keys)-keep*C:]...)
-			ls.v = append(ls.v[:0], vals[len(vals)-keep*C:]...)
-		} else {
-			ls.k, ls.v = keys, vals
-		}
+		keys, vals = ls.k, ls.v
 	}
 	out := r.alloc(rows * Q)
 	scale := float32(c.AttnScale)
@@ -63,6 +56,14 @@ func (r *run) attention(i int, ly *layer, u []float32, rows int) []float32 {
 			r.diffHeads(i, ly, qt, ot, keys, vals, a, b, scale, scores)
 		}
 	})
+	if ly.role == RoleSWA && len(ls.k)/C >= 2*c.Window {
+		// The next call needs the previous W−1 tokens (docs/MODEL.md §7);
+		// the keys before them are dropped once they are W or more, so the
+		// copy is paid once per W tokens, not per token.
+		keep := (c.Window - 1) * C
+		ls.k = append(ls.k[:0], ls.k[len(ls.k)-keep:]...)
+		ls.v = append(ls.v[:0], ls.v[len(ls.v)-keep:]...)
+	}
 	return r.linear(out, rows, &ly.wo, ly.bo)
 }
 
