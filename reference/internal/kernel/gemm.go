@@ -7,10 +7,12 @@ import "sync"
 //
 // Every output keeps dotGo's 32 lanes, lane k summing the products of the
 // elements i ≡ k (mod 32) in order of i, until the lanes are reduced by
-// reduce32's tree. The lanes are two independent halves (k < 16 and
-// k ≥ 16), and the micro-kernel, gemm6x4h, takes one half of 6 rows of X
-// against 4 rows of W: 24 outputs of one 16-lane register each, 10 vector
-// loads per 24 multiplies and 24 adds.
+// reduce32's tree. The lanes split into independent parts, one vector
+// register each, and a micro-kernel takes one part of mr rows of X against
+// nr rows of W. With AVX-512 (gemm6x4h) a part is 16 lanes and the tile
+// 6×4: 24 outputs, 10 vector loads per 24 multiplies and 24 adds. With
+// AVX2 only (gemm3x3q; 16 registers) a part is 8 lanes and the tile 3×3:
+// 9 outputs, 6 loads per 9 multiplies and 9 adds.
 //
 // Blocking: rows of W are widened to float32 once, gemmKC columns at a
 // time, into a group of panels of gemmNR rows (about gemmWBytes, kept in
@@ -24,25 +26,34 @@ import "sync"
 // BenchmarkGEMM on the model's shapes (README, Performance).
 
 const (
-	gemmMR = 6    // rows of X per micro-kernel call
-	gemmNR = 4    // rows of W per panel
 	gemmKC = 1024 // columns of a chunk of K (a multiple of 32)
-	gemmTB = 192  // rows of X per block (bounds the lanes kept: 3 KiB per 6×4 outputs)
+	gemmTB = 192  // rows of X per block (bounds the lanes kept: 128 bytes per output)
 	// gemmWBytes is the size of a group of widened panels.
 	gemmWBytes = 256 << 10
 )
 
-// gemm6x4hGo is the plain twin of gemm6x4h: adds to acc[4r+c][l], in order
-// of s, x_r[32s+16h+l]·w_c[32s+16h+l] for 32s < n, with x_r = x[r·xs:]
-// and w_c = w[c·ws:].
-func gemm6x4hGo(x []float32, xs int, w []float32, ws, n, h int, acc *[24][16]float32) {
-	for r := range gemmMR {
+// A gemmImpl is a micro-kernel and its shape. kern adds to acc (mr·nr
+// outputs of 32/parts lanes each, output (r, c) at (r·nr+c)·32/parts) part
+// q of the lanes of x_r · w_c over the first n elements (a multiple of 32),
+// x_r = x[r·xs:], w_c = w[c·ws:]; reduce sets out[j] to reduce32 of output
+// j's 32 lanes, its parts' blocks of acc (each mr·nr·32/parts floats) one
+// after the other.
+type gemmImpl struct {
+	mr, nr, parts int
+	kern          func(x []float32, xs int, w []float32, ws, n, q int, acc []float32)
+	reduce        func(acc, out []float32)
+}
+
+// gemmPartGo is the plain twin of every micro-kernel.
+func gemmPartGo(mr, nr, parts int, x []float32, xs int, w []float32, ws, n, q int, acc []float32) {
+	pw := 32 / parts
+	for r := range mr {
 		xr := x[r*xs : r*xs+n]
-		for c := range gemmNR {
+		for c := range nr {
 			wr := w[c*ws : c*ws+n]
-			a := &acc[4*r+c]
-			for i := 16 * h; i < n; i += 32 {
-				for l := range 16 {
+			a := acc[(r*nr+c)*pw : (r*nr+c+1)*pw]
+			for i := q * pw; i < n; i += 32 {
+				for l := range pw {
 					a[l] += float32(xr[i+l] * wr[i+l])
 				}
 			}
@@ -50,30 +61,24 @@ func gemm6x4hGo(x []float32, xs int, w []float32, ws, n, h int, acc *[24][16]flo
 	}
 }
 
-// reduceHalvesGo is the plain twin of reduce24: out[j] = reduce32 of
-// lo[j] ‖ hi[j].
-func reduceHalvesGo(lo, hi *[24][16]float32, out *[24]float32) {
-	for j := range lo {
+// reducePartsGo is the plain twin of every reduction: out[j] = reduce32 of
+// output j's lanes, gathered from the parts' blocks of acc.
+func reducePartsGo(outputs, parts int, acc, out []float32) {
+	pw := 32 / parts
+	for j := range outputs {
 		var a [32]float32
-		copy(a[:16], lo[j][:])
-		copy(a[16:], hi[j][:])
+		for q := range parts {
+			copy(a[q*pw:(q+1)*pw], acc[(q*outputs+j)*pw:])
+		}
 		out[j] = reduce32(&a)
 	}
 }
-
-// A gemmKernel is gemm6x4hGo or its assembly; a gemmReduce is
-// reduceHalvesGo or its assembly.
-type (
-	gemmKernel func(x []float32, xs int, w []float32, ws, n, h int, acc *[24][16]float32)
-	gemmReduce func(lo, hi *[24][16]float32, out *[24]float32)
-)
 
 // gemmWork is one goroutine's buffers for gemmRows, kept between calls:
 // fresh ones cost a page fault per 4 KiB on first touch, which for the
 // lanes and panels of a product came to a third of a prefill's time.
 type gemmWork struct {
-	panels, pad, row []float32
-	lanes            [][2][24][16]float32
+	panels, pad, row, lanes []float32
 }
 
 var gemmPool = sync.Pool{New: func() any { return new(gemmWork) }}
@@ -87,34 +92,36 @@ func grow[E any](b *[]E, n int) []E {
 }
 
 // gemmRows computes Y[t, o] for every t < T and lo ≤ o < hi (see MatMul)
-// with the micro-kernel kern and the reduction reduce.
-func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, kern gemmKernel, reduce gemmReduce) {
+// with the micro-kernel g.
+func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, g *gemmImpl) {
 	in, out := W.Cols, W.Rows
+	mr, nr, parts := g.mr, g.nr, g.parts
+	pw, tile := 32/parts, mr*nr*32 // lanes per part; floats of lanes per tile
 	kc := min(in, gemmKC)
-	group := min(max(1, gemmWBytes/(4*gemmNR*kc)), (hi-lo+gemmNR-1)/gemmNR) * gemmNR // rows of W per group
+	group := min(max(1, gemmWBytes/(4*nr*kc)), (hi-lo+nr-1)/nr) * nr // rows of W per group
 	tb := min(T, gemmTB)
 	ws := gemmPool.Get().(*gemmWork)
 	defer gemmPool.Put(ws)
 	panels := grow(&ws.panels, group*kc)
-	lanes := grow(&ws.lanes, (tb+gemmMR-1)/gemmMR*(group/gemmNR))
-	pad := grow(&ws.pad, gemmMR*in) // the last rows of X, then zeros
-	var row []float32               // a row decoder's whole row, when K is chunked
+	lanes := grow(&ws.lanes, (tb+mr-1)/mr*(group/nr)*tile)
+	pad := grow(&ws.pad, mr*in) // the last rows of X, then zeros
+	var row []float32           // a row decoder's whole row, when K is chunked
 	if W.Decoder != nil && kc < in {
 		row = grow(&ws.row, in)
 	}
-	var sums [24]float32
+	sums := make([]float32, mr*nr)
 	for t0 := 0; t0 < T; t0 += tb {
 		t1 := min(T, t0+tb)
-		steps := (t1 - t0 + gemmMR - 1) / gemmMR
+		steps := (t1 - t0 + mr - 1) / mr
 		for o0 := lo; o0 < hi; o0 += group {
 			o1 := min(hi, o0+group)
-			np := (o1 - o0 + gemmNR - 1) / gemmNR
+			np := (o1 - o0 + nr - 1) / nr
 			clear(lanes)
 			for k0 := 0; k0 < in; k0 += kc {
 				k1 := min(in, k0+kc)
 				kn := k1 - k0
 				k32 := kn &^ 31 // k0 is a multiple of 32: lane of k0+i is i&31
-				for o := o0; o < o0+np*gemmNR; o++ {
+				for o := o0; o < o0+np*nr; o++ {
 					dst := panels[(o-o0)*kc : (o-o0)*kc+kn]
 					if o < o1 {
 						widenChunk(W, o, k0, dst, row)
@@ -129,27 +136,28 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, kern gemmKernel, reduce
 				}
 				per := (nhi - nlo + steps - 1) / steps
 				for s := range steps {
-					t := t0 + s*gemmMR
+					t := t0 + s*mr
 					prefetchChunk(W, nlo+s*per, min(nhi, nlo+(s+1)*per), nk0, min(in, nk0+kc))
-					nx := min(gemmMR, t1-t)
+					nx := min(mr, t1-t)
 					x := X[t*in+k0:]
-					if nx < gemmMR {
+					if nx < mr {
 						copy(pad, X[t*in:t1*in])
 						clear(pad[nx*in:])
 						x = pad[k0:]
 					}
-					l := lanes[s*np : (s+1)*np]
-					for h := range 2 {
+					l := lanes[s*np*tile : (s+1)*np*tile]
+					for q := range parts {
 						for p := range np {
-							kern(x, in, panels[p*gemmNR*kc:], kc, k32, h, &l[p][h])
+							g.kern(x, in, panels[p*nr*kc:], kc, k32, q, l[p*tile+q*tile/parts:])
 						}
 					}
 					for i := k32; i < kn; i++ { // the chunk's tail, in order, after its 32-element steps
-						h, j := (i&31)>>4, i&15
+						q, j := (i&31)/pw, (i&31)%pw
 						for p := range np {
+							a := l[p*tile+q*tile/parts:]
 							for r := range nx {
-								for c := range gemmNR {
-									l[p][h][4*r+c][j] += float32(x[r*in+i] * panels[(p*gemmNR+c)*kc+i])
+								for c := range nr {
+									a[(r*nr+c)*pw+j] += float32(x[r*in+i] * panels[(p*nr+c)*kc+i])
 								}
 							}
 						}
@@ -157,14 +165,14 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, kern gemmKernel, reduce
 				}
 			}
 			for s := range steps {
-				t := t0 + s*gemmMR
-				nx := min(gemmMR, t1-t)
+				t := t0 + s*mr
+				nx := min(mr, t1-t)
 				for p := range np {
-					o := o0 + p*gemmNR
-					nw := min(gemmNR, o1-o)
-					reduce(&lanes[s*np+p][0], &lanes[s*np+p][1], &sums)
+					o := o0 + p*nr
+					nw := min(nr, o1-o)
+					g.reduce(lanes[(s*np+p)*tile:(s*np+p+1)*tile], sums)
 					for r := range nx {
-						copy(Y[(t+r)*out+o:(t+r)*out+o+nw], sums[4*r:4*r+nw])
+						copy(Y[(t+r)*out+o:(t+r)*out+o+nw], sums[r*nr:r*nr+nw])
 					}
 				}
 			}

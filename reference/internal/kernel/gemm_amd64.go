@@ -8,51 +8,95 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// gemm6x4h (gemm_amd64.s) is gemm6x4hGo with the half chosen by the
-// caller (x and w advanced by 16 elements for the high lanes) and strides
-// in bytes.
+// gemm6x4h and gemm3x3q (gemm_amd64.s) are gemmPartGo for the 6×4 tile
+// of two 16-lane parts and the 3×3 tile of four 8-lane parts, with the
+// part chosen by the caller (x and w advanced to its first lane) and
+// strides in bytes.
 //
 //go:noescape
-func gemm6x4h(x *float32, xstride int, w *float32, wstride, n int, acc *[24][16]float32)
+func gemm6x4h(x *float32, xstride int, w *float32, wstride, n int, acc *float32)
 
 //go:noescape
-func reduce24(lo, hi *[24][16]float32, out *[24]float32)
+func gemm3x3q(x *float32, xstride int, w *float32, wstride, n int, acc *float32)
+
+//go:noescape
+func reduce24(lo, hi, out *float32)
 
 //go:noescape
 func widenBF16(dst *float32, src *uint16, n int)
 
 //go:noescape
+func widenBF16y(dst *float32, src *uint16, n int)
+
+//go:noescape
 func prefetchL2(p *byte, n int)
 
-// useGEMM selects the blocked GEMM for prefill products: its micro-kernel
-// holds 24 accumulators of 16 lanes and the 4 vectors of W, which needs
-// AVX-512's 32 registers.
-var useGEMM = cpu.X86.HasAVX512F
-
-// gemmAsm is the assembly micro-kernel with gemm6x4hGo's arguments.
-func gemmAsm(x []float32, xs int, w []float32, ws, n, h int, acc *[24][16]float32) {
-	if n == 0 {
-		return
+// gemm512 needs AVX-512's 32 registers (24 accumulators, 4 vectors of W);
+// gemm256 fits AVX2's 16.
+var (
+	gemm512 = &gemmImpl{mr: 6, nr: 4, parts: 2,
+		kern: func(x []float32, xs int, w []float32, ws, n, q int, acc []float32) {
+			if n > 0 {
+				_, _, _ = w[3*ws+n-1], x[5*xs+n-1], acc[24*16-1]
+				gemm6x4h(&x[16*q], 4*xs, &w[16*q], 4*ws, n, &acc[0])
+			}
+		},
+		reduce: func(acc, out []float32) {
+			_, _ = acc[2*24*16-1], out[23]
+			reduce24(&acc[0], &acc[24*16], &out[0])
+		},
 	}
-	_ = w[(gemmNR-1)*ws+n-1]
-	_ = x[(gemmMR-1)*xs+n-1]
-	gemm6x4h(&x[16*h], 4*xs, &w[16*h], 4*ws, n, acc)
+	gemm256 = &gemmImpl{mr: 3, nr: 3, parts: 4,
+		kern: func(x []float32, xs int, w []float32, ws, n, q int, acc []float32) {
+			if n > 0 {
+				_, _, _ = w[2*ws+n-1], x[2*xs+n-1], acc[9*8-1]
+				gemm3x3q(&x[8*q], 4*xs, &w[8*q], 4*ws, n, &acc[0])
+			}
+		},
+		reduce: func(acc, out []float32) { reducePartsGo(9, 4, acc, out) },
+	}
+)
+
+// gemmUsed is the GEMM MatMul runs for prefill products (nil: none).
+var gemmUsed = func() *gemmImpl {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return gemm512
+	case cpu.X86.HasAVX2:
+		return gemm256
+	}
+	return nil
+}()
+
+// gemmAsm lists the assembly GEMMs this CPU can run, for the tests.
+func gemmAsm() []*gemmImpl {
+	var g []*gemmImpl
+	if cpu.X86.HasAVX512F {
+		g = append(g, gemm512)
+	}
+	if cpu.X86.HasAVX2 {
+		g = append(g, gemm256)
+	}
+	return g
 }
 
 // widenChunk widens columns [k0, k0+len(dst)) of row i of W into dst
 // (bf16 rows sixteen at a time; see widenChunkGo for row).
 func widenChunk(W *Mat, i, k0 int, dst, row []float32) {
-	if W.Kind != BF16 || W.Decoder != nil || W.RoundBF16 {
+	if W.Kind != BF16 || W.Decoder != nil || W.RoundBF16 || !useAVX2 {
 		widenChunkGo(W, i, k0, dst, row)
 		return
 	}
 	at := i*W.Cols + k0
 	src := W.Data[2*at : 2*(at+len(dst))]
-	n := len(dst) &^ 15
-	if n > 0 {
-		widenBF16(&dst[0], (*uint16)(unsafe.Pointer(&src[0])), n)
+	if n := len(dst) &^ 15; n > 0 {
+		if useAVX512 {
+			widenBF16(&dst[0], (*uint16)(unsafe.Pointer(&src[0])), n)
+		} else {
+			widenBF16y(&dst[0], (*uint16)(unsafe.Pointer(&src[0])), n)
+		}
 	}
-	for j := n; j < len(dst); j++ {
+	for j := len(dst) &^ 15; j < len(dst); j++ {
 		dst[j] = bf16At(src, j)
 	}
 }

@@ -37,7 +37,7 @@ ploop:
 pdone:
 	RET
 
-// func gemm6x4h(x *float32, xstride int, w *float32, wstride, n int, acc *[24][16]float32)
+// func gemm6x4h(x *float32, xstride int, w *float32, wstride, n int, acc *float32)
 // Adds to acc one half of the 32 lanes of dotGo (the elements i ≡ 0…15 mod 32 for
 // x and w as passed, ≡ 16…31 for x+16 and w+16) for six rows of X (at x,
 // xstride bytes apart) against four widened rows of W (at w, wstride
@@ -147,8 +147,11 @@ done6:
 	VZEROUPPER
 	RET
 
-// func reduce24(lo, hi *[24][16]float32, out *[24]float32)
-// out[j] = reduce32 of the 32 lanes lo[j] ‖ hi[j]: reduce12's tree.
+// func reduce24(lo, hi, out *float32)
+// out[j] = reduce32 of the 32 lanes lo[16j:16j+16] ‖ hi[16j:16j+16] for
+// j < 24: the same tree (lane k with k+16, then k+8, k+4, k+2, k+1), each
+// add with the lower lanes as its first operand as the scalar s[k] +=
+// s[k+h] has (which NaN comes out when both are).
 TEXT ·reduce24(SB), NOSPLIT, $0-24
 	MOVQ lo+0(FP), SI
 	MOVQ hi+8(FP), DX
@@ -171,5 +174,97 @@ r24loop:
 	ADDQ          $4, DI
 	DECQ          CX
 	JNZ           r24loop
+	VZEROUPPER
+	RET
+
+// func gemm3x3q(x *float32, xstride int, w *float32, wstride, n int, acc *float32)
+// gemm6x4h for CPUs without AVX-512 (16 registers): adds to acc one
+// quarter of the 32 lanes of dotGo (8 lanes, the elements i ≡ 0…7 mod 32
+// for x and w as passed; the caller advances both by 8q elements for
+// quarter q) for three rows of X against three widened rows of W, over n
+// elements (a multiple of 32): output (r, c) in Y(3r+c), acc[8(3r+c):].
+// Per 32 elements it loads 3 vectors of W and 3 of X for 9 multiplies and
+// 9 adds. Nine accumulators, three vectors of W, one of X and three
+// products take all 16 registers: the last row's products go into W's
+// registers, which it no longer needs.
+
+// ROW3 multiplies one X row's vector (at (BASE)(BX*1)) by the W vectors
+// Y9–Y11 into T0, T1, T2 and adds them to A0–A2.
+#define ROW3(BASE, A0, A1, A2, T0, T1, T2) \
+	VMOVUPS (BASE)(BX*1), Y12 \
+	VMULPS  Y9, Y12, T0 \
+	VMULPS  Y10, Y12, T1 \
+	VADDPS  T0, A0, A0 \
+	VMULPS  Y11, Y12, T2 \
+	VADDPS  T1, A1, A1 \
+	VADDPS  T2, A2, A2
+
+TEXT ·gemm3x3q(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ xstride+8(FP), R10
+	MOVQ w+16(FP), R9
+	MOVQ wstride+24(FP), DX
+	MOVQ n+32(FP), CX
+	MOVQ acc+40(FP), AX
+	LEAQ (SI)(R10*1), DI
+	LEAQ (DI)(R10*1), R8
+	LEAQ (R9)(DX*1), R11
+	LEAQ (R11)(DX*1), R12
+	VMOVUPS 0(AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMOVUPS 128(AX), Y4
+	VMOVUPS 160(AX), Y5
+	VMOVUPS 192(AX), Y6
+	VMOVUPS 224(AX), Y7
+	VMOVUPS 256(AX), Y8
+	SHLQ $2, CX
+	XORQ BX, BX
+	CMPQ BX, CX
+	JGE  done3
+loop3:
+	VMOVUPS (R9)(BX*1), Y9
+	VMOVUPS (R11)(BX*1), Y10
+	VMOVUPS (R12)(BX*1), Y11
+	ROW3(SI, Y0, Y1, Y2, Y13, Y14, Y15)
+	ROW3(DI, Y3, Y4, Y5, Y13, Y14, Y15)
+	ROW3(R8, Y6, Y7, Y8, Y9, Y10, Y11)
+	ADDQ $128, BX
+	CMPQ BX, CX
+	JLT  loop3
+done3:
+	VMOVUPS Y0, 0(AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VMOVUPS Y5, 160(AX)
+	VMOVUPS Y6, 192(AX)
+	VMOVUPS Y7, 224(AX)
+	VMOVUPS Y8, 256(AX)
+	VZEROUPPER
+	RET
+
+// func widenBF16y(dst *float32, src *uint16, n int)
+// widenBF16 with AVX2.
+TEXT ·widenBF16y(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	JZ   wydone
+wyloop:
+	VPMOVZXWD (SI), Y0
+	VPMOVZXWD 16(SI), Y1
+	VPSLLD    $16, Y0, Y0
+	VPSLLD    $16, Y1, Y1
+	VMOVUPS   Y0, (DI)
+	VMOVUPS   Y1, 32(DI)
+	ADDQ      $32, SI
+	ADDQ      $64, DI
+	DECQ      CX
+	JNZ       wyloop
+wydone:
 	VZEROUPPER
 	RET

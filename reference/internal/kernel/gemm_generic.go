@@ -2,15 +2,11 @@
 
 package kernel
 
-// useGEMM: without the assembly micro-kernel MatMul keeps its row-by-row
+// gemmUsed: without an assembly micro-kernel MatMul keeps its row-by-row
 // dot products (the plain twin is no faster than them).
-const useGEMM = false
+var gemmUsed *gemmImpl
 
-func gemmAsm(x []float32, xs int, w []float32, ws, n, h int, acc *[24][16]float32) {
-	gemm6x4hGo(x, xs, w, ws, n, h, acc)
-}
-
-func reduce24(lo, hi *[24][16]float32, out *[24]float32) { reduceHalvesGo(lo, hi, out) }
+func gemmAsm() []*gemmImpl { return nil }
 
 func widenChunk(W *Mat, i, k0 int, dst, row []float32) { widenChunkGo(W, i, k0, dst, row) }
 

@@ -8,39 +8,52 @@ import (
 	"testing"
 )
 
-// TestGEMMKernel: the micro-kernel against its plain twin bit for bit,
-// both halves, adding to lanes that already hold sums, with rows that sit
-// apart and non-finite values among the inputs.
+// gemmGo is a GEMM of the plain twins, of any shape.
+func gemmGo(mr, nr, parts int) *gemmImpl {
+	return &gemmImpl{mr: mr, nr: nr, parts: parts,
+		kern: func(x []float32, xs int, w []float32, ws, n, q int, acc []float32) {
+			gemmPartGo(mr, nr, parts, x, xs, w, ws, n, q, acc)
+		},
+		reduce: func(acc, out []float32) { reducePartsGo(mr*nr, parts, acc, out) },
+	}
+}
+
+// TestGEMMKernel: each assembly micro-kernel the CPU runs against the
+// plain twin bit for bit, every part, adding to lanes that already hold
+// sums, with rows that sit apart and non-finite values among the inputs.
 func TestGEMMKernel(t *testing.T) {
+	gs := gemmAsm()
+	if len(gs) == 0 {
+		t.Skip("no assembly GEMM on this CPU or build")
+	}
 	r := rand.New(rand.NewSource(5))
-	for _, n := range []int{0, 32, 64, 96, 2560} {
-		xs, ws := n+48, n+80
-		x := make([]float32, gemmMR*xs)
-		w := make([]float32, gemmNR*ws)
-		for i := range x {
-			x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.Intn(9)-4)))
-		}
-		for i := range w {
-			w[i] = float32(r.NormFloat64())
-		}
-		if n > 0 {
-			x[xs+n/2] = float32(math.Inf(1))
-			w[2*ws+n-1] = float32(math.NaN())
-		}
-		for h := range 2 {
-			var got, want [24][16]float32
-			for i := range got {
-				for j := range got[i] {
-					got[i][j] = float32(r.NormFloat64())
-				}
+	for _, g := range gs {
+		for _, n := range []int{0, 32, 64, 96, 2560} {
+			xs, ws := n+48, n+80
+			x := make([]float32, g.mr*xs)
+			w := make([]float32, g.nr*ws)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.Intn(9)-4)))
 			}
-			want = got
-			gemmAsm(x, xs, w, ws, n, h, &got)
-			gemm6x4hGo(x, xs, w, ws, n, h, &want)
-			for i := range want {
-				for j := range want[i] {
-					if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
-						t.Fatalf("n=%d h=%d: acc[%d][%d] = %v, twin %v", n, h, i, j, got[i][j], want[i][j])
+			for i := range w {
+				w[i] = float32(r.NormFloat64())
+			}
+			if n > 0 {
+				x[xs+n/2] = float32(math.Inf(1))
+				w[2*ws+n-1] = float32(math.NaN())
+			}
+			for q := range g.parts {
+				size := g.mr * g.nr * 32 / g.parts
+				got := make([]float32, size+1)
+				for i := range got {
+					got[i] = float32(r.NormFloat64())
+				}
+				want := append([]float32(nil), got...)
+				g.kern(x, xs, w, ws, n, q, got[:size])
+				gemmPartGo(g.mr, g.nr, g.parts, x, xs, w, ws, n, q, want[:size])
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%d×%d n=%d part %d: acc[%d] = %v, twin %v", g.mr, g.nr, n, q, i, got[i], want[i])
 					}
 				}
 			}
@@ -48,50 +61,68 @@ func TestGEMMKernel(t *testing.T) {
 	}
 }
 
-// TestGEMMReduce: the vector reduction against reduce32's tree bit for bit,
-// NaNs of different payloads included (which one comes out depends on the
+// TestGEMMReduce: each reduction against reduce32's tree bit for bit, NaNs
+// of different payloads included (which one comes out depends on the
 // order of each add's operands).
 func TestGEMMReduce(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
-	var lo, hi [24][16]float32
-	for j := range lo {
-		for l := range 16 {
-			lo[j][l] = float32(r.NormFloat64() * math.Pow(10, float64(r.Intn(13)-6)))
-			hi[j][l] = float32(r.NormFloat64() * math.Pow(10, float64(r.Intn(13)-6)))
+	for _, g := range append(gemmAsm(), gemmGo(6, 4, 2)) {
+		outputs := g.mr * g.nr
+		acc := make([]float32, 32*outputs)
+		for i := range acc {
+			acc[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.Intn(13)-6)))
 		}
-	}
-	for j := range 24 {
-		lo[j][j%16] = math.Float32frombits(0x7fc00000 | uint32(j+1))
-		hi[j][(j*5)%16] = math.Float32frombits(0xffc00000 | uint32(100+j))
-	}
-	lo[3][0] = float32(math.Inf(1))
-	hi[3][0] = float32(math.Inf(-1))
-	var got, want [24]float32
-	reduce24(&lo, &hi, &got)
-	reduceHalvesGo(&lo, &hi, &want)
-	for j := range want {
-		if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-			t.Errorf("sum %d: %#x, reduce32 %#x", j, math.Float32bits(got[j]), math.Float32bits(want[j]))
+		for j := range outputs {
+			acc[j*16+j%16] = math.Float32frombits(0x7fc00000 | uint32(j+1))
+			acc[len(acc)-1-j*7] = math.Float32frombits(0xffc00000 | uint32(100+j))
+		}
+		acc[0], acc[len(acc)/2] = float32(math.Inf(1)), float32(math.Inf(-1))
+		got, want := make([]float32, outputs), make([]float32, outputs)
+		g.reduce(acc, got)
+		reducePartsGo(outputs, g.parts, acc, want)
+		for j := range want {
+			if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+				t.Errorf("%d×%d sum %d: %#x, reduce32 %#x", g.mr, g.nr, j, math.Float32bits(got[j]), math.Float32bits(want[j]))
+			}
+		}
+		// The twin itself against dotGo's lanes: part q of output j holds
+		// lanes q·32/parts… of its 32.
+		var a [32]float32
+		pw := 32 / g.parts
+		for q := range g.parts {
+			copy(a[q*pw:(q+1)*pw], acc[(q*outputs+1)*pw:])
+		}
+		if s := reduce32(&a); math.Float32bits(s) != math.Float32bits(want[1]) {
+			t.Errorf("%d×%d: reducePartsGo gathers output 1 as %v, not %v", g.mr, g.nr, want[1], s)
 		}
 	}
 }
 
-// TestWidenChunk: bf16 chunks widened sixteen at a time equal DecodeRow's.
+// TestWidenChunk: bf16 chunks widened sixteen at a time (AVX-512 and
+// AVX2) equal DecodeRow's.
 func TestWidenChunk(t *testing.T) {
 	r := rand.New(rand.NewSource(8))
 	W := randMat(r, 3, 100, BF16)
-	for i := range 3 {
-		row := make([]float32, 100)
-		W.DecodeRow(i, row)
-		for _, k := range [][2]int{{0, 100}, {0, 64}, {32, 100}, {64, 79}, {96, 100}} {
-			got := make([]float32, k[1]-k[0])
-			widenChunk(W, i, k[0], got, make([]float32, 100))
-			for j, v := range got {
-				if math.Float32bits(v) != math.Float32bits(row[k[0]+j]) {
-					t.Fatalf("row %d chunk %v: [%d] = %v, DecodeRow %v", i, k, j, v, row[k[0]+j])
+	check := func(t *testing.T) {
+		for i := range 3 {
+			row := make([]float32, 100)
+			W.DecodeRow(i, row)
+			for _, k := range [][2]int{{0, 100}, {0, 64}, {32, 100}, {64, 79}, {96, 100}} {
+				got := make([]float32, k[1]-k[0])
+				widenChunk(W, i, k[0], got, make([]float32, 100))
+				for j, v := range got {
+					if math.Float32bits(v) != math.Float32bits(row[k[0]+j]) {
+						t.Fatalf("row %d chunk %v: [%d] = %v, DecodeRow %v", i, k, j, v, row[k[0]+j])
+					}
 				}
 			}
 		}
+	}
+	t.Run("widest", check)
+	if useAVX512 {
+		useAVX512 = false
+		defer func() { useAVX512 = true }()
+		t.Run("avx2", check)
 	}
 }
 
@@ -100,6 +131,10 @@ func TestWidenChunk(t *testing.T) {
 // other kinds of W, against MatMulRef bit for bit.
 func TestGEMMBlocks(t *testing.T) {
 	r := rand.New(rand.NewSource(6))
+	// Each assembly GEMM the CPU runs, and the plain twins in both shapes
+	// (the blocking itself, on any platform).
+	gemms := append(gemmAsm(), gemmGo(6, 4, 2), gemmGo(3, 3, 4))
+	defer func(g *gemmImpl) { gemmUsed = g }(gemmUsed)
 	for _, c := range []struct {
 		T, cols, rows int
 		kind          Kind
@@ -126,18 +161,20 @@ func TestGEMMBlocks(t *testing.T) {
 		}
 		want := make([]float32, c.T*c.rows)
 		MatMulRef(want, X, c.T, W)
-		for _, th := range []int{1, 2} {
-			t.Run(fmt.Sprintf("T=%d,cols=%d,rows=%d,kind=%d,round=%v,decoder=%v,threads=%d", c.T, c.cols, c.rows, c.kind, c.round, c.dec, th), func(t *testing.T) {
-				Threads = th
-				defer func() { Threads = 0 }()
-				got := make([]float32, c.T*c.rows)
-				MatMul(got, X, c.T, W)
-				for i := range want {
-					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("Y[%d] = %v, ref %v", i, got[i], want[i])
+		for _, g := range gemms {
+			for _, th := range []int{1, 2} {
+				t.Run(fmt.Sprintf("%d×%d/T=%d,cols=%d,rows=%d,kind=%d,round=%v,decoder=%v,threads=%d", g.mr, g.nr, c.T, c.cols, c.rows, c.kind, c.round, c.dec, th), func(t *testing.T) {
+					Threads, gemmUsed = th, g
+					defer func() { Threads = 0 }()
+					got := make([]float32, c.T*c.rows)
+					MatMul(got, X, c.T, W)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("Y[%d] = %v, ref %v", i, got[i], want[i])
+						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 }

@@ -190,8 +190,14 @@ func MatMul(Y, X []float32, T int, W *Mat) {
 		}
 	}
 	nt := min(threads(), max(1, out/16))
-	chunk := ((out+nt-1)/nt + gemmNR - 1) / gemmNR * gemmNR // whole panels for the GEMM
-	gemm := useGEMM && !vecDot && T > fusedMaxT
+	g := gemmUsed
+	if vecDot || T <= fusedMaxT {
+		g = nil
+	}
+	chunk := (out + nt - 1) / nt
+	if g != nil {
+		chunk = (chunk + g.nr - 1) / g.nr * g.nr // whole panels
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < nt; w++ {
 		lo, hi := w*chunk, min(out, (w+1)*chunk)
@@ -202,8 +208,8 @@ func MatMul(Y, X []float32, T int, W *Mat) {
 		go func() {
 			defer wg.Done()
 			switch {
-			case gemm:
-				gemmRows(Y, X, T, W, lo, hi, gemmAsm, reduce24)
+			case g != nil:
+				gemmRows(Y, X, T, W, lo, hi, g)
 				return
 			case vecDot:
 				for o := lo; o < hi; o++ {

@@ -160,11 +160,25 @@ func BenchmarkMatMul(b *testing.B) {
 // Y[M,N] = X[M,K]·W[N,K]ᵀ with bf16 W, on 1 and 2 threads; the fastest of
 // the b.N passes, the figure scripts/bench-blas.sh sets beside OpenBLAS's
 // cblas_sgemm. SAMBAY_GEMM="M,K,N;…" picks the shapes (default: the
-// release's projections at M = 128).
+// release's projections at M = 128); SAMBAY_GEMM_TILE=3x3 runs the AVX2
+// micro-kernel where the CPU would take the AVX-512 one.
 func BenchmarkGEMM(b *testing.B) {
 	spec := os.Getenv("SAMBAY_GEMM")
 	if spec == "" {
 		spec = "128,2560,5120;128,2560,10240;128,10240,2560"
+	}
+	if tile := os.Getenv("SAMBAY_GEMM_TILE"); tile != "" { // "3x3": the AVX2 kernel on an AVX-512 machine
+		prev := gemmUsed
+		defer func() { gemmUsed = prev }()
+		gemmUsed = nil
+		for _, g := range gemmAsm() {
+			if fmt.Sprintf("%dx%d", g.mr, g.nr) == tile {
+				gemmUsed = g
+			}
+		}
+		if gemmUsed == nil {
+			b.Fatalf("SAMBAY_GEMM_TILE=%s: no such assembly GEMM on this CPU", tile)
+		}
 	}
 	r := rand.New(rand.NewSource(2))
 	for _, sh := range strings.Split(spec, ";") {
