@@ -4,6 +4,10 @@
 # arithmetic) against OpenBLAS's cblas_sgemm on the same shapes in float32 (scripts/blas/sgemm.c,
 # linked against the system's libopenblas: Debian's libopenblas0-pthread), on 1 and 2 threads.
 # GFLOP/s, the fastest of the repetitions each; medians over ROUNDS interleaved rounds.
+# OpenBLAS picks its kernels by CPU model: the header names the family it ran (0.3.21 takes a
+# Zen 5 for a Haswell, AVX2). OPENBLAS_CORETYPE=Cooperlake (or SkylakeX) forces its AVX-512
+# kernels; SAMBAY_GEMM_TILE=3x3 runs the Go AVX2 kernel where the CPU has AVX-512, for the
+# AVX2 against AVX2 comparison.
 # usage: scripts/bench-blas.sh [ROUNDS] [SHAPES]   SHAPES: "M,K,N;…" (default: the release's
 #   projections 2560×5120, 2560×10240, 10240×2560 at M = 16, 128, 512)
 set -eu
@@ -23,6 +27,7 @@ for r in $(seq "$rounds"); do
     for th in 1 2; do "$w/sgemm" "$m" "$k" "$n" "$th" 5 >> "$w/c.txt"; done
   done
 done
+echo "OpenBLAS kernels: $(awk '{print $6; exit}' "$w/c.txt"); Go micro-kernel: ${SAMBAY_GEMM_TILE:-the CPU's widest}"
 printf "%5s %6s %6s %7s %10s %10s %7s\n" M K N threads OpenBLAS Go Go/C
 echo "$shapes" | tr ';' '\n' | while IFS=, read -r m k n; do
   for th in 1 2; do

@@ -1,6 +1,7 @@
 // Times OpenBLAS's cblas_sgemm on the model's matrix product Y[M,N] = X[M,K]·W[N,K]ᵀ (row-major, W
 // transposed as the model stores it), the peer of BenchmarkGEMM (reference/internal/kernel).
-// usage: sgemm M K N THREADS REPS    prints: M K N THREADS GFLOP/s (best repetition)
+// usage: sgemm M K N THREADS REPS    prints: M K N THREADS GFLOP/s (best repetition) CORE (the kernel
+// family OpenBLAS chose, e.g. Haswell, or the one OPENBLAS_CORETYPE forced)
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 extern void cblas_sgemm(int order, int transa, int transb, int m, int n, int k, float alpha, const float *a,
                         int lda, const float *b, int ldb, float beta, float *c, int ldc);
 extern void openblas_set_num_threads(int n);
+extern char *openblas_get_corename(void);
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 
 static double now(void) {
@@ -39,6 +41,6 @@ int main(int argc, char **argv) {
         double dt = now() - t0;
         if (dt < best) best = dt;
     }
-    printf("%d %d %d %d %.1f\n", m, k, n, threads, 2.0 * m * n * k / best / 1e9);
+    printf("%d %d %d %d %.1f %s\n", m, k, n, threads, 2.0 * m * n * k / best / 1e9, openblas_get_corename());
     return 0;
 }
