@@ -15,15 +15,17 @@ import "sync"
 // 9 outputs, 6 loads per 9 multiplies and 9 adds.
 //
 // Blocking: rows of W are widened to float32 once, gemmKC columns at a
-// time, into a group of panels of gemmNR rows (about gemmWBytes, kept in
-// L2); the group is taken against every six rows of X, and the lanes of
-// every output of the group and of a block of at most gemmTB rows of X
-// wait in memory between chunks of K. One call reads half of six rows'
-// chunk of X (12 KiB), which stays in L1 while the group's panels stream
-// past (8 KiB each): with chunks of 2560 the two came to 50 KiB, more than
-// L1's 48, and X was read again from L2 at every call (one core: 101
-// GFLOP/s against 123 at M=128, K=2560, N=5120). The sizes were chosen by
-// BenchmarkGEMM on the model's shapes (README, Performance).
+// time, into a group of panels of nr rows (about gemmWBytes, kept in L2);
+// the group is taken against every mr rows of X, and the lanes of every
+// output of the group and of a block of at most gemmTB rows of X wait in
+// memory between chunks of K (the first chunk's calls start them from
+// zero: clearing them apart cost 5 % of a product). With AVX-512 one call
+// reads half of six rows' chunk of X (12 KiB), which stays in L1 while the
+// group's panels stream past (8 KiB each): with chunks of 2560 the two
+// came to 50 KiB, more than L1's 48, and X was read again from L2 at every
+// call (one core: 101 GFLOP/s against 123 at M=128, K=2560, N=5120). The
+// sizes were chosen by BenchmarkGEMM on the model's shapes (README,
+// Performance).
 
 const (
 	gemmKC = 1024 // columns of a chunk of K (a multiple of 32)
@@ -33,20 +35,24 @@ const (
 )
 
 // A gemmImpl is a micro-kernel and its shape. kern adds to acc (mr·nr
-// outputs of 32/parts lanes each, output (r, c) at (r·nr+c)·32/parts) part
-// q of the lanes of x_r · w_c over the first n elements (a multiple of 32),
+// outputs of 32/parts lanes each, output (r, c) at (r·nr+c)·32/parts), or
+// with zero sets acc to, part q of the lanes of x_r · w_c over the first n
+// elements (a multiple of 32),
 // x_r = x[r·xs:], w_c = w[c·ws:]; reduce sets out[j] to reduce32 of output
 // j's 32 lanes, its parts' blocks of acc (each mr·nr·32/parts floats) one
 // after the other.
 type gemmImpl struct {
 	mr, nr, parts int
-	kern          func(x []float32, xs int, w []float32, ws, n, q int, acc []float32)
+	kern          func(x []float32, xs int, w []float32, ws, n, q int, acc []float32, zero bool)
 	reduce        func(acc, out []float32)
 }
 
 // gemmPartGo is the plain twin of every micro-kernel.
-func gemmPartGo(mr, nr, parts int, x []float32, xs int, w []float32, ws, n, q int, acc []float32) {
+func gemmPartGo(mr, nr, parts int, x []float32, xs int, w []float32, ws, n, q int, acc []float32, zero bool) {
 	pw := 32 / parts
+	if zero {
+		clear(acc[:mr*nr*pw])
+	}
 	for r := range mr {
 		xr := x[r*xs : r*xs+n]
 		for c := range nr {
@@ -116,7 +122,6 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, g *gemmImpl) {
 		for o0 := lo; o0 < hi; o0 += group {
 			o1 := min(hi, o0+group)
 			np := (o1 - o0 + nr - 1) / nr
-			clear(lanes)
 			for k0 := 0; k0 < in; k0 += kc {
 				k1 := min(in, k0+kc)
 				kn := k1 - k0
@@ -148,7 +153,7 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, g *gemmImpl) {
 					l := lanes[s*np*tile : (s+1)*np*tile]
 					for q := range parts {
 						for p := range np {
-							g.kern(x, in, panels[p*nr*kc:], kc, k32, q, l[p*tile+q*tile/parts:])
+							g.kern(x, in, panels[p*nr*kc:], kc, k32, q, l[p*tile+q*tile/parts:], k0 == 0)
 						}
 					}
 					for i := k32; i < kn; i++ { // the chunk's tail, in order, after its 32-element steps

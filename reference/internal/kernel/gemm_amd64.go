@@ -14,10 +14,10 @@ import (
 // strides in bytes.
 //
 //go:noescape
-func gemm6x4h(x *float32, xstride int, w *float32, wstride, n int, acc *float32)
+func gemm6x4h(x *float32, xstride int, w *float32, wstride, n int, acc *float32, zero bool)
 
 //go:noescape
-func gemm3x3q(x *float32, xstride int, w *float32, wstride, n int, acc *float32)
+func gemm3x3q(x *float32, xstride int, w *float32, wstride, n int, acc *float32, zero bool)
 
 //go:noescape
 func reduce24(lo, hi, out *float32)
@@ -35,11 +35,15 @@ func prefetchL2(p *byte, n int)
 // gemm256 fits AVX2's 16.
 var (
 	gemm512 = &gemmImpl{mr: 6, nr: 4, parts: 2,
-		kern: func(x []float32, xs int, w []float32, ws, n, q int, acc []float32) {
-			if n > 0 {
-				_, _, _ = w[3*ws+n-1], x[5*xs+n-1], acc[24*16-1]
-				gemm6x4h(&x[16*q], 4*xs, &w[16*q], 4*ws, n, &acc[0])
+		kern: func(x []float32, xs int, w []float32, ws, n, q int, acc []float32, zero bool) {
+			if n == 0 {
+				if zero {
+					clear(acc[:24*16])
+				}
+				return
 			}
+			_, _, _ = w[3*ws+n-1], x[5*xs+n-1], acc[24*16-1]
+			gemm6x4h(&x[16*q], 4*xs, &w[16*q], 4*ws, n, &acc[0], zero)
 		},
 		reduce: func(acc, out []float32) {
 			_, _ = acc[2*24*16-1], out[23]
@@ -47,11 +51,15 @@ var (
 		},
 	}
 	gemm256 = &gemmImpl{mr: 3, nr: 3, parts: 4,
-		kern: func(x []float32, xs int, w []float32, ws, n, q int, acc []float32) {
-			if n > 0 {
-				_, _, _ = w[2*ws+n-1], x[2*xs+n-1], acc[9*8-1]
-				gemm3x3q(&x[8*q], 4*xs, &w[8*q], 4*ws, n, &acc[0])
+		kern: func(x []float32, xs int, w []float32, ws, n, q int, acc []float32, zero bool) {
+			if n == 0 {
+				if zero {
+					clear(acc[:9*8])
+				}
+				return
 			}
+			_, _, _ = w[2*ws+n-1], x[2*xs+n-1], acc[9*8-1]
+			gemm3x3q(&x[8*q], 4*xs, &w[8*q], 4*ws, n, &acc[0], zero)
 		},
 		reduce: func(acc, out []float32) { reducePartsGo(9, 4, acc, out) },
 	}

@@ -37,8 +37,8 @@ ploop:
 pdone:
 	RET
 
-// func gemm6x4h(x *float32, xstride int, w *float32, wstride, n int, acc *float32)
-// Adds to acc one half of the 32 lanes of dotGo (the elements i ≡ 0…15 mod 32 for
+// func gemm6x4h(x *float32, xstride int, w *float32, wstride, n int, acc *float32, zero bool)
+// Adds to acc (or, with zero, sets acc to) one half of the 32 lanes of dotGo (the elements i ≡ 0…15 mod 32 for
 // x and w as passed, ≡ 16…31 for x+16 and w+16) for six rows of X (at x,
 // xstride bytes apart) against four widened rows of W (at w, wstride
 // bytes apart), over n elements (a multiple of 32): output (r, c) sums in
@@ -61,12 +61,11 @@ pdone:
 	VADDPS  Z31, A2, A2 \
 	VADDPS  Z29, A3, A3
 
-TEXT ·gemm6x4h(SB), NOSPLIT, $0-48
+TEXT ·gemm6x4h(SB), NOSPLIT, $0-49
 	MOVQ x+0(FP), SI
 	MOVQ xstride+8(FP), R10
 	MOVQ w+16(FP), R9
 	MOVQ wstride+24(FP), DX
-	MOVQ n+32(FP), CX
 	LEAQ (SI)(R10*1), DI
 	LEAQ (DI)(R10*1), R8
 	LEAQ (R8)(R10*1), R11
@@ -76,6 +75,8 @@ TEXT ·gemm6x4h(SB), NOSPLIT, $0-48
 	LEAQ (AX)(DX*1), R10
 	LEAQ (R10)(DX*1), DX
 	MOVQ acc+40(FP), BX
+	CMPB zero+48(FP), $0
+	JNE  zero6
 	VMOVUPS 0(BX), Z0
 	VMOVUPS 64(BX), Z1
 	VMOVUPS 128(BX), Z2
@@ -100,6 +101,34 @@ TEXT ·gemm6x4h(SB), NOSPLIT, $0-48
 	VMOVUPS 1344(BX), Z21
 	VMOVUPS 1408(BX), Z22
 	VMOVUPS 1472(BX), Z23
+	JMP  ready6
+zero6:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+ready6:
+	MOVQ n+32(FP), CX
 	SHLQ $2, CX
 	XORQ BX, BX
 	CMPQ BX, CX
@@ -177,7 +206,7 @@ r24loop:
 	VZEROUPPER
 	RET
 
-// func gemm3x3q(x *float32, xstride int, w *float32, wstride, n int, acc *float32)
+// func gemm3x3q(x *float32, xstride int, w *float32, wstride, n int, acc *float32, zero bool)
 // gemm6x4h for CPUs without AVX-512 (16 registers): adds to acc one
 // quarter of the 32 lanes of dotGo (8 lanes, the elements i ≡ 0…7 mod 32
 // for x and w as passed; the caller advances both by 8q elements for
@@ -199,7 +228,7 @@ r24loop:
 	VADDPS  T1, A1, A1 \
 	VADDPS  T2, A2, A2
 
-TEXT ·gemm3x3q(SB), NOSPLIT, $0-48
+TEXT ·gemm3x3q(SB), NOSPLIT, $0-49
 	MOVQ x+0(FP), SI
 	MOVQ xstride+8(FP), R10
 	MOVQ w+16(FP), R9
@@ -210,6 +239,8 @@ TEXT ·gemm3x3q(SB), NOSPLIT, $0-48
 	LEAQ (DI)(R10*1), R8
 	LEAQ (R9)(DX*1), R11
 	LEAQ (R11)(DX*1), R12
+	CMPB zero+48(FP), $0
+	JNE  zero3
 	VMOVUPS 0(AX), Y0
 	VMOVUPS 32(AX), Y1
 	VMOVUPS 64(AX), Y2
@@ -219,6 +250,18 @@ TEXT ·gemm3x3q(SB), NOSPLIT, $0-48
 	VMOVUPS 192(AX), Y6
 	VMOVUPS 224(AX), Y7
 	VMOVUPS 256(AX), Y8
+	JMP  ready3
+zero3:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+ready3:
 	SHLQ $2, CX
 	XORQ BX, BX
 	CMPQ BX, CX

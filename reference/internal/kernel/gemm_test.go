@@ -11,8 +11,8 @@ import (
 // gemmGo is a GEMM of the plain twins, of any shape.
 func gemmGo(mr, nr, parts int) *gemmImpl {
 	return &gemmImpl{mr: mr, nr: nr, parts: parts,
-		kern: func(x []float32, xs int, w []float32, ws, n, q int, acc []float32) {
-			gemmPartGo(mr, nr, parts, x, xs, w, ws, n, q, acc)
+		kern: func(x []float32, xs int, w []float32, ws, n, q int, acc []float32, zero bool) {
+			gemmPartGo(mr, nr, parts, x, xs, w, ws, n, q, acc, zero)
 		},
 		reduce: func(acc, out []float32) { reducePartsGo(mr*nr, parts, acc, out) },
 	}
@@ -48,12 +48,14 @@ func TestGEMMKernel(t *testing.T) {
 				for i := range got {
 					got[i] = float32(r.NormFloat64())
 				}
-				want := append([]float32(nil), got...)
-				g.kern(x, xs, w, ws, n, q, got[:size])
-				gemmPartGo(g.mr, g.nr, g.parts, x, xs, w, ws, n, q, want[:size])
-				for i := range want {
-					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("%d×%d n=%d part %d: acc[%d] = %v, twin %v", g.mr, g.nr, n, q, i, got[i], want[i])
+				for _, zero := range []bool{false, true} {
+					want := append([]float32(nil), got...)
+					g.kern(x, xs, w, ws, n, q, got[:size], zero)
+					gemmPartGo(g.mr, g.nr, g.parts, x, xs, w, ws, n, q, want[:size], zero)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%d×%d n=%d part %d zero=%v: acc[%d] = %v, twin %v", g.mr, g.nr, n, q, zero, i, got[i], want[i])
+						}
 					}
 				}
 			}
