@@ -8,4 +8,4 @@ func Dot(a, b []float32) float32 { return dotGo(a, b) }
 // DotBF16 returns Σ a[i]·w[i] for little-endian bf16 w (see dotBF16Go).
 func DotBF16(a []float32, w []byte) float32 { return dotBF16Go(a, w) }
 
-var useAVX512 = false // set by tests only where the assembly exists
+var useAVX2, useAVX512 = false, false // set by tests only where the assembly exists

@@ -47,7 +47,9 @@ type gemmImpl struct {
 	reduce        func(acc, out []float32)
 }
 
-// gemmPartGo is the plain twin of every micro-kernel.
+// gemmPartGo is the plain twin of every micro-kernel. X's rows hold their
+// elements in order; W's rows are in the panel layout (widenChunkGo): part
+// q's elements contiguous from q·n/parts.
 func gemmPartGo(mr, nr, parts int, x []float32, xs int, w []float32, ws, n, q int, acc []float32, zero bool) {
 	pw := 32 / parts
 	if zero {
@@ -56,11 +58,11 @@ func gemmPartGo(mr, nr, parts int, x []float32, xs int, w []float32, ws, n, q in
 	for r := range mr {
 		xr := x[r*xs : r*xs+n]
 		for c := range nr {
-			wr := w[c*ws : c*ws+n]
+			wr := w[c*ws+q*n/parts : c*ws+(q+1)*n/parts]
 			a := acc[(r*nr+c)*pw : (r*nr+c+1)*pw]
-			for i := q * pw; i < n; i += 32 {
+			for s := 0; s < n; s += 32 {
 				for l := range pw {
-					a[l] += float32(xr[i+l] * wr[i+l])
+					a[l] += float32(xr[s+q*pw+l] * wr[s/parts+l])
 				}
 			}
 		}
@@ -110,11 +112,8 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, g *gemmImpl) {
 	defer gemmPool.Put(ws)
 	panels := grow(&ws.panels, group*kc)
 	lanes := grow(&ws.lanes, (tb+mr-1)/mr*(group/nr)*tile)
-	pad := grow(&ws.pad, mr*in) // the last rows of X, then zeros
-	var row []float32           // a row decoder's whole row, when K is chunked
-	if W.Decoder != nil && kc < in {
-		row = grow(&ws.row, in)
-	}
+	pad := grow(&ws.pad, mr*in)       // the last rows of X, then zeros
+	row := grow(&ws.row, max(in, kc)) // widenChunk's scratch
 	sums := make([]float32, mr*nr)
 	for t0 := 0; t0 < T; t0 += tb {
 		t1 := min(T, t0+tb)
@@ -129,7 +128,7 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, g *gemmImpl) {
 				for o := o0; o < o0+np*nr; o++ {
 					dst := panels[(o-o0)*kc : (o-o0)*kc+kn]
 					if o < o1 {
-						widenChunk(W, o, k0, dst, row)
+						widenChunk(W, o, k0, dst, row, parts)
 					} else {
 						clear(dst) // past the last row: computed, never stored
 					}
@@ -185,16 +184,24 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, g *gemmImpl) {
 	}
 }
 
-// widenChunkGo widens columns [k0, k0+len(dst)) of row i of W into dst;
-// a row decoder widens the whole row into row (W.Cols floats) first.
-func widenChunkGo(W *Mat, i, k0 int, dst, row []float32) {
-	switch {
-	case W.Decoder == nil:
-		W.decodeRange(i, k0, dst)
-	case k0 == 0 && len(dst) == W.Cols:
-		W.DecodeRow(i, dst)
-	default:
-		W.DecodeRow(i, row)
-		copy(dst, row[k0:])
+// widenChunkGo widens columns [k0, k0+len(dst)) of row i of W into dst in
+// the panel layout of parts: of the first k32 = len(dst)&^31 elements,
+// element 32s + q·pw + l (pw = 32/parts lanes per part) goes to
+// q·k32/parts + s·pw + l, so that each part's elements are contiguous; the
+// rest stay in place. row is scratch of max(W.Cols, len(dst)) floats.
+func widenChunkGo(W *Mat, i, k0 int, dst, row []float32, parts int) {
+	nat := row[:len(dst)]
+	if W.Decoder == nil {
+		W.decodeRange(i, k0, nat)
+	} else {
+		W.DecodeRow(i, row[:W.Cols])
+		nat = row[k0 : k0+len(dst)]
 	}
+	k32, pw := len(dst)&^31, 32/parts
+	for s := 0; s < k32; s += 32 {
+		for q := range parts {
+			copy(dst[q*k32/parts+s/parts:], nat[s+q*pw:s+(q+1)*pw])
+		}
+	}
+	copy(dst[k32:], nat[k32:])
 }

@@ -23,10 +23,10 @@ func gemm3x3q(x *float32, xstride int, w *float32, wstride, n int, acc *float32,
 func reduce24(lo, hi, out *float32)
 
 //go:noescape
-func widenBF16(dst *float32, src *uint16, n int)
+func widenBF16h(dst *float32, half int, src *uint16, n int)
 
 //go:noescape
-func widenBF16y(dst *float32, src *uint16, n int)
+func widenBF16q(dst *float32, quarter int, src *uint16, n int)
 
 //go:noescape
 func prefetchL2(p *byte, n int)
@@ -43,7 +43,7 @@ var (
 				return
 			}
 			_, _, _ = w[3*ws+n-1], x[5*xs+n-1], acc[24*16-1]
-			gemm6x4h(&x[16*q], 4*xs, &w[16*q], 4*ws, n, &acc[0], zero)
+			gemm6x4h(&x[16*q], 4*xs, &w[q*n/2], 4*ws, n, &acc[0], zero)
 		},
 		reduce: func(acc, out []float32) {
 			_, _ = acc[2*24*16-1], out[23]
@@ -59,7 +59,7 @@ var (
 				return
 			}
 			_, _, _ = w[2*ws+n-1], x[2*xs+n-1], acc[9*8-1]
-			gemm3x3q(&x[8*q], 4*xs, &w[8*q], 4*ws, n, &acc[0], zero)
+			gemm3x3q(&x[8*q], 4*xs, &w[q*n/4], 4*ws, n, &acc[0], zero)
 		},
 		reduce: func(acc, out []float32) { reducePartsGo(9, 4, acc, out) },
 	}
@@ -88,23 +88,25 @@ func gemmAsm() []*gemmImpl {
 	return g
 }
 
-// widenChunk widens columns [k0, k0+len(dst)) of row i of W into dst
-// (bf16 rows sixteen at a time; see widenChunkGo for row).
-func widenChunk(W *Mat, i, k0 int, dst, row []float32) {
-	if W.Kind != BF16 || W.Decoder != nil || W.RoundBF16 || !useAVX2 {
-		widenChunkGo(W, i, k0, dst, row)
+// widenChunk widens columns [k0, k0+len(dst)) of row i of W into dst in
+// the panel layout of parts (see widenChunkGo), bf16 rows with vector
+// loops where the CPU has them.
+func widenChunk(W *Mat, i, k0 int, dst, row []float32, parts int) {
+	k32 := len(dst) &^ 31
+	fast := W.Kind == BF16 && W.Decoder == nil && !W.RoundBF16 && k32 > 0 &&
+		(parts == 2 && useAVX512 || parts == 4 && useAVX2)
+	if !fast {
+		widenChunkGo(W, i, k0, dst, row, parts)
 		return
 	}
 	at := i*W.Cols + k0
 	src := W.Data[2*at : 2*(at+len(dst))]
-	if n := len(dst) &^ 15; n > 0 {
-		if useAVX512 {
-			widenBF16(&dst[0], (*uint16)(unsafe.Pointer(&src[0])), n)
-		} else {
-			widenBF16y(&dst[0], (*uint16)(unsafe.Pointer(&src[0])), n)
-		}
+	if parts == 2 {
+		widenBF16h(&dst[0], 4*k32/2, (*uint16)(unsafe.Pointer(&src[0])), k32)
+	} else {
+		widenBF16q(&dst[0], 4*k32/4, (*uint16)(unsafe.Pointer(&src[0])), k32)
 	}
-	for j := len(dst) &^ 15; j < len(dst); j++ {
+	for j := k32; j < len(dst); j++ {
 		dst[j] = bf16At(src, j)
 	}
 }

@@ -2,26 +2,6 @@
 
 #include "textflag.h"
 
-// func widenBF16(dst *float32, src *uint16, n int)
-// dst[i] = float32 of the bf16 src[i] for i < n (a multiple of 16).
-TEXT ·widenBF16(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	SHRQ $4, CX
-	JZ   wdone
-wloop:
-	VPMOVZXWD (SI), Z0
-	VPSLLD    $16, Z0, Z0
-	VMOVUPS   Z0, (DI)
-	ADDQ      $32, SI
-	ADDQ      $64, DI
-	DECQ      CX
-	JNZ       wloop
-wdone:
-	VZEROUPPER
-	RET
-
 // func prefetchL2(p *byte, n int)
 // Asks for the n bytes at p (whole 64-byte lines) to be brought into L2.
 TEXT ·prefetchL2(SB), NOSPLIT, $0-16
@@ -38,15 +18,16 @@ pdone:
 	RET
 
 // func gemm6x4h(x *float32, xstride int, w *float32, wstride, n int, acc *float32, zero bool)
-// Adds to acc (or, with zero, sets acc to) one half of the 32 lanes of dotGo (the elements i ≡ 0…15 mod 32 for
-// x and w as passed, ≡ 16…31 for x+16 and w+16) for six rows of X (at x,
-// xstride bytes apart) against four widened rows of W (at w, wstride
-// bytes apart), over n elements (a multiple of 32): output (r, c) sums in
-// Z(4r+c), products rounded to float32 before the add as dotGo does. Per
-// 32 elements it loads 4 vectors of W and 6 of X for 24 multiplies and 24
-// adds: W, which streams from L2, is loaded half as often per product as
-// a 3×4 tile of both halves would, and the half of X's lines a pass
-// touches stays in L1.
+// Adds to acc (with zero: sets acc to) one half of the 32 lanes of dotGo
+// for six rows of X (at x, xstride bytes apart, the half's elements being
+// 16 of every 32: i ≡ 0…15 mod 32 at x, ≡ 16…31 at x+16) against four
+// widened rows of W (at w, wstride bytes apart, the half's elements
+// contiguous, as the panels hold them) over n elements of X (a multiple of
+// 32): output (r, c) sums in Z(4r+c), products rounded to float32 before
+// the add as dotGo does. Per 32 elements it loads 4 vectors of W and 6 of
+// X for 24 multiplies and 24 adds: W, which streams from L2, is loaded
+// half as often per product as a 3×4 tile of both halves would, and the
+// half of X's lines a pass touches stays in L1.
 
 // ROW6 multiplies one X row's vector (at 0(BASE)(BX*1)) by the four W
 // vectors Z24–Z27 and adds the products to A0–A3.
@@ -134,10 +115,14 @@ ready6:
 	CMPQ BX, CX
 	JGE  done6
 loop6:
-	VMOVUPS (R9)(BX*1), Z24
-	VMOVUPS (AX)(BX*1), Z25
-	VMOVUPS (R10)(BX*1), Z26
-	VMOVUPS (DX)(BX*1), Z27
+	VMOVUPS (R9), Z24
+	VMOVUPS (AX), Z25
+	VMOVUPS (R10), Z26
+	VMOVUPS (DX), Z27
+	ADDQ    $64, R9
+	ADDQ    $64, AX
+	ADDQ    $64, R10
+	ADDQ    $64, DX
 	ROW6(SI, Z0, Z1, Z2, Z3)
 	ROW6(DI, Z4, Z5, Z6, Z7)
 	ROW6(R8, Z8, Z9, Z10, Z11)
@@ -207,11 +192,12 @@ r24loop:
 	RET
 
 // func gemm3x3q(x *float32, xstride int, w *float32, wstride, n int, acc *float32, zero bool)
-// gemm6x4h for CPUs without AVX-512 (16 registers): adds to acc one
-// quarter of the 32 lanes of dotGo (8 lanes, the elements i ≡ 0…7 mod 32
-// for x and w as passed; the caller advances both by 8q elements for
-// quarter q) for three rows of X against three widened rows of W, over n
-// elements (a multiple of 32): output (r, c) in Y(3r+c), acc[8(3r+c):].
+// gemm6x4h for CPUs without AVX-512 (16 registers): adds to acc (with
+// zero: sets acc to) one quarter of the 32 lanes of dotGo (8 lanes: the
+// elements i ≡ 0…7 mod 32 at x, x+8 for the next quarter, and so on; W's
+// quarter contiguous) for three rows of X against three widened rows of W,
+// over n elements of X (a multiple of 32): output (r, c) in Y(3r+c),
+// acc[8(3r+c):].
 // Per 32 elements it loads 3 vectors of W and 3 of X for 9 multiplies and
 // 9 adds. Nine accumulators, three vectors of W, one of X and three
 // products take all 16 registers: the last row's products go into W's
@@ -267,9 +253,12 @@ ready3:
 	CMPQ BX, CX
 	JGE  done3
 loop3:
-	VMOVUPS (R9)(BX*1), Y9
-	VMOVUPS (R11)(BX*1), Y10
-	VMOVUPS (R12)(BX*1), Y11
+	VMOVUPS (R9), Y9
+	VMOVUPS (R11), Y10
+	VMOVUPS (R12), Y11
+	ADDQ    $32, R9
+	ADDQ    $32, R11
+	ADDQ    $32, R12
 	ROW3(SI, Y0, Y1, Y2, Y13, Y14, Y15)
 	ROW3(DI, Y3, Y4, Y5, Y13, Y14, Y15)
 	ROW3(R8, Y6, Y7, Y8, Y9, Y10, Y11)
@@ -289,25 +278,61 @@ done3:
 	VZEROUPPER
 	RET
 
-// func widenBF16y(dst *float32, src *uint16, n int)
-// widenBF16 with AVX2.
-TEXT ·widenBF16y(SB), NOSPLIT, $0-24
+// func widenBF16h(dst *float32, half int, src *uint16, n int)
+// Widens n bf16 values (a multiple of 32) into the panel layout of two
+// 16-lane parts: of every 32, the first 16 go on at dst, the other 16 at
+// dst+half (bytes), each part contiguous.
+TEXT ·widenBF16h(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	SHRQ $4, CX
-	JZ   wydone
-wyloop:
-	VPMOVZXWD (SI), Y0
-	VPMOVZXWD 16(SI), Y1
-	VPSLLD    $16, Y0, Y0
-	VPSLLD    $16, Y1, Y1
-	VMOVUPS   Y0, (DI)
-	VMOVUPS   Y1, 32(DI)
-	ADDQ      $32, SI
+	MOVQ half+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+	SHRQ $5, CX
+	JZ   whdone
+whloop:
+	VPMOVZXWD (SI), Z0
+	VPMOVZXWD 32(SI), Z1
+	VPSLLD    $16, Z0, Z0
+	VPSLLD    $16, Z1, Z1
+	VMOVUPS   Z0, (DI)
+	VMOVUPS   Z1, (DI)(R8*1)
+	ADDQ      $64, SI
 	ADDQ      $64, DI
 	DECQ      CX
-	JNZ       wyloop
-wydone:
+	JNZ       whloop
+whdone:
+	VZEROUPPER
+	RET
+
+// func widenBF16q(dst *float32, quarter int, src *uint16, n int)
+// widenBF16h for four 8-lane parts (AVX2): of every 32 values, the q-th 8
+// go on at dst+q·quarter (bytes).
+TEXT ·widenBF16q(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ quarter+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+	LEAQ (DI)(R8*2), R9
+	SHRQ $5, CX
+	JZ   wqdone
+wqloop:
+	VPMOVZXWD (SI), Y0
+	VPMOVZXWD 16(SI), Y1
+	VPMOVZXWD 32(SI), Y2
+	VPMOVZXWD 48(SI), Y3
+	VPSLLD    $16, Y0, Y0
+	VPSLLD    $16, Y1, Y1
+	VPSLLD    $16, Y2, Y2
+	VPSLLD    $16, Y3, Y3
+	VMOVUPS   Y0, (DI)
+	VMOVUPS   Y1, (DI)(R8*1)
+	VMOVUPS   Y2, (R9)
+	VMOVUPS   Y3, (R9)(R8*1)
+	ADDQ      $64, SI
+	ADDQ      $32, DI
+	ADDQ      $32, R9
+	DECQ      CX
+	JNZ       wqloop
+wqdone:
 	VZEROUPPER
 	RET

@@ -8,6 +8,8 @@ var gemmUsed *gemmImpl
 
 func gemmAsm() []*gemmImpl { return nil }
 
-func widenChunk(W *Mat, i, k0 int, dst, row []float32) { widenChunkGo(W, i, k0, dst, row) }
+func widenChunk(W *Mat, i, k0 int, dst, row []float32, parts int) {
+	widenChunkGo(W, i, k0, dst, row, parts)
+}
 
 func prefetchChunk(W *Mat, lo, hi, k0, k1 int) {}

@@ -100,21 +100,35 @@ func TestGEMMReduce(t *testing.T) {
 	}
 }
 
-// TestWidenChunk: bf16 chunks widened sixteen at a time (AVX-512 and
-// AVX2) equal DecodeRow's.
+// TestWidenChunk: chunks widened into the panel layout of 2 and 4 parts
+// (of every 32 elements, part q's lanes after the part before's, each part
+// contiguous; a tail under 32 in place), AVX-512, AVX2 and plain Go, and
+// through a row decoder, against DecodeRow.
 func TestWidenChunk(t *testing.T) {
 	r := rand.New(rand.NewSource(8))
 	W := randMat(r, 3, 100, BF16)
+	D := &Mat{Rows: 3, Cols: 100, Decoder: rowsOf{W}}
 	check := func(t *testing.T) {
-		for i := range 3 {
-			row := make([]float32, 100)
-			W.DecodeRow(i, row)
-			for _, k := range [][2]int{{0, 100}, {0, 64}, {32, 100}, {64, 79}, {96, 100}} {
-				got := make([]float32, k[1]-k[0])
-				widenChunk(W, i, k[0], got, make([]float32, 100))
-				for j, v := range got {
-					if math.Float32bits(v) != math.Float32bits(row[k[0]+j]) {
-						t.Fatalf("row %d chunk %v: [%d] = %v, DecodeRow %v", i, k, j, v, row[k[0]+j])
+		for _, m := range []*Mat{W, D} {
+			for _, parts := range []int{2, 4} {
+				for i := range 3 {
+					row := make([]float32, 100)
+					W.DecodeRow(i, row)
+					for _, k := range [][2]int{{0, 100}, {0, 64}, {32, 100}, {64, 79}, {96, 100}} {
+						n := k[1] - k[0]
+						got := make([]float32, n)
+						widenChunk(m, i, k[0], got, make([]float32, 100), parts)
+						k32, pw := n&^31, 32/parts
+						for j := range n {
+							at := j // where element k0+j belongs
+							if j < k32 {
+								s, q, l := j/32, j%32/pw, j%pw
+								at = q*k32/parts + s*pw + l
+							}
+							if math.Float32bits(got[at]) != math.Float32bits(row[k[0]+j]) {
+								t.Fatalf("decoder=%v parts=%d row %d chunk %v: element %d at [%d] = %v, DecodeRow %v", m.Decoder != nil, parts, i, k, j, at, got[at], row[k[0]+j])
+							}
+						}
 					}
 				}
 			}
@@ -125,6 +139,11 @@ func TestWidenChunk(t *testing.T) {
 		useAVX512 = false
 		defer func() { useAVX512 = true }()
 		t.Run("avx2", check)
+	}
+	if useAVX2 {
+		useAVX2 = false
+		defer func() { useAVX2 = true }()
+		t.Run("go", check)
 	}
 }
 
