@@ -34,36 +34,34 @@ func prefetchL2(p *byte, n int)
 // gemm512 needs AVX-512's 32 registers (24 accumulators, 4 vectors of W);
 // gemm256 fits AVX2's 16.
 var (
-	gemm512 = &gemmImpl{mr: 6, nr: 4, parts: 2,
-		kern: func(x []float32, xs int, w []float32, ws, n, q int, acc []float32, zero bool) {
-			if n == 0 {
-				if zero {
-					clear(acc[:24*16])
-				}
-				return
-			}
-			_, _, _ = w[3*ws+n-1], x[5*xs+n-1], acc[24*16-1]
-			gemm6x4h(&x[16*q], 4*xs, &w[q*n/2], 4*ws, n, &acc[0], zero)
-		},
+	gemm512 = &gemmImpl{mr: 6, nr: 4, parts: 2, kern: asmKernel(6, 4, 2, gemm6x4h),
 		reduce: func(acc, out []float32) {
 			_, _ = acc[2*24*16-1], out[23]
 			reduce24(&acc[0], &acc[24*16], &out[0])
 		},
 	}
-	gemm256 = &gemmImpl{mr: 3, nr: 3, parts: 4,
-		kern: func(x []float32, xs int, w []float32, ws, n, q int, acc []float32, zero bool) {
-			if n == 0 {
-				if zero {
-					clear(acc[:9*8])
-				}
-				return
-			}
-			_, _, _ = w[2*ws+n-1], x[2*xs+n-1], acc[9*8-1]
-			gemm3x3q(&x[8*q], 4*xs, &w[q*n/4], 4*ws, n, &acc[0], zero)
-		},
+	gemm256 = &gemmImpl{mr: 3, nr: 3, parts: 4, kern: asmKernel(3, 3, 4, gemm3x3q),
 		reduce: func(acc, out []float32) { reducePartsGo(9, 4, acc, out) },
 	}
 )
+
+// asmKernel wraps an assembly micro-kernel of an mr×nr tile and parts
+// parts in gemmImpl.kern's form: bounds checked once, the part's first
+// lane of X and of the panel passed, strides in bytes.
+func asmKernel(mr, nr, parts int, fn func(x *float32, xstride int, w *float32, wstride, n int, acc *float32, zero bool)) func(x []float32, xs int, w []float32, ws, n, q int, acc []float32, zero bool) {
+	pw := 32 / parts
+	size := mr * nr * pw
+	return func(x []float32, xs int, w []float32, ws, n, q int, acc []float32, zero bool) {
+		if n == 0 {
+			if zero {
+				clear(acc[:size])
+			}
+			return
+		}
+		_, _, _ = w[(nr-1)*ws+n-1], x[(mr-1)*xs+n-1], acc[size-1]
+		fn(&x[pw*q], 4*xs, &w[q*n/parts], 4*ws, n, &acc[0], zero)
+	}
+}
 
 // gemmUsed is the GEMM MatMul runs for prefill products (nil: none).
 var gemmUsed = func() *gemmImpl {
