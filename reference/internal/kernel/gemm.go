@@ -37,10 +37,10 @@ const (
 // A gemmImpl is a micro-kernel and its shape. kern adds to acc (mr·nr
 // outputs of 32/parts lanes each, output (r, c) at (r·nr+c)·32/parts), or
 // with zero sets acc to, part q of the lanes of x_r · w_c over the first n
-// elements (a multiple of 32),
-// x_r = x[r·xs:], w_c = w[c·ws:]; reduce sets out[j] to reduce32 of output
-// j's 32 lanes, its parts' blocks of acc (each mr·nr·32/parts floats) one
-// after the other.
+// elements (a multiple of 32), x_r = x[r·xs:] in order, w_c = w[c·ws:] in
+// the panel layout (widenChunkGo). reduce sets out[j] to reduce32 of output
+// j's 32 lanes, from its parts' blocks of acc (each mr·nr·32/parts floats)
+// one after the other.
 type gemmImpl struct {
 	mr, nr, parts int
 	kern          func(x []float32, xs int, w []float32, ws, n, q int, acc []float32, zero bool)
