@@ -106,18 +106,26 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, g *gemmImpl) {
 	mr, nr, parts := g.mr, g.nr, g.parts
 	pw, tile := 32/parts, mr*nr*32 // lanes per part; floats of lanes per tile
 	kc := min(in, gemmKC)
+	if W.Decoder != nil {
+		// A row decoder widens whole rows: one chunk, not a row per chunk.
+		kc = in
+	}
 	group := min(max(1, gemmWBytes/(4*nr*kc)), (hi-lo+nr-1)/nr) * nr // rows of W per group
 	tb := min(T, gemmTB)
 	ws := gemmPool.Get().(*gemmWork)
 	defer gemmPool.Put(ws)
 	panels := grow(&ws.panels, group*kc)
 	lanes := grow(&ws.lanes, (tb+mr-1)/mr*(group/nr)*tile)
-	pad := grow(&ws.pad, mr*in)       // the last rows of X, then zeros
+	pad := grow(&ws.pad, mr*in)       // a block's last rows of X, then zeros
 	row := grow(&ws.row, max(in, kc)) // widenChunk's scratch
 	sums := make([]float32, mr*nr)
 	for t0 := 0; t0 < T; t0 += tb {
 		t1 := min(T, t0+tb)
 		steps := (t1 - t0 + mr - 1) / mr
+		if tl := t0 + (steps-1)*mr; t1-tl < mr { // the block's last rows, then zeros
+			copy(pad, X[tl*in:t1*in])
+			clear(pad[(t1-tl)*in:])
+		}
 		for o0 := lo; o0 < hi; o0 += group {
 			o1 := min(hi, o0+group)
 			np := (o1 - o0 + nr - 1) / nr
@@ -145,8 +153,6 @@ func gemmRows(Y, X []float32, T int, W *Mat, lo, hi int, g *gemmImpl) {
 					nx := min(mr, t1-t)
 					x := X[t*in+k0:]
 					if nx < mr {
-						copy(pad, X[t*in:t1*in])
-						clear(pad[nx*in:])
 						x = pad[k0:]
 					}
 					l := lanes[s*np*tile : (s+1)*np*tile]
