@@ -138,7 +138,7 @@ func leaseStale(path, host string, stale time.Duration) (LeaseOwner, []byte, boo
 	if err != nil || json.Unmarshal(b, &owner) != nil {
 		return LeaseOwner{}, b, old
 	}
-	if owner.Host == host && owner.PID != os.Getpid() && !alive(owner.PID) {
+	if deadProcess(owner.Host, owner.PID, host) {
 		return owner, b, true
 	}
 	return owner, b, old

@@ -93,11 +93,17 @@ func takeOver(path string, judged []byte, staleAge time.Duration) bool {
 // a process of this host that is not running.
 func deadOwner(b []byte, host string) bool {
 	f := strings.Fields(string(b))
-	if len(f) < 2 || f[1] != host {
+	if len(f) < 2 {
 		return false
 	}
 	pid, err := strconv.Atoi(f[0])
-	return err == nil && pid != os.Getpid() && !alive(pid)
+	return err == nil && deadProcess(f[1], pid, host)
+}
+
+// deadProcess reports whether process pid of owner host is one of this
+// host that is not running (never this process).
+func deadProcess(owner string, pid int, host string) bool {
+	return owner == host && pid != os.Getpid() && !alive(pid)
 }
 
 // removeIf removes the file at path if it holds exactly want (nil: a file
