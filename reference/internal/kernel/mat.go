@@ -189,55 +189,45 @@ func MatMul(Y, X []float32, T int, W *Mat) {
 			px[t] = vd.PrepareX(X[t*in : (t+1)*in])
 		}
 	}
-	nt := min(threads(), max(1, out/16))
 	g := gemmUsed
 	if vecDot || T <= fusedMaxT {
 		g = nil
 	}
-	chunk := (out + nt - 1) / nt
+	unit := 1 // rows of W handed out together: whole panels for the GEMM
 	if g != nil {
-		chunk = (chunk + g.nr - 1) / g.nr * g.nr // whole panels
+		unit = g.nr
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < nt; w++ {
-		lo, hi := w*chunk, min(out, (w+1)*chunk)
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			switch {
-			case g != nil:
-				gemmRows(Y, X, T, W, lo, hi, g)
-				return
-			case vecDot:
-				for o := lo; o < hi; o++ {
-					for t := range T {
-						Y[t*out+o] = vd.DotRow(o, px[t])
-					}
-				}
-				return
-			case T <= fusedMaxT && W.Kind == BF16 && W.Decoder == nil && !W.RoundBF16 && W.Data != nil:
-				// Few rows of X (decoding): read bf16 weights in place, no widened copy.
-				for o := lo; o < hi; o++ {
-					wrow := W.Data[2*o*in : 2*(o+1)*in]
-					for t := 0; t < T; t++ {
-						Y[t*out+o] = DotBF16(X[t*in:(t+1)*in], wrow)
-					}
-				}
-				return
-			}
-			row := make([]float32, in)
+	Parallel((out+unit-1)/unit, max(1, 16/unit), func(lo, hi int) {
+		lo, hi = lo*unit, min(out, hi*unit)
+		switch {
+		case g != nil:
+			gemmRows(Y, X, T, W, lo, hi, g)
+			return
+		case vecDot:
 			for o := lo; o < hi; o++ {
-				W.DecodeRow(o, row)
-				for t := 0; t < T; t++ {
-					Y[t*out+o] = Dot(X[t*in:(t+1)*in], row)
+				for t := range T {
+					Y[t*out+o] = vd.DotRow(o, px[t])
 				}
 			}
-		}()
-	}
-	wg.Wait()
+			return
+		case T <= fusedMaxT && W.Kind == BF16 && W.Decoder == nil && !W.RoundBF16 && W.Data != nil:
+			// Few rows of X (decoding): read bf16 weights in place, no widened copy.
+			for o := lo; o < hi; o++ {
+				wrow := W.Data[2*o*in : 2*(o+1)*in]
+				for t := 0; t < T; t++ {
+					Y[t*out+o] = DotBF16(X[t*in:(t+1)*in], wrow)
+				}
+			}
+			return
+		}
+		row := make([]float32, in)
+		for o := lo; o < hi; o++ {
+			W.DecodeRow(o, row)
+			for t := 0; t < T; t++ {
+				Y[t*out+o] = Dot(X[t*in:(t+1)*in], row)
+			}
+		}
+	})
 }
 
 // MatMulRef is the plain twin of MatMul: one goroutine, dotRef.
