@@ -228,6 +228,17 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportMetric(read/1e9, "read-GB/s")
 }
 
+// parallelCopyRate returns bytes/s of copying a 256 MB buffer with two
+// goroutines (one half each), best of three.
+func parallelCopyRate() float64 {
+	a, d := make([]byte, 256<<20), make([]byte, 256<<20)
+	for i := range a {
+		a[i] = byte(i)
+	}
+	h := len(a) / 2
+	return float64(len(a)) / halvesBest(func(k int) { copy(d[k*h:(k+1)*h], a[k*h:(k+1)*h]) }) * 1e9
+}
+
 // parallelReadRate returns bytes/s of reading a 256 MB buffer with two
 // goroutines (one half each, eight independent sums of 8-byte words), best
 // of three.
@@ -236,8 +247,11 @@ func parallelReadRate() float64 {
 	for i := range a {
 		a[i] = uint64(i)
 	}
-	sum := func(v []uint64) uint64 {
+	var sums [2]uint64
+	h := len(a) / 2
+	ns := halvesBest(func(k int) {
 		var s [8]uint64
+		v := a[k*h : (k+1)*h]
 		for i := 0; i+8 <= len(v); i += 8 {
 			w := v[i : i+8 : i+8]
 			s[0] += w[0]
@@ -249,41 +263,25 @@ func parallelReadRate() float64 {
 			s[6] += w[6]
 			s[7] += w[7]
 		}
-		return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7]
-	}
-	best := math.Inf(1)
-	var sink uint64
-	for range 3 {
-		start := time.Now()
-		done := make(chan uint64)
-		h := len(a) / 2
-		go func() { done <- sum(a[:h]) }()
-		s := sum(a[h:])
-		sink += s + <-done
-		best = math.Min(best, float64(time.Since(start).Nanoseconds()))
-	}
-	readSink = sink // keeps the sums from being optimised away
-	return float64(8*len(a)) / best * 1e9
+		sums[k] = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7]
+	})
+	readSink = sums[0] + sums[1] // keeps the sums from being optimised away
+	return float64(8*len(a)) / ns * 1e9
 }
 
 var readSink uint64
 
-// parallelCopyRate returns bytes/s of copying a 256 MB buffer with two
-// goroutines (one half each), best of three.
-func parallelCopyRate() float64 {
-	a, d := make([]byte, 256<<20), make([]byte, 256<<20)
-	for i := range a {
-		a[i] = byte(i)
-	}
+// halvesBest runs half(0) on a second goroutine and half(1) on this one,
+// three times, and returns the fastest time in nanoseconds.
+func halvesBest(half func(k int)) float64 {
 	best := math.Inf(1)
 	for range 3 {
 		start := time.Now()
 		done := make(chan bool)
-		h := len(a) / 2
-		go func() { copy(d[:h], a[:h]); done <- true }()
-		copy(d[h:], a[h:])
+		go func() { half(0); done <- true }()
+		half(1)
 		<-done
 		best = math.Min(best, float64(time.Since(start).Nanoseconds()))
 	}
-	return float64(len(a)) / best * 1e9
+	return best
 }
