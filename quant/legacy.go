@@ -3,6 +3,8 @@ package quant
 import (
 	"encoding/binary"
 	"math"
+
+	"github.com/sambay-conv/sambay-conv/ggml"
 )
 
 // Legacy block types, 32 elements per block (ggml-quants.c 113–300 for the
@@ -43,6 +45,9 @@ func q4_0PackGo(out []byte, xb *[qk]float32, id float32) {
 }
 
 func dequantizeQ4_0(dst []float32, src []byte) {
+	if dequantLegacyFast(ggml.TypeQ4_0, dst, src) {
+		return
+	}
 	for b := 0; b < len(dst)/qk; b++ {
 		in, y := (*[18]byte)(src[b*18:]), (*[qk]float32)(dst[b*qk:])
 		d := getF16(in[:])
@@ -100,6 +105,9 @@ func affinePackGo(out []byte, xb *[qk]float32, mn, id float32, clamp int32) uint
 }
 
 func dequantizeQ4_1(dst []float32, src []byte) {
+	if dequantLegacyFast(ggml.TypeQ4_1, dst, src) {
+		return
+	}
 	for b := 0; b < len(dst)/qk; b++ {
 		in, y := (*[20]byte)(src[b*20:]), (*[qk]float32)(dst[b*qk:])
 		d, m := getF16(in[:]), getF16(in[2:])
@@ -135,6 +143,9 @@ func quantizeQ5_0(dst []byte, x []float32) {
 }
 
 func dequantizeQ5_0(dst []float32, src []byte) {
+	if dequantLegacyFast(ggml.TypeQ5_0, dst, src) {
+		return
+	}
 	for b := 0; b < len(dst)/qk; b++ {
 		in, y := (*[22]byte)(src[b*22:]), (*[qk]float32)(dst[b*qk:])
 		d := getF16(in[:])
@@ -165,6 +176,9 @@ func quantizeQ5_1(dst []byte, x []float32) {
 }
 
 func dequantizeQ5_1(dst []float32, src []byte) {
+	if dequantLegacyFast(ggml.TypeQ5_1, dst, src) {
+		return
+	}
 	for b := 0; b < len(dst)/qk; b++ {
 		in, y := (*[24]byte)(src[b*24:]), (*[qk]float32)(dst[b*qk:])
 		d, m := getF16(in[:]), getF16(in[2:])
@@ -201,6 +215,9 @@ func q8_0PackGo(out []byte, xb *[qk]float32, id float32) {
 }
 
 func dequantizeQ8_0(dst []float32, src []byte) {
+	if dequantLegacyFast(ggml.TypeQ8_0, dst, src) {
+		return
+	}
 	for b := 0; b < len(dst)/qk; b++ {
 		in, y := (*[34]byte)(src[b*34:]), (*[qk]float32)(dst[b*qk:])
 		d := getF16(in[:])

@@ -2,6 +2,8 @@
 
 package quant
 
+import "github.com/sambay-conv/sambay-conv/ggml"
+
 func q4_0Pack(out []byte, xb *[qk]float32, id float32) { q4_0PackGo(out, xb, id) }
 
 func signedAbsMax(xb *[qk]float32) (float32, float32) { return signedAbsMaxGo(xb) }
@@ -21,3 +23,5 @@ func errSums16Fast(x, q []float32, se, sx *[16]float64) int { return 0 }
 func nonFiniteFast(x []float32) (bool, int) { return false, 0 }
 
 func avx2Only() (restore func()) { return func() {} }
+
+func dequantLegacyFast(t ggml.Type, dst []float32, src []byte) bool { return false }

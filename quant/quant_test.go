@@ -488,3 +488,50 @@ func TestQkx2Quants8(t *testing.T) {
 		}
 	}
 }
+
+// TestDequantLegacyKernels checks the assembly dequantizers of the legacy
+// types against their Go loops bit for bit, on random blocks whose f16
+// scales run through all 65536 values (NaN payloads, infinities,
+// subnormals, negative zero) and whose codes are random bytes.
+func TestDequantLegacyKernels(t *testing.T) {
+	s := uint64(0x243F6A8885A308D3)
+	next := func() uint64 {
+		s ^= s << 13
+		s ^= s >> 7
+		s ^= s << 17
+		return s
+	}
+	const nb = 1 << 16
+	for _, typ := range []ggml.Type{ggml.TypeQ4_0, ggml.TypeQ4_1, ggml.TypeQ5_0, ggml.TypeQ5_1, ggml.TypeQ8_0} {
+		bs := typ.RowBytes(qk)
+		src := make([]byte, nb*bs)
+		for i := range src {
+			src[i] = byte(next())
+		}
+		for b := 0; b < nb; b++ { // the first scale takes every value; the second (Q4_1, Q5_1) too, in another order
+			binary.LittleEndian.PutUint16(src[b*bs:], uint16(b))
+			if typ == ggml.TypeQ4_1 || typ == ggml.TypeQ5_1 {
+				binary.LittleEndian.PutUint16(src[b*bs+2:], uint16(b*40503+7))
+			}
+		}
+		// Rows of several lengths, so a kernel that reads or writes past its
+		// last block, or stops early, shows.
+		for _, n := range []int{1, 2, 7, nb} {
+			fast := make([]float32, n*qk+1)
+			plain := make([]float32, n*qk+1)
+			fast[n*qk], plain[n*qk] = 42, 42
+			row := src[(nb-n)*bs:]
+			DequantizeRow(typ, fast[:n*qk], row)
+			restore := plainKernels()
+			DequantizeRow(typ, plain[:n*qk], row)
+			restore()
+			for i := range fast {
+				if math.Float32bits(fast[i]) != math.Float32bits(plain[i]) {
+					b := i / qk
+					t.Fatalf("%v, %d blocks: element %d (block bytes % x): kernel %v (%08x), Go loop %v (%08x)", typ, n, i,
+						row[b*bs:min(len(row), (b+1)*bs)], fast[i], math.Float32bits(fast[i]), plain[i], math.Float32bits(plain[i]))
+				}
+			}
+		}
+	}
+}

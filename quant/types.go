@@ -181,7 +181,7 @@ func dequantizeBF16(dst []float32, src []byte) {
 
 // f16Fields lists the byte offsets of the f16 scale fields inside one block
 // of each block type, for ValidateRow.
-var f16Fields = map[ggml.Type][]int{
+var f16Fields = [ggml.TypeCount][]int{
 	ggml.TypeQ4_0: {0}, ggml.TypeQ4_1: {0, 2}, ggml.TypeQ5_0: {0}, ggml.TypeQ5_1: {0, 2}, ggml.TypeQ8_0: {0},
 	ggml.TypeQ2_K: {80, 82}, ggml.TypeQ3_K: {108}, ggml.TypeQ4_K: {0, 2}, ggml.TypeQ5_K: {0, 2}, ggml.TypeQ6_K: {208},
 }
@@ -214,8 +214,9 @@ func ValidateRow(t ggml.Type, row []byte) int {
 		}
 		return -1
 	}
+	fields := f16Fields[t]
 	for b := 0; b*blockBytes < len(row); b++ {
-		for _, off := range f16Fields[t] {
+		for _, off := range fields {
 			p := b*blockBytes + off
 			if (uint16(row[p])|uint16(row[p+1])<<8)&0x7c00 == 0x7c00 {
 				return b
