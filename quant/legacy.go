@@ -82,7 +82,7 @@ func quantizeQ4_1(dst []byte, x []float32) {
 		}
 		putF16(out[:], d)
 		putF16(out[2:], mn)
-		affinePack(out[4:20], xb, mn, id, 15)
+		affinePack(out[4:20], xb, mn, id, 0.5, 15)
 	}
 }
 
@@ -91,13 +91,13 @@ func quantizeQ4_1(dst []byte, x []float32) {
 // with q = min(clamp, trunc((x − mn)·id + 0.5)): Q4_1 clamps at 15, Q5_1
 // not at all (ggml converts to uint8 and keeps the low five bits). The
 // assembly kernel performs the same float32 operations per element.
-func affinePackGo(out []byte, xb *[qk]float32, mn, id float32, clamp int32) uint32 {
+func affinePackGo(out []byte, xb *[qk]float32, mn, id, add float32, clamp int32) uint32 {
 	var qh uint32
 	for j := 0; j < qk/2; j++ {
 		x0 := float32((xb[j] - mn) * id)
 		x1 := float32((xb[j+qk/2] - mn) * id)
-		q0 := min(clamp, int32(x0+0.5))
-		q1 := min(clamp, int32(x1+0.5))
+		q0 := min(clamp, int32(x0+add))
+		q1 := min(clamp, int32(x1+add))
 		out[j] = byte(q0&15) | byte(q1&15)<<4
 		qh |= uint32(q0>>4&1)<<j | uint32(q1>>4&1)<<(j+qk/2)
 	}
@@ -128,18 +128,29 @@ func quantizeQ5_0(dst []byte, x []float32) {
 			id = 1 / d
 		}
 		putF16(out, d)
-		var qh uint32
-		for j := 0; j < qk/2; j++ {
-			x0 := float32(xb[j] * id)
-			x1 := float32(xb[j+qk/2] * id)
-			q0 := uint8(min(31, int8(x0+16.5)))
-			q1 := uint8(min(31, int8(x1+16.5)))
-			out[6+j] = q0&15 | (q1&15)<<4
-			qh |= uint32(q0>>4&1) << j
-			qh |= uint32(q1>>4&1) << (j + qk/2)
-		}
-		binary.LittleEndian.PutUint32(out[2:], qh)
+		binary.LittleEndian.PutUint32(out[2:], q5_0Pack(out[6:22], xb, id))
 	}
+}
+
+// q5_0PackGo writes the low nibbles of one Q5_0 block's codes q =
+// min(31, int8(x·id + 16.5)), packed as q4_0PackGo packs, and returns bit 4
+// of q_j as bit j. The assembly kernel (affineCodes with mn 0, which leaves
+// every x as it is) truncates to int32 instead of int8; the two agree
+// because x·id + 16.5 lies in (−8, 41) whatever the block (|x·id| ≤ 16
+// up to the rounding of d and 1/d, at most 1.5× for a subnormal d), where
+// both have the same low five bits and the same minimum with 31.
+func q5_0PackGo(out []byte, xb *[qk]float32, id float32) uint32 {
+	var qh uint32
+	for j := 0; j < qk/2; j++ {
+		x0 := float32(xb[j] * id)
+		x1 := float32(xb[j+qk/2] * id)
+		q0 := uint8(min(31, int8(x0+16.5)))
+		q1 := uint8(min(31, int8(x1+16.5)))
+		out[j] = q0&15 | (q1&15)<<4
+		qh |= uint32(q0>>4&1) << j
+		qh |= uint32(q1>>4&1) << (j + qk/2)
+	}
+	return qh
 }
 
 func dequantizeQ5_0(dst []float32, src []byte) {
@@ -170,7 +181,7 @@ func quantizeQ5_1(dst []byte, x []float32) {
 		}
 		putF16(out[:], d)
 		putF16(out[2:], mn)
-		qh := affinePack(out[8:24], xb, mn, id, math.MaxInt32) // no clamp, as ggml
+		qh := affinePack(out[8:24], xb, mn, id, 0.5, math.MaxInt32) // no clamp, as ggml
 		binary.LittleEndian.PutUint32(out[4:], qh)
 	}
 }

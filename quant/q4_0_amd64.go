@@ -64,15 +64,24 @@ func minMaxBlock(xb *[qk]float32) (float32, float32) {
 }
 
 //go:noescape
-func affineCodes(x *float32, mn, id float32, clamp int32, out *byte) (qh uint32)
+func affineCodes(x *float32, mn, id, add float32, clamp int32, out *byte) (qh uint32)
 
 // affinePack writes the 16 low-nibble bytes of a Q4_1/Q5_1 block and
 // returns the codes' bit 4 (see affinePackGo).
-func affinePack(out []byte, xb *[qk]float32, mn, id float32, clamp int32) uint32 {
+func affinePack(out []byte, xb *[qk]float32, mn, id, add float32, clamp int32) uint32 {
 	if useAVX2 {
-		return affineCodes(&xb[0], mn, id, clamp, &out[0])
+		return affineCodes(&xb[0], mn, id, add, clamp, &out[0])
 	}
-	return affinePackGo(out, xb, mn, id, clamp)
+	return affinePackGo(out, xb, mn, id, add, clamp)
+}
+
+// q5_0Pack writes the 16 low-nibble bytes of a Q5_0 block and returns the
+// codes' bit 4 (see q5_0PackGo).
+func q5_0Pack(out []byte, xb *[qk]float32, id float32) uint32 {
+	if useAVX2 {
+		return affineCodes(&xb[0], 0, id, 16.5, 31, &out[0])
+	}
+	return q5_0PackGo(out, xb, id)
 }
 
 // plainKernels switches to the Go twins of the assembly kernels (for

@@ -125,9 +125,18 @@ TEXT ·q8_0Codes(SB), NOSPLIT, $0-24
 	Q8ROUND(32, Y1)
 	Q8ROUND(64, Y2)
 	Q8ROUND(96, Y3)
-	VPACKSSDW Y1, Y0, Y0
-	VPACKSSDW Y3, Y2, Y2
-	VPACKSSWB Y2, Y0, Y0
+	// Each code is the low byte of its int32, as C's conversion keeps it
+	// (an infinite x·id, from 1/d overflowing for a block of subnormals,
+	// gives 0x80000000, code 0); saturating packs would make it −128.
+	VPCMPEQD Y15, Y15, Y15
+	VPSRLD $24, Y15, Y15       // 0x000000ff
+	VPAND Y15, Y0, Y0
+	VPAND Y15, Y1, Y1
+	VPAND Y15, Y2, Y2
+	VPAND Y15, Y3, Y3
+	VPACKUSDW Y1, Y0, Y0
+	VPACKUSDW Y3, Y2, Y2
+	VPACKUSWB Y2, Y0, Y0
 	VMOVDQU q8perm<>(SB), Y1
 	VPERMD Y0, Y1, Y0
 	VMOVDQU Y0, (DI)
@@ -177,9 +186,10 @@ TEXT ·minMax32(SB), NOSPLIT, $0-16
 	VZEROUPPER
 	RET
 
-// func affineCodes(x *float32, mn, id float32, clamp int32, out *byte) (qh uint32)
-// The codes q_j = min(clamp, trunc((x_j − mn)·id + 0.5)) of one Q4_1/Q5_1
-// block, each operation an IEEE float32 one as in the Go loop: their low
+// func affineCodes(x *float32, mn, id, add float32, clamp int32, out *byte) (qh uint32)
+// The codes q_j = min(clamp, trunc((x_j − mn)·id + add)) of one Q4_1/Q5_1
+// block (add 0.5), or of a Q5_0 block (mn 0, add 16.5, clamp 31), each
+// operation an IEEE float32 one as in the Go loops: their low
 // nibbles packed as ggml does (byte j = q_j & 15 | (q_j+16 & 15) << 4) and
 // bit 4 of q_j returned as bit j of qh.
 TEXT ·affineCodes(SB), NOSPLIT, $0-36
@@ -187,8 +197,8 @@ TEXT ·affineCodes(SB), NOSPLIT, $0-36
 	MOVQ out+24(FP), DI
 	VBROADCASTSS mn+8(FP), Y6
 	VBROADCASTSS id+12(FP), Y7
-	VBROADCASTSS q8half<>(SB), Y8
-	MOVL clamp+16(FP), AX
+	VBROADCASTSS add+16(FP), Y8
+	MOVL clamp+20(FP), AX
 	VMOVD AX, X9
 	VPBROADCASTD X9, Y9
 	VPBROADCASTD q4c15<>(SB), Y10

@@ -12,9 +12,11 @@ func q8_0Pack(out []byte, xb *[qk]float32, id float32) { q8_0PackGo(out, xb, id)
 
 func minMaxBlock(xb *[qk]float32) (float32, float32) { return minMax(xb[:]) }
 
-func affinePack(out []byte, xb *[qk]float32, mn, id float32, clamp int32) uint32 {
-	return affinePackGo(out, xb, mn, id, clamp)
+func affinePack(out []byte, xb *[qk]float32, mn, id, add float32, clamp int32) uint32 {
+	return affinePackGo(out, xb, mn, id, add, clamp)
 }
+
+func q5_0Pack(out []byte, xb *[qk]float32, id float32) uint32 { return q5_0PackGo(out, xb, id) }
 
 func plainKernels() (restore func()) { return func() {} }
 

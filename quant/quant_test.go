@@ -248,6 +248,14 @@ func TestLegacyKernelsCrossCheck(t *testing.T) {
 		b[i] = float32(i-16)*0.5 + []float32{0, 1e-7, -1e-7}[i%3]
 	}
 	blocks = append(blocks, b)
+	for i := range b { // subnormals: d and 1/d round far from exact, or 1/d overflows
+		b[i] = math.Float32frombits(uint32(i*i+1) | uint32(i%2)<<31)
+	}
+	blocks = append(blocks, b)
+	for i := range b {
+		b[i] = math.Float32frombits(uint32(i%5) * 0x00000007)
+	}
+	blocks = append(blocks, b)
 	x := goldenInput(64 * qk)
 	for k := 0; k < 64; k++ {
 		copy(b[:], x[k*qk:])
@@ -268,6 +276,18 @@ func TestLegacyKernelsCrossCheck(t *testing.T) {
 		q4_0PackGo(o2[:], &blk, id)
 		if o1 != o2 {
 			t.Fatalf("block %d: q4_0Pack % x, Go twin % x", k, o1, o2)
+		}
+		var id5 float32
+		if d := m1 / -16; d != 0 {
+			id5 = 1 / d
+		}
+		for _, scale := range []float32{id5, id5 * 1.0000001, -id5, 3} { // 3: codes past the clamp and below zero
+			var p1, p2 [16]byte
+			h1 := q5_0Pack(p1[:], &blk, scale)
+			h2 := q5_0PackGo(p2[:], &blk, scale)
+			if p1 != p2 || h1 != h2 {
+				t.Fatalf("block %d scale %v: q5_0Pack % x %08x, Go twin % x %08x", k, scale, p1, h1, p2, h2)
+			}
 		}
 		var id8 float32
 		if d := a1 / 127; d != 0 {
@@ -296,8 +316,8 @@ func TestLegacyKernelsCrossCheck(t *testing.T) {
 			}
 			for _, scale := range []float32{id, id * 1.0000001, 2} { // 2: codes past the clamp
 				var p1, p2 [16]byte
-				h1 := affinePack(p1[:], &blk, mn, scale, c.clamp)
-				h2 := affinePackGo(p2[:], &blk, mn, scale, c.clamp)
+				h1 := affinePack(p1[:], &blk, mn, scale, 0.5, c.clamp)
+				h2 := affinePackGo(p2[:], &blk, mn, scale, 0.5, c.clamp)
 				if p1 != p2 || h1 != h2 {
 					t.Fatalf("block %d levels %v scale %v: affinePack % x %08x, Go twin % x %08x", k, c.levels, scale, p1, h1, p2, h2)
 				}
@@ -350,7 +370,7 @@ func TestQxQuants8(t *testing.T) {
 	negz[0] = float32(math.Copysign(0, -1))
 	blocks = append([]*[16]float32{&zero, &tiny, &tie, &ramp, &negz}, blocks...)
 	blocks = blocks[:len(blocks)/8*8]
-	for pass, restore := range []func(){func() {}, plainKernels()} {
+	bothKernels(func(pass int) {
 		for g := 0; g < len(blocks); g += 8 {
 			var xs [8]*[16]float32
 			var got [8][16]int8
@@ -367,8 +387,7 @@ func TestQxQuants8(t *testing.T) {
 				}
 			}
 		}
-		restore()
-	}
+	})
 }
 
 // TestQkx2LanesLayout: the field offsets the assembly kernel uses.
@@ -410,7 +429,7 @@ func TestQ3Quants8(t *testing.T) {
 	}
 	subs = append([]*[16]float32{&zero, &tiny, &tie, &ramp}, subs...)
 	subs = subs[:len(subs)/8*8]
-	for pass, restore := range []func(){func() {}, plainKernels()} {
+	bothKernels(func(pass int) {
 		for g := 0; g < len(subs); g += 8 {
 			var xs [8]*[16]float32
 			var got [8][16]int8
@@ -427,8 +446,7 @@ func TestQ3Quants8(t *testing.T) {
 				}
 			}
 		}
-		restore()
-	}
+	})
 }
 
 // TestQkx2Quants8: eight searches side by side give, lane by lane, the
@@ -456,7 +474,7 @@ func TestQkx2Quants8(t *testing.T) {
 		rmin           float32
 		mad            bool
 	}{{32, 15, 20, -1, false}, {32, 31, 15, -0.5, false}, {16, 3, 15, -0.5, true}} {
-		for pass, restore := range []func(){func() {}, plainKernels()} {
+		bothKernels(func(pass int) {
 			for g := 0; g < len(subs); g += 8 {
 				var xs, ws [8][]float32
 				var Ls [8][]uint8
@@ -484,8 +502,7 @@ func TestQkx2Quants8(t *testing.T) {
 					}
 				}
 			}
-			restore()
-		}
+		})
 	}
 }
 
@@ -534,4 +551,45 @@ func TestDequantLegacyKernels(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestGoldenSubnormals pins blocks whose scale is subnormal (1/d inexact
+// or infinite) against ggml's reference quantizers: FNV-1a-64 of the two
+// rows of docs/QUANT.md §Test vectors quantized one after the other.
+func TestGoldenSubnormals(t *testing.T) {
+	want := map[ggml.Type]string{
+		ggml.TypeQ4_0: "4a8adbc8232bf9a5", ggml.TypeQ4_1: "3041b649c6dcbc25", ggml.TypeQ5_0: "5f50902be7dfa6a5",
+		ggml.TypeQ5_1: "e5a964c7f22a0125", ggml.TypeQ8_0: "9986ba9af2021da5", ggml.TypeQ2_K: "35da762063936645",
+		ggml.TypeQ3_K: "4fdcd09a664840d5", ggml.TypeQ4_K: "66e368127e9e89a5", ggml.TypeQ5_K: "9e75518fa8bfeea5",
+		ggml.TypeQ6_K: "805e5df2842b8c75",
+	}
+	x := make([]float32, 2*QK_K)
+	for i := range x {
+		j := uint32(i % 32)
+		if i < QK_K {
+			x[i] = math.Float32frombits(j*j + 1 | j%2<<31)
+		} else {
+			x[i] = math.Float32frombits(7 * (j % 5))
+		}
+	}
+	for typ, h := range want {
+		bothKernels(func(pass int) {
+			rb := typ.RowBytes(QK_K)
+			out := make([]byte, 2*rb)
+			QuantizeRow(typ, out[:rb], x[:QK_K])
+			QuantizeRow(typ, out[rb:], x[QK_K:])
+			if got := fnvHex(out); got != h {
+				t.Errorf("%v (pass %d, 1: Go twins): FNV %s, ggml %s", typ, pass, got, h)
+			}
+		})
+	}
+}
+
+// bothKernels runs f with the kernels this machine uses (pass 0), then
+// with the plain Go twins (pass 1).
+func bothKernels(f func(pass int)) {
+	f(0)
+	restore := plainKernels()
+	defer restore()
+	f(1)
 }
