@@ -1,6 +1,7 @@
 package ggufmodel
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -220,6 +221,31 @@ func TestGenericGGUF(t *testing.T) {
 	defer f.Close()
 	if v, _ := f.Get("general.architecture"); v != "generic" || len(f.Tensors) != 3 {
 		t.Errorf("architecture %v, %d tensors", v, len(f.Tensors))
+	}
+
+	// NoStats writes the same bytes and leaves the NMSE out (0); with
+	// stats, the quantized tensor's NMSE is positive and the kept one's 0.
+	nmse := map[string]float64{}
+	for _, tn := range res.Tensors {
+		nmse[tn.Name] = tn.NMSE
+	}
+	if q, k := nmse["encoder.block.0.attention.weight"], nmse["encoder.block.0.norm.scale"]; !(q > 0 && q < 1e-3) || k != 0 {
+		t.Errorf("NMSE %v", nmse)
+	}
+	out2 := filepath.Join(dir, "nostats.gguf")
+	res2, err := ExportGeneric(context.Background(), src, GenericOptions{Output: out2, Type: ggml.TypeQ8_0, NoStats: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range res2.Tensors {
+		if tn.NMSE != 0 {
+			t.Errorf("NoStats: %s NMSE %v", tn.Name, tn.NMSE)
+		}
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(out2)
+	if !bytes.Equal(a, b) {
+		t.Error("NoStats changed the file")
 	}
 }
 

@@ -19,6 +19,7 @@ type GenericOptions struct {
 	Overrides []quant.Override
 	DryRun    bool
 	Force     bool // replace an existing file at Output
+	NoStats   bool // skip each tensor's NMSE (as Options.NoStats)
 	Progress  func(done, total int64)
 }
 
@@ -63,7 +64,10 @@ func ExportGeneric(ctx context.Context, path string, opts GenericOptions) (*Resu
 		plan = append(plan, quant.PlanTensor{Name: t.Name, Dims: dims})
 	}
 	for i, t := range st.Tensors {
-		gt := Tensor{Name: t.Name, Dims: plan[i].Dims, Source: t.Name, shape: t.Shape, src: t, stats: &quant.ErrStats{}}
+		gt := Tensor{Name: t.Name, Dims: plan[i].Dims, Source: t.Name, shape: t.Shape, src: t}
+		if !opts.NoStats {
+			gt.stats = &quant.ErrStats{}
+		}
 		typ, ok := keep[t.DType]
 		if !ok {
 			typ = ggml.TypeF32 // F64

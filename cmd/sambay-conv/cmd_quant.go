@@ -120,7 +120,9 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 // quantGGUF wires the GGUF flags into ggufmodel.Export (or ExportGeneric)
 // and prints the plan or the result.
 func quantGGUF(ctx context.Context, c *cli.Command) error {
-	opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name"), Force: c.Bool("force")}
+	// NMSE is printed by --verbose and --json only; nobody else reads it.
+	opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name"), Force: c.Bool("force"),
+		NoStats: !c.Bool("verbose") && !c.Bool("json")}
 	for _, s := range c.StringSlice("tensor-type") {
 		o, err := quant.ParseOverride(s)
 		if err != nil {
@@ -151,7 +153,7 @@ func quantGGUF(ctx context.Context, c *cli.Command) error {
 	var err error
 	switch {
 	case c.Bool("generic"):
-		res, err = ggufmodel.ExportGeneric(ctx, c.Args().First(), ggufmodel.GenericOptions{Output: opts.Output, Type: pureType, Overrides: opts.Overrides, DryRun: opts.DryRun, Force: opts.Force, Progress: opts.Progress})
+		res, err = ggufmodel.ExportGeneric(ctx, c.Args().First(), ggufmodel.GenericOptions{Output: opts.Output, Type: pureType, Overrides: opts.Overrides, DryRun: opts.DryRun, Force: opts.Force, NoStats: opts.NoStats, Progress: opts.Progress})
 	case c.Bool("pure"):
 		opts.Pure, opts.PureType, opts.Policy = true, pureType, ""
 		res, err = ggufmodel.Export(ctx, c.Args().First(), opts)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -520,6 +521,30 @@ func TestQuantOutputLevels(t *testing.T) {
 	_, out, _ = runCLI(t, "quant", hf, "--type", "q8_0", "-o", filepath.Join(dir, "b.gguf"), "--verbose")
 	if !strings.Contains(out, "blk.0.ssm_in.weight") {
 		t.Errorf("--verbose lacks the tensors:\n%s", out)
+	}
+	// The NMSE is measured for --verbose and --json (only they print it).
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "blk.0.ssm_in.weight" {
+			if v, err := strconv.ParseFloat(f[len(f)-1], 64); err != nil || !(v > 0 && v < 1e-3) {
+				t.Errorf("--verbose NMSE of %q: %v %v", line, v, err)
+			}
+		}
+	}
+	_, out, _ = runCLI(t, "quant", hf, "--type", "q8_0", "-o", filepath.Join(dir, "j.gguf"), "--json")
+	var res struct {
+		Tensors []struct {
+			Name string  `json:"name"`
+			Type string  `json:"type"`
+			NMSE float64 `json:"nmse"`
+		} `json:"tensors"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Tensors) == 0 {
+		t.Fatalf("--json: %v", err)
+	}
+	for _, tn := range res.Tensors {
+		if tn.Type == "Q8_0" && !(tn.NMSE > 0 && tn.NMSE < 1e-3) {
+			t.Errorf("--json: %s NMSE %v", tn.Name, tn.NMSE)
+		}
 	}
 	code, out, _ := runCLI(t, "quant", hf, "--type", "q8_0", "-o", filepath.Join(dir, "c.gguf"), "--quiet")
 	if code != 0 || out != "" {
