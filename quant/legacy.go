@@ -72,7 +72,13 @@ func minMax(xb []float32) (float32, float32) {
 }
 
 func quantizeQ4_1(dst []byte, x []float32) {
-	for b := 0; b < len(x)/qk; b++ {
+	nb := len(x) / qk
+	for b := 0; b < nb; b++ {
+		// Runs of blocks go through one assembly call; a block it stops at
+		// (a zero minimum or maximum) comes here.
+		if b += affineRun(dst[b*20:], x[b*qk:nb*qk], 15, 15, 20); b == nb {
+			break
+		}
 		xb, out := (*[qk]float32)(x[b*qk:]), (*[20]byte)(dst[b*20:])
 		mn, mx := minMaxBlock(xb)
 		d := (mx - mn) / 15
@@ -171,7 +177,11 @@ func dequantizeQ5_0(dst []float32, src []byte) {
 }
 
 func quantizeQ5_1(dst []byte, x []float32) {
-	for b := 0; b < len(x)/qk; b++ {
+	nb := len(x) / qk
+	for b := 0; b < nb; b++ {
+		if b += affineRun(dst[b*24:], x[b*qk:nb*qk], 31, math.MaxInt32, 24); b == nb {
+			break
+		}
 		xb, out := (*[qk]float32)(x[b*qk:]), (*[24]byte)(dst[b*24:])
 		mn, mx := minMaxBlock(xb)
 		d := (mx - mn) / 31
@@ -206,7 +216,7 @@ func dequantizeQ5_1(dst []float32, src []byte) {
 func quantizeQ8_0(dst []byte, x []float32) {
 	for b := 0; b < len(x)/qk; b++ {
 		xb, out := (*[qk]float32)(x[b*qk:]), dst[b*34:(b+1)*34]
-		amax, _ := signedAbsMax(xb)
+		amax := absMaxQ8(xb)
 		d := amax / 127
 		var id float32
 		if d != 0 {
@@ -215,6 +225,20 @@ func quantizeQ8_0(dst []byte, x []float32) {
 		putF16(out, d)
 		q8_0Pack(out[2:34], xb, id)
 	}
+}
+
+// absMaxFold is ggml's Q8_0 block magnitude, amax = MAX(amax, |x_j|) in
+// order from 0 with MAX(a, b) = a > b ? a : b: a NaN element becomes the
+// running value until the next element replaces it (Q4_0 and Q5_0 compare
+// the other way round and skip NaNs, see maxMagnitude).
+func absMaxFold(xb *[qk]float32) float32 {
+	var amax float32
+	for _, v := range xb {
+		if a := abs32(v); !(amax > a) {
+			amax = a
+		}
+	}
+	return amax
 }
 
 // q8_0PackGo writes the codes int8(roundf(x·id)) of one block (rule A:

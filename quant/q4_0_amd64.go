@@ -28,10 +28,25 @@ func signedAbsMax(xb *[qk]float32) (float32, float32) {
 		return signedAbsMaxGo(xb)
 	}
 	amax, i := absMax32(&xb[0])
+	if i < 0 { // a NaN element
+		return signedAbsMaxGo(xb)
+	}
 	if amax == 0 {
 		return 0, 0
 	}
 	return amax, xb[i]
+}
+
+// absMaxQ8 is Q8_0's block magnitude (see absMaxFold).
+func absMaxQ8(xb *[qk]float32) float32 {
+	if !useAVX2 {
+		return absMaxFold(xb)
+	}
+	amax, i := absMax32(&xb[0])
+	if i < 0 { // a NaN element: the order matters
+		return absMaxFold(xb)
+	}
+	return amax
 }
 
 //go:noescape
@@ -98,4 +113,20 @@ func avx2Only() (restore func()) {
 	prev := useAVX512BW
 	useAVX512BW = false
 	return func() { useAVX512BW = prev }
+}
+
+//go:noescape
+func affineBlocks(x *float32, out *byte, nb int, levels float32, clamp int32, bs int) (done int)
+
+// affineRun quantizes whole Q4_1 (bs 20) or Q5_1 (bs 24) blocks from the
+// start of x into dst in one assembly call, until a block needs ggml's
+// ordered search for its minimum or maximum (see affineBlocks); it returns
+// how many it did, 0 without AVX2.
+func affineRun(dst []byte, x []float32, levels float32, clamp int32, bs int) int {
+	nb := len(x) / qk
+	if !useAVX2 || nb == 0 {
+		return 0
+	}
+	_ = dst[nb*bs-1]
+	return affineBlocks(&x[0], &dst[0], nb, levels, clamp, bs)
 }

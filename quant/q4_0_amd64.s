@@ -47,12 +47,21 @@ TEXT ·q4_0Codes(SB), NOSPLIT, $0-24
 	VPMINSD Y9, Y1, Y1
 	VPMINSD Y9, Y2, Y2
 	VPMINSD Y9, Y3, Y3
+	// Each code's low four bits, as byte(q) | byte(q')<<4 keeps them: a NaN
+	// element's 0x80000000 must not reach the saturating packs, where it
+	// would clear its neighbour's nibble.
+	VPAND Y9, Y0, Y0
+	VPAND Y9, Y1, Y1
+	VPAND Y9, Y2, Y2
+	VPAND Y9, Y3, Y3
 	PACKNIBBLES
 	VZEROUPPER
 	RET
 
 // func absMax32(x *float32) (amax float32, idx int)
-// The largest |x_j| of a 32-element block and the first j attaining it.
+// The largest |x_j| of a 32-element block and the first j attaining it;
+// NaN elements are skipped in amax, and idx is −1 when there is one; a
+// block without a nonzero magnitude gives amax 0 (idx then means nothing).
 TEXT ·absMax32(SB), NOSPLIT, $0-24
 	MOVQ x+0(FP), SI
 	VPCMPEQD Y15, Y15, Y15
@@ -61,9 +70,13 @@ TEXT ·absMax32(SB), NOSPLIT, $0-24
 	VANDPS 32(SI), Y15, Y1
 	VANDPS 64(SI), Y15, Y2
 	VANDPS 96(SI), Y15, Y3
-	VMAXPS Y1, Y0, Y4
-	VMAXPS Y3, Y2, Y5
-	VMAXPS Y5, Y4, Y4
+	// Folded into 0 with the data as first operand: a NaN element yields
+	// the accumulator, so it is skipped as maxMagnitude's comparison skips it.
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y4, Y0, Y4
+	VMAXPS Y4, Y1, Y4
+	VMAXPS Y4, Y2, Y4
+	VMAXPS Y4, Y3, Y4
 	VEXTRACTF128 $1, Y4, X5
 	VMAXPS X5, X4, X4
 	VPERMILPS $0x4E, X4, X5
@@ -71,6 +84,21 @@ TEXT ·absMax32(SB), NOSPLIT, $0-24
 	VPERMILPS $0xB1, X4, X5
 	VMAXPS X5, X4, X4
 	VMOVSS X4, amax+8(FP)
+	// Any NaN element: idx −1 (the callers' searches treat NaN their own ways).
+	VCMPPS $3, Y0, Y0, Y5
+	VCMPPS $3, Y1, Y1, Y6
+	VCMPPS $3, Y2, Y2, Y7
+	VCMPPS $3, Y3, Y3, Y8
+	VORPS Y6, Y5, Y5
+	VORPS Y8, Y7, Y7
+	VORPS Y7, Y5, Y5
+	VMOVMSKPS Y5, AX
+	TESTL AX, AX
+	JEQ amfinite
+	MOVQ $-1, idx+16(FP)
+	VZEROUPPER
+	RET
+amfinite:
 	VBROADCASTSS X4, Y4
 	VCMPPS $0, Y4, Y0, Y0
 	VCMPPS $0, Y4, Y1, Y1
@@ -153,22 +181,40 @@ DATA q8perm<>+24(SB)/4, $3
 DATA q8perm<>+28(SB)/4, $7
 GLOBL q8perm<>(SB), RODATA|NOPTR, $32
 
+DATA qfltmax<>+0(SB)/4, $0x7f7fffff
+GLOBL qfltmax<>(SB), RODATA|NOPTR, $4
+DATA qfltmin<>+0(SB)/4, $0xff7fffff
+GLOBL qfltmin<>(SB), RODATA|NOPTR, $4
+
+// MINMAXACC leaves in Y4 the lane minima and in Y6 the lane maxima of
+// Y0…Y3, each folded into ±FLT_MAX as ggml's loop starts: the data is the
+// first operand, so a NaN element yields the accumulator (VMINPS/VMAXPS
+// return the second operand when either is NaN) and is skipped, as ggml's
+// comparisons skip it. Uses nothing else.
+#define MINMAXACC \
+	VBROADCASTSS qfltmax<>(SB), Y4; \
+	VBROADCASTSS qfltmin<>(SB), Y6; \
+	VMINPS Y4, Y0, Y4; \
+	VMINPS Y4, Y1, Y4; \
+	VMINPS Y4, Y2, Y4; \
+	VMINPS Y4, Y3, Y4; \
+	VMAXPS Y6, Y0, Y6; \
+	VMAXPS Y6, Y1, Y6; \
+	VMAXPS Y6, Y2, Y6; \
+	VMAXPS Y6, Y3, Y6
+
 // func minMax32(x *float32) (mn, mx float32)
-// The smallest and largest element of a 32-element block. The sign of a
-// zero result depends on the order of comparisons; the caller redoes a
-// block in ggml's order when either result is zero.
+// The smallest and largest element of a 32-element block, NaN elements
+// skipped (MINMAXACC). The sign of a zero result depends on the order of
+// comparisons; the caller redoes a block in ggml's order when either result
+// is zero.
 TEXT ·minMax32(SB), NOSPLIT, $0-16
 	MOVQ x+0(FP), SI
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
 	VMOVUPS 64(SI), Y2
 	VMOVUPS 96(SI), Y3
-	VMINPS Y1, Y0, Y4
-	VMINPS Y3, Y2, Y5
-	VMINPS Y5, Y4, Y4
-	VMAXPS Y1, Y0, Y6
-	VMAXPS Y3, Y2, Y7
-	VMAXPS Y7, Y6, Y6
+	MINMAXACC
 	VEXTRACTF128 $1, Y4, X5
 	VMINPS X5, X4, X4
 	VPERMILPS $0x4E, X4, X5
@@ -233,5 +279,157 @@ TEXT ·affineCodes(SB), NOSPLIT, $0-36
 	VPAND Y10, Y2, Y2
 	VPAND Y10, Y3, Y3
 	PACKNIBBLES
+	VZEROUPPER
+	RET
+
+// FP16 leaves in R9 the f16 bits of the float32 in XR as ggml's
+// ggml_compute_fp32_to_fp16 computes them (fp16 in types.go, operation for
+// operation: |f|·2^112·2^-110 rounded twice, the bias max(shl1 & 0xff000000,
+// 0x71000000) unsigned, NaN to 0x7e00 with its sign). Uses AX, BX, DX, R10,
+// X12, X13; X14 holds 2^112 and X11 2^-110.
+#define FP16(XR) \
+	VMOVD XR, AX; \
+	MOVL AX, BX; \
+	ANDL $0x7fffffff, BX; \
+	VMOVD BX, X12; \
+	VMULSS X14, X12, X12; \
+	VMULSS X11, X12, X12; \
+	LEAL (AX)(AX*1), BX; \
+	MOVL AX, DX; \
+	ANDL $0x80000000, DX; \
+	MOVL BX, R9; \
+	ANDL $0xff000000, R9; \
+	MOVL $0x71000000, R10; \
+	CMPL R9, R10; \
+	CMOVLCS R10, R9; \
+	SHRL $1, R9; \
+	ADDL $0x07800000, R9; \
+	VMOVD R9, X13; \
+	VADDSS X12, X13, X13; \
+	VMOVD X13, R9; \
+	MOVL R9, R10; \
+	SHRL $13, R10; \
+	ANDL $0x7c00, R10; \
+	ANDL $0x0fff, R9; \
+	ADDL R10, R9; \
+	MOVL $0x7e00, R10; \
+	CMPL BX, $0xff000000; \
+	CMOVLHI R10, R9; \
+	SHRL $16, DX; \
+	ORL DX, R9
+
+// func affineBlocks(x *float32, out *byte, nb int, levels float32, clamp int32, bs int) (done int)
+// Q4_1 (bs 20, clamp 15, levels 15) or Q5_1 (bs 24, no clamp, levels 31)
+// blocks, whole: per block the minimum and maximum (as minMax32), d = (max
+// − min)/levels, id = 1/d (0 when d is 0), both scales as f16 (FP16), the
+// codes as affineCodes with add 0.5, Q5_1's fifth bits at 4(out). The same
+// float32 operations, in the same order, as quantizeQ4_1 and quantizeQ5_1.
+// It stops before a block whose minimum or maximum is a zero (whose sign
+// depends on the order of comparisons) or NaN, and returns the number of
+// blocks done; the caller does that block in Go.
+TEXT ·affineBlocks(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ out+8(FP), DI
+	MOVQ nb+16(FP), CX
+	MOVQ bs+32(FP), R8
+	XORQ R13, R13
+	VBROADCASTSS q8half<>(SB), Y8
+	MOVL clamp+28(FP), AX
+	VMOVD AX, X9
+	VPBROADCASTD X9, Y9
+	VPBROADCASTD q4c15<>(SB), Y10
+	MOVL $0x77800000, AX
+	VMOVD AX, X14
+	MOVL $0x08800000, AX
+	VMOVD AX, X11
+	VXORPS X15, X15, X15
+	TESTQ CX, CX
+	JEQ abdone
+abloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	MINMAXACC
+	VEXTRACTF128 $1, Y4, X5
+	VMINPS X5, X4, X4
+	VPERMILPS $0x4E, X4, X5
+	VMINPS X5, X4, X4
+	VPERMILPS $0xB1, X4, X5
+	VMINPS X5, X4, X4
+	VEXTRACTF128 $1, Y6, X7
+	VMAXPS X7, X6, X6
+	VPERMILPS $0x4E, X6, X7
+	VMAXPS X7, X6, X6
+	VPERMILPS $0xB1, X6, X7
+	VMAXPS X7, X6, X6
+	// A zero or NaN minimum or maximum: ZF is set (equal or unordered).
+	VUCOMISS X15, X4
+	JEQ abdone
+	VUCOMISS X15, X6
+	JEQ abdone
+	VSUBSS X4, X6, X5
+	VDIVSS levels+24(FP), X5, X5
+	// id = 1/d unless d == 0 (a NaN d gives a NaN id, as in Go)
+	VXORPS X7, X7, X7
+	VUCOMISS X15, X5
+	JNE abinv
+	JPS abinv
+	JMP abscales
+abinv:
+	MOVL $0x3f800000, AX
+	VMOVD AX, X7
+	VDIVSS X5, X7, X7
+abscales:
+	FP16(X5)
+	MOVW R9, 0(DI)
+	FP16(X4)
+	MOVW R9, 2(DI)
+	VBROADCASTSS X4, Y6
+	VBROADCASTSS X7, Y7
+	AFFINE(0, Y0)
+	AFFINE(32, Y1)
+	AFFINE(64, Y2)
+	AFFINE(96, Y3)
+	LEAQ 4(DI), BX
+	CMPQ R8, $24
+	JNE abnibbles
+	VPSLLD $27, Y0, Y12
+	VMOVMSKPS Y12, AX
+	VPSLLD $27, Y1, Y12
+	VMOVMSKPS Y12, DX
+	SHLL $8, DX
+	ORL DX, AX
+	VPSLLD $27, Y2, Y12
+	VMOVMSKPS Y12, DX
+	SHLL $16, DX
+	ORL DX, AX
+	VPSLLD $27, Y3, Y12
+	VMOVMSKPS Y12, DX
+	SHLL $24, DX
+	ORL DX, AX
+	MOVL AX, 4(DI)
+	LEAQ 8(DI), BX
+abnibbles:
+	VPAND Y10, Y0, Y0
+	VPAND Y10, Y1, Y1
+	VPAND Y10, Y2, Y2
+	VPAND Y10, Y3, Y3
+	VPSLLD $4, Y2, Y2
+	VPSLLD $4, Y3, Y3
+	VPOR Y2, Y0, Y0
+	VPOR Y3, Y1, Y1
+	VPACKUSDW Y1, Y0, Y4
+	VPERMQ $0xD8, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPACKUSWB X5, X4, X4
+	VMOVDQU X4, (BX)
+	ADDQ $128, SI
+	ADDQ R8, DI
+	INCQ R13
+	CMPQ R13, CX
+	JLT abloop
+abdone:
+	MOVQ R13, done+40(FP)
 	VZEROUPPER
 	RET

@@ -27,3 +27,7 @@ func nonFiniteFast(x []float32) (bool, int) { return false, 0 }
 func avx2Only() (restore func()) { return func() {} }
 
 func dequantLegacyFast(t ggml.Type, dst []float32, src []byte) bool { return false }
+
+func affineRun(dst []byte, x []float32, levels float32, clamp int32, bs int) int { return 0 }
+
+func absMaxQ8(xb *[qk]float32) float32 { return absMaxFold(xb) }

@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -592,4 +593,76 @@ func bothKernels(f func(pass int)) {
 	restore := plainKernels()
 	defer restore()
 	f(1)
+}
+
+// TestAffineBlocks checks the whole-block Q4_1/Q5_1 kernel (minimum,
+// maximum, scales through ggml's f16 conversion, codes) against the Go
+// loop bit for bit: on blocks whose values span every float32 exponent
+// (f16 subnormals, overflow to infinity), on infinities and NaNs, and on
+// blocks whose minimum or maximum is a zero of either sign, which the
+// kernel hands back to the Go loop.
+func TestAffineBlocks(t *testing.T) {
+	s := uint64(0x13198A2E03707344)
+	next := func() uint32 {
+		s ^= s << 13
+		s ^= s >> 7
+		s ^= s << 17
+		return uint32(s >> 32)
+	}
+	var x []float32
+	for b := 0; b < 20000; b++ {
+		v := math.Float32frombits(next())
+		for j := 0; j < qk; j++ {
+			r := math.Float32frombits(next()&0x807fffff | 0x3f000000) // ±[0.5, 1)
+			x = append(x, v*r)
+		}
+	}
+	specials := [][2]float32{{0, 1}, {float32(math.Copysign(0, -1)), 1}, {-1, 0}, {-1, float32(math.Copysign(0, -1))},
+		{float32(math.Inf(1)), 1}, {float32(math.Inf(-1)), 1}, {float32(math.NaN()), 1}, {70000, -70000}, {1e-30, 2e-30}, {3, 3}}
+	for _, sp := range specials {
+		for j := 0; j < qk; j++ {
+			x = append(x, sp[j%2]*float32(1+j%3))
+		}
+		x = append(x, goldenInput(qk)...) // a plain block after each
+	}
+	for _, typ := range []ggml.Type{ggml.TypeQ4_1, ggml.TypeQ5_1} {
+		fast := make([]byte, typ.RowBytes(len(x)))
+		plain := make([]byte, len(fast))
+		QuantizeRow(typ, fast, x)
+		restore := plainKernels()
+		QuantizeRow(typ, plain, x)
+		restore()
+		bs := typ.RowBytes(qk)
+		for b := 0; b < len(x)/qk; b++ {
+			if f, p := fast[b*bs:(b+1)*bs], plain[b*bs:(b+1)*bs]; !bytes.Equal(f, p) {
+				t.Fatalf("%v block %d (%v …): kernel % x, Go loop % x", typ, b, x[b*qk:b*qk+4], f, p)
+			}
+		}
+	}
+}
+
+// TestGoldenNonFinite pins the legacy types on a row with NaN and infinite
+// elements and an all-NaN block against ggml's reference quantizers (which
+// skip NaNs in their magnitude, minimum and maximum searches), for the
+// machine's kernels and the Go twins. The tool refuses such input before
+// quantizing; the library quantizes it as ggml does.
+func TestGoldenNonFinite(t *testing.T) {
+	x := make([]float32, 128)
+	for i := range x {
+		x[i] = float32(0.01)*float32(i%13) - 0.05
+	}
+	x[3], x[40], x[70] = float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))
+	for i := 96; i < 128; i++ {
+		x[i] = float32(math.NaN())
+	}
+	for typ, h := range map[ggml.Type]string{ggml.TypeQ4_0: "dc33adfafaed673f", ggml.TypeQ4_1: "7f9bbcda844ab29f",
+		ggml.TypeQ5_0: "23a61e14407f01e1", ggml.TypeQ5_1: "2bf7e123bb3b71e4", ggml.TypeQ8_0: "26bc7bd2bf72b30f"} {
+		bothKernels(func(pass int) {
+			out := make([]byte, typ.RowBytes(len(x)))
+			QuantizeRow(typ, out, x)
+			if got := fnvHex(out); got != h {
+				t.Errorf("%v (pass %d, 1: Go twins): FNV %s, ggml %s", typ, pass, got, h)
+			}
+		})
+	}
 }
