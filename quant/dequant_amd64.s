@@ -67,9 +67,8 @@ GLOBL dqspread<>(SB), RODATA|NOPTR, $32
 	VPCMPEQB Y11, Y2, Y2; \
 	VPAND Y10, Y2, Y2
 
-// STORE converts Y3…Y6 to float32, multiplies by Y0 and stores them at
-// 0…96(DI).
-#define STORE \
+// CVTMUL converts Y3…Y6 to float32 and multiplies them by Y0.
+#define CVTMUL \
 	VCVTDQ2PS Y3, Y3; \
 	VCVTDQ2PS Y4, Y4; \
 	VCVTDQ2PS Y5, Y5; \
@@ -77,30 +76,28 @@ GLOBL dqspread<>(SB), RODATA|NOPTR, $32
 	VMULPS Y0, Y3, Y3; \
 	VMULPS Y0, Y4, Y4; \
 	VMULPS Y0, Y5, Y5; \
-	VMULPS Y0, Y6, Y6; \
+	VMULPS Y0, Y6, Y6
+
+// STORE4 stores Y3…Y6 at 0…96(DI).
+#define STORE4 \
 	VMOVUPS Y3, 0(DI); \
 	VMOVUPS Y4, 32(DI); \
 	VMOVUPS Y5, 64(DI); \
 	VMOVUPS Y6, 96(DI)
 
-// STOREM is STORE with + m (Y9) after each product.
+// STORE is y = code·d for the codes in Y3…Y6 (CVTMUL), stored.
+#define STORE \
+	CVTMUL; \
+	STORE4
+
+// STOREM is y = code·d + m (m in Y9), the sum rounded after the product.
 #define STOREM \
-	VCVTDQ2PS Y3, Y3; \
-	VCVTDQ2PS Y4, Y4; \
-	VCVTDQ2PS Y5, Y5; \
-	VCVTDQ2PS Y6, Y6; \
-	VMULPS Y0, Y3, Y3; \
-	VMULPS Y0, Y4, Y4; \
-	VMULPS Y0, Y5, Y5; \
-	VMULPS Y0, Y6, Y6; \
+	CVTMUL; \
 	VADDPS Y9, Y3, Y3; \
 	VADDPS Y9, Y4, Y4; \
 	VADDPS Y9, Y5, Y5; \
 	VADDPS Y9, Y6, Y6; \
-	VMOVUPS Y3, 0(DI); \
-	VMOVUPS Y4, 32(DI); \
-	VMOVUPS Y5, 64(DI); \
-	VMOVUPS Y6, 96(DI)
+	STORE4
 
 #define ARGS \
 	MOVQ dst+0(FP), DI; \

@@ -2,10 +2,10 @@
 
 #include "textflag.h"
 
-// PACKNIBBLES stores the 16 bytes code j | code j+16 << 4 of one block at
-// (DI), from codes 0–7 in Y0, 8–15 in Y1, 16–23 in Y2 and 24–31 in Y3 (as
-// dwords, each below 16); it uses Y4 and Y5.
-#define PACKNIBBLES \
+// PACKNIBBLES(DST) stores the 16 bytes code j | code j+16 << 4 of one
+// block at DST, from codes 0–7 in Y0, 8–15 in Y1, 16–23 in Y2 and 24–31 in
+// Y3 (as dwords, each below 16); it uses Y4 and Y5.
+#define PACKNIBBLES(DST) \
 	VPSLLD $4, Y2, Y2; \
 	VPSLLD $4, Y3, Y3; \
 	VPOR Y2, Y0, Y0; \
@@ -14,7 +14,7 @@
 	VPERMQ $0xD8, Y4, Y4; \
 	VEXTRACTI128 $1, Y4, X5; \
 	VPACKUSWB X5, X4, X4; \
-	VMOVDQU X4, (DI)
+	VMOVDQU X4, DST
 
 DATA q4c85<>+0(SB)/4, $8.5
 GLOBL q4c85<>(SB), RODATA|NOPTR, $4
@@ -54,7 +54,7 @@ TEXT ·q4_0Codes(SB), NOSPLIT, $0-24
 	VPAND Y9, Y1, Y1
 	VPAND Y9, Y2, Y2
 	VPAND Y9, Y3, Y3
-	PACKNIBBLES
+	PACKNIBBLES((DI))
 	VZEROUPPER
 	RET
 
@@ -203,9 +203,26 @@ GLOBL qfltmin<>(SB), RODATA|NOPTR, $4
 	VMAXPS Y6, Y2, Y6; \
 	VMAXPS Y6, Y3, Y6
 
+// MINMAX leaves the smallest element of Y0…Y3 in X4 and the largest in X6
+// (NaNs skipped, MINMAXACC). Uses Y5 and Y7.
+#define MINMAX \
+	MINMAXACC; \
+	VEXTRACTF128 $1, Y4, X5; \
+	VMINPS X5, X4, X4; \
+	VPERMILPS $0x4E, X4, X5; \
+	VMINPS X5, X4, X4; \
+	VPERMILPS $0xB1, X4, X5; \
+	VMINPS X5, X4, X4; \
+	VEXTRACTF128 $1, Y6, X7; \
+	VMAXPS X7, X6, X6; \
+	VPERMILPS $0x4E, X6, X7; \
+	VMAXPS X7, X6, X6; \
+	VPERMILPS $0xB1, X6, X7; \
+	VMAXPS X7, X6, X6
+
 // func minMax32(x *float32) (mn, mx float32)
 // The smallest and largest element of a 32-element block, NaN elements
-// skipped (MINMAXACC). The sign of a zero result depends on the order of
+// skipped (MINMAX). The sign of a zero result depends on the order of
 // comparisons; the caller redoes a block in ggml's order when either result
 // is zero.
 TEXT ·minMax32(SB), NOSPLIT, $0-16
@@ -214,23 +231,29 @@ TEXT ·minMax32(SB), NOSPLIT, $0-16
 	VMOVUPS 32(SI), Y1
 	VMOVUPS 64(SI), Y2
 	VMOVUPS 96(SI), Y3
-	MINMAXACC
-	VEXTRACTF128 $1, Y4, X5
-	VMINPS X5, X4, X4
-	VPERMILPS $0x4E, X4, X5
-	VMINPS X5, X4, X4
-	VPERMILPS $0xB1, X4, X5
-	VMINPS X5, X4, X4
-	VEXTRACTF128 $1, Y6, X7
-	VMAXPS X7, X6, X6
-	VPERMILPS $0x4E, X6, X7
-	VMAXPS X7, X6, X6
-	VPERMILPS $0xB1, X6, X7
-	VMAXPS X7, X6, X6
+	MINMAX
 	VMOVSS X4, mn+8(FP)
 	VMOVSS X6, mx+12(FP)
 	VZEROUPPER
 	RET
+
+// QHBITS leaves in AX bit 4 of the 32 codes in Y0…Y3 (dwords), code j's
+// as bit j. Uses DX and the vector register T.
+#define QHBITS(T) \
+	VPSLLD $27, Y0, T; \
+	VMOVMSKPS T, AX; \
+	VPSLLD $27, Y1, T; \
+	VMOVMSKPS T, DX; \
+	SHLL $8, DX; \
+	ORL DX, AX; \
+	VPSLLD $27, Y2, T; \
+	VMOVMSKPS T, DX; \
+	SHLL $16, DX; \
+	ORL DX, AX; \
+	VPSLLD $27, Y3, T; \
+	VMOVMSKPS T, DX; \
+	SHLL $24, DX; \
+	ORL DX, AX
 
 // func affineCodes(x *float32, mn, id, add float32, clamp int32, out *byte) (qh uint32)
 // The codes q_j = min(clamp, trunc((x_j − mn)·id + add)) of one Q4_1/Q5_1
@@ -259,26 +282,13 @@ TEXT ·affineCodes(SB), NOSPLIT, $0-36
 	AFFINE(32, Y1)
 	AFFINE(64, Y2)
 	AFFINE(96, Y3)
-	VPSLLD $27, Y0, Y11
-	VMOVMSKPS Y11, AX
-	VPSLLD $27, Y1, Y11
-	VMOVMSKPS Y11, BX
-	VPSLLD $27, Y2, Y11
-	VMOVMSKPS Y11, CX
-	VPSLLD $27, Y3, Y11
-	VMOVMSKPS Y11, DX
-	SHLL $8, BX
-	SHLL $16, CX
-	SHLL $24, DX
-	ORL BX, AX
-	ORL CX, AX
-	ORL DX, AX
+	QHBITS(Y11)
 	MOVL AX, qh+32(FP)
 	VPAND Y10, Y0, Y0
 	VPAND Y10, Y1, Y1
 	VPAND Y10, Y2, Y2
 	VPAND Y10, Y3, Y3
-	PACKNIBBLES
+	PACKNIBBLES((DI))
 	VZEROUPPER
 	RET
 
@@ -350,19 +360,7 @@ abloop:
 	VMOVUPS 32(SI), Y1
 	VMOVUPS 64(SI), Y2
 	VMOVUPS 96(SI), Y3
-	MINMAXACC
-	VEXTRACTF128 $1, Y4, X5
-	VMINPS X5, X4, X4
-	VPERMILPS $0x4E, X4, X5
-	VMINPS X5, X4, X4
-	VPERMILPS $0xB1, X4, X5
-	VMINPS X5, X4, X4
-	VEXTRACTF128 $1, Y6, X7
-	VMAXPS X7, X6, X6
-	VPERMILPS $0x4E, X6, X7
-	VMAXPS X7, X6, X6
-	VPERMILPS $0xB1, X6, X7
-	VMAXPS X7, X6, X6
+	MINMAX
 	// A zero or NaN minimum or maximum: ZF is set (equal or unordered).
 	VUCOMISS X15, X4
 	JEQ abdone
@@ -394,20 +392,7 @@ abscales:
 	LEAQ 4(DI), BX
 	CMPQ R8, $24
 	JNE abnibbles
-	VPSLLD $27, Y0, Y12
-	VMOVMSKPS Y12, AX
-	VPSLLD $27, Y1, Y12
-	VMOVMSKPS Y12, DX
-	SHLL $8, DX
-	ORL DX, AX
-	VPSLLD $27, Y2, Y12
-	VMOVMSKPS Y12, DX
-	SHLL $16, DX
-	ORL DX, AX
-	VPSLLD $27, Y3, Y12
-	VMOVMSKPS Y12, DX
-	SHLL $24, DX
-	ORL DX, AX
+	QHBITS(Y12)
 	MOVL AX, 4(DI)
 	LEAQ 8(DI), BX
 abnibbles:
@@ -415,15 +400,7 @@ abnibbles:
 	VPAND Y10, Y1, Y1
 	VPAND Y10, Y2, Y2
 	VPAND Y10, Y3, Y3
-	VPSLLD $4, Y2, Y2
-	VPSLLD $4, Y3, Y3
-	VPOR Y2, Y0, Y0
-	VPOR Y3, Y1, Y1
-	VPACKUSDW Y1, Y0, Y4
-	VPERMQ $0xD8, Y4, Y4
-	VEXTRACTI128 $1, Y4, X5
-	VPACKUSWB X5, X4, X4
-	VMOVDQU X4, (BX)
+	PACKNIBBLES((BX))
 	ADDQ $128, SI
 	ADDQ R8, DI
 	INCQ R13
