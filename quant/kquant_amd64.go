@@ -37,3 +37,16 @@ func (q *qxLanes) search(nmax int) {
 	}
 	q.searchGo(nmax)
 }
+
+//go:noescape
+func q3Finish(x *float32, dq *float32, l *int8, out *byte)
+
+// q3Codes is q3CodesGo, in AVX2 where available.
+func q3Codes(xb []float32, dq *[QK_K / 16]float32, L *[QK_K]int8, out *[96]byte) {
+	if useAVX2 {
+		_ = xb[QK_K-1]
+		q3Finish(&xb[0], &dq[0], &L[0], &out[0])
+		return
+	}
+	q3CodesGo(xb, dq, L, out)
+}

@@ -423,3 +423,112 @@ qcodes:
 	VMOVUPS Y6, QXSCALE(DI)
 	VZEROUPPER
 	RET
+
+DATA q3m4<>+0(SB)/4, $-4
+GLOBL q3m4<>(SB), RODATA|NOPTR, $4
+DATA q3p3<>+0(SB)/4, $3
+GLOBL q3p3<>(SB), RODATA|NOPTR, $4
+DATA q3p4<>+0(SB)/4, $4
+GLOBL q3p4<>(SB), RODATA|NOPTR, $4
+DATA q3one<>+0(SB)/1, $1
+GLOBL q3one<>(SB), RODATA|NOPTR, $1
+DATA q3three<>+0(SB)/1, $3
+GLOBL q3three<>(SB), RODATA|NOPTR, $1
+
+// Q3CODES8(R) turns the eight x/dq in R into codes clamp(nearest_int, −4,
+// 3) + 4 (int32): nearest_int as ggml writes it, (bits(v + 1.5·2^23) &
+// 0x7fffff) − 0x400000. Y9: 1.5·2^23, Y10: 0x7fffff, Y11: 0x400000, Y12: −4,
+// Y13: 3, Y14: 4.
+#define Q3CODES8(R) \
+	VADDPS Y9, R, R; \
+	VPAND Y10, R, R; \
+	VPSUBD Y11, R, R; \
+	VPMAXSD Y12, R, R; \
+	VPMINSD Y13, R, R; \
+	VPADDD Y14, R, R
+
+// HMBIT(g) ORs bit 2 of the 32 codes L[32g…32g+31] into bit g of Y8's
+// bytes. Y7: 0x01 bytes.
+#define HMBIT(g) \
+	VMOVDQU (32*g)(DI), Y1; \
+	VPSRLW $2, Y1, Y1; \
+	VPAND Y7, Y1, Y1; \
+	VPSLLW $g, Y1, Y1; \
+	VPOR Y1, Y8, Y8
+
+// QSHALF(h) packs the low two bits of L[128h…128h+127] into qs[32h…]:
+// byte l = L[l] | L[l+32]<<2 | L[l+64]<<4 | L[l+96]<<6. Y6: 0x03 bytes.
+#define QSHALF(h) \
+	VPAND (128*h)(DI), Y6, Y1; \
+	VPAND (128*h+32)(DI), Y6, Y2; \
+	VPAND (128*h+64)(DI), Y6, Y3; \
+	VPAND (128*h+96)(DI), Y6, Y4; \
+	VPSLLW $2, Y2, Y2; \
+	VPSLLW $4, Y3, Y3; \
+	VPSLLW $6, Y4, Y4; \
+	VPOR Y2, Y1, Y1; \
+	VPOR Y4, Y3, Y3; \
+	VPOR Y3, Y1, Y1; \
+	VMOVDQU Y1, (32+32*h)(SI)
+
+// func q3Finish(x *float32, dq *float32, l *int8, out *byte)
+// q3FinishGo in AVX2: sub-block j's sixteen codes from x/dq[j] (IEEE
+// division, then ggml's nearest_int) unless dq[j] is zero, then the high
+// bits into hmask (out[0:32]) and the low two bits into qs (out[32:96]).
+TEXT ·q3Finish(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), AX
+	MOVQ dq+8(FP), BX
+	MOVQ l+16(FP), DI
+	MOVQ out+24(FP), SI
+	VBROADCASTSS qxmagic<>(SB), Y9
+	VPBROADCASTD qxmant<>(SB), Y10
+	VPBROADCASTD qxbias<>(SB), Y11
+	VPBROADCASTD q3m4<>(SB), Y12
+	VPBROADCASTD q3p3<>(SB), Y13
+	VPBROADCASTD q3p4<>(SB), Y14
+	VXORPS X15, X15, X15
+	XORQ CX, CX
+q3fsub:
+	VMOVSS (BX)(CX*4), X0
+	// dq == 0 keeps the search's codes; a NaN dq (unordered) computes.
+	VUCOMISS X15, X0
+	JNE q3fcodes
+	JPS q3fcodes
+	JMP q3fnext
+q3fcodes:
+	VBROADCASTSS X0, Y0
+	MOVQ CX, DX
+	SHLQ $6, DX
+	VMOVUPS (AX)(DX*1), Y1
+	VMOVUPS 32(AX)(DX*1), Y2
+	VDIVPS Y0, Y1, Y1
+	VDIVPS Y0, Y2, Y2
+	Q3CODES8(Y1)
+	Q3CODES8(Y2)
+	VPACKSSDW Y2, Y1, Y1
+	VPERMQ $0xD8, Y1, Y1
+	VEXTRACTI128 $1, Y1, X2
+	VPACKSSWB X2, X1, X1
+	MOVQ CX, DX
+	SHLQ $4, DX
+	VMOVDQU X1, (DI)(DX*1)
+q3fnext:
+	INCQ CX
+	CMPQ CX, $16
+	JLT q3fsub
+	VPBROADCASTB q3one<>(SB), Y7
+	VPXOR Y8, Y8, Y8
+	HMBIT(0)
+	HMBIT(1)
+	HMBIT(2)
+	HMBIT(3)
+	HMBIT(4)
+	HMBIT(5)
+	HMBIT(6)
+	HMBIT(7)
+	VMOVDQU Y8, (SI)
+	VPBROADCASTB q3three<>(SB), Y6
+	QSHALF(0)
+	QSHALF(1)
+	VZEROUPPER
+	RET

@@ -7,3 +7,7 @@ func (q *qkx2Lanes) passes(n, nmax, nstep int, useMad bool) { q.passesGo(n, nmax
 func (q *q3Lanes) search(nmax int) { q.searchGo(nmax) }
 
 func (q *qxLanes) search(nmax int) { q.searchGo(nmax) }
+
+func q3Codes(xb []float32, dq *[QK_K / 16]float32, L *[QK_K]int8, out *[96]byte) {
+	q3CodesGo(xb, dq, L, out)
+}

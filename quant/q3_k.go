@@ -7,7 +7,7 @@ func quantizeQ3_K(dst []byte, x []float32) {
 	var scales [QK_K / 16]float32
 	for b := 0; b < len(x)/QK_K; b++ {
 		xb, out := x[b*QK_K:(b+1)*QK_K], dst[b*110:(b+1)*110]
-		hmask, qs, sc := out[0:32], out[32:96], out[96:108]
+		sc := out[96:108]
 		var maxScale, amax float32
 		// Sixteen sub-block searches, eight side by side (makeQ3Quants on each).
 		for h := 0; h < QK_K/16; h += 8 {
@@ -43,28 +43,40 @@ func quantizeQ3_K(dst []byte, x []float32) {
 			putF16(out[108:], 0)
 		}
 		d := getF16(out[108:])
-		for j := 0; j < QK_K/16; j++ {
-			s := q3Scale(sc, j)
-			dq := d * float32(s)
-			if dq == 0 {
-				continue
-			}
-			for ii := 0; ii < 16; ii++ {
-				l := nearestInt(xb[16*j+ii] / dq)
-				L[16*j+ii] = int8(max(-4, min(3, l)) + 4)
-			}
+		var dq [QK_K / 16]float32
+		for j := range dq {
+			dq[j] = d * float32(q3Scale(sc, j))
 		}
-		clear(hmask)
-		for j := 0; j < QK_K; j++ {
-			// L[j] is in 0..7: bit 2 is the high bit ggml moves to hmask
-			// (if L > 3 { set; L −= 4 }), done without a data-dependent branch.
-			hmask[j%32] |= (uint8(L[j]) >> 2 & 1) << (j / 32)
-			L[j] &= 3
+		q3Codes(xb, &dq, &L, (*[96]byte)(out))
+	}
+}
+
+// q3CodesGo is ggml's second pass over a Q3_K block (ggml-quants.c
+// 1300–1330): sub-block j's codes L = clamp(nearest_int(x/dq[j]), −4, 3) + 4
+// where dq[j] (the f16 d times the 6-bit scale) is not zero, else the
+// search's codes kept; then each code's bit 2 into hmask (out[0:32], bit
+// j/32 of byte j%32) and its low two bits into qs (out[32:96]).
+func q3CodesGo(xb []float32, dq *[QK_K / 16]float32, L *[QK_K]int8, out *[96]byte) {
+	hmask, qs := out[0:32], out[32:96]
+	for j, dqj := range dq {
+		if dqj == 0 {
+			continue
 		}
-		for j := 0; j < QK_K; j += 128 {
-			for l := 0; l < 32; l++ {
-				qs[j/4+l] = uint8(L[j+l]) | uint8(L[j+l+32])<<2 | uint8(L[j+l+64])<<4 | uint8(L[j+l+96])<<6
-			}
+		for ii := 0; ii < 16; ii++ {
+			l := nearestInt(xb[16*j+ii] / dqj)
+			L[16*j+ii] = int8(max(-4, min(3, l)) + 4)
+		}
+	}
+	clear(hmask)
+	for j := 0; j < QK_K; j++ {
+		// L[j] is in 0..7: bit 2 is the high bit ggml moves to hmask
+		// (if L > 3 { set; L −= 4 }), done without a data-dependent branch.
+		hmask[j%32] |= (uint8(L[j]) >> 2 & 1) << (j / 32)
+		L[j] &= 3
+	}
+	for j := 0; j < QK_K; j += 128 {
+		for l := 0; l < 32; l++ {
+			qs[j/4+l] = uint8(L[j+l]) | uint8(L[j+l+32])<<2 | uint8(L[j+l+64])<<4 | uint8(L[j+l+96])<<6
 		}
 	}
 }

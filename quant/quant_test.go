@@ -666,3 +666,47 @@ func TestGoldenNonFinite(t *testing.T) {
 		})
 	}
 }
+
+// TestQ3Codes checks Q3_K's second pass in assembly against q3CodesGo bit
+// for bit: sub-blocks whose step is zero of either sign (the search's codes
+// kept), NaN, infinite, tiny (x/dq far outside nearest_int's range) or
+// ordinary, over random inputs and random search codes.
+func TestQ3Codes(t *testing.T) {
+	s := uint64(0xA4093822299F31D0)
+	next := func() uint32 {
+		s ^= s << 13
+		s ^= s >> 7
+		s ^= s << 17
+		return uint32(s >> 32)
+	}
+	steps := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1e-30, -3e-4, 0.01, -0.02, 7}
+	for blk := 0; blk < 2000; blk++ {
+		x := make([]float32, QK_K)
+		for i := range x {
+			x[i] = float32(int32(next())) / (1 << 31) * 0.05
+		}
+		if blk%7 == 0 {
+			x[next()%QK_K] = float32(math.Inf(1))
+		}
+		var dq [QK_K / 16]float32
+		var L0 [QK_K]int8
+		for j := range dq {
+			dq[j] = steps[next()%uint32(len(steps))] * float32(1+next()%5)
+		}
+		for i := range L0 {
+			L0[i] = int8(next() % 8)
+		}
+		var got, want [96]byte
+		La, Lb := L0, L0
+		bothKernels(func(pass int) {
+			if pass == 0 {
+				q3Codes(x, &dq, &La, &got)
+			} else {
+				q3Codes(x, &dq, &Lb, &want)
+			}
+		})
+		if got != want {
+			t.Fatalf("block %d, steps %v: kernel % x, Go twin % x", blk, dq, got, want)
+		}
+	}
+}
