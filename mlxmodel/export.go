@@ -28,6 +28,9 @@ type Options struct {
 	GroupSize int    // 32, 64 (default), 128
 	Recipe    string // "" (every quantizable module at Bits) or "mixed_4_6"
 	Force     bool   // replace an existing output folder (holding only files the tool writes)
+	// NoStats skips each module's NMSE (every row dequantized and compared):
+	// Module.NMSE stays 0.
+	NoStats bool
 	// Progress, when set, receives the tensor bytes written so far and the
 	// total (from several goroutines; it must be safe for concurrent use).
 	Progress func(done, total int64)
@@ -171,7 +174,10 @@ func plan(cm *convert.Canonical, opts Options) (*Result, []formats.Tensor, map[s
 		}
 		if s.Kind.MLX {
 			path := layout.Module(s.Name)
-			mod := Module{Path: path, stats: &quant.ErrStats{}}
+			mod := Module{Path: path}
+			if !opts.NoStats {
+				mod.stats = &quant.ErrStats{}
+			}
 			bits, why := moduleBits(s, cfg.NLayer, opts)
 			if bits == 0 {
 				mod.Why = why
@@ -379,7 +385,7 @@ func (q *quantRows) take(r, part int, dst []byte) error {
 		if err != nil {
 			return err
 		}
-		if first {
+		if first && q.stats != nil {
 			q.stats.Add(acc) // a row quantized again is counted once
 		}
 		q.state[r] |= rowReady
@@ -448,6 +454,9 @@ func (q *quantRows) quantize(r int) ([3][]byte, quant.ErrSums, error) {
 	for i, v := range [][]float32{sc, bs} {
 		parts[1+i] = make([]byte, len(v)*q.sdt.Size())
 		formats.EncodeFloat32(parts[1+i], v, q.sdt)
+	}
+	if q.stats == nil {
+		return parts, acc, nil
 	}
 	// Error of the stored model: scales and biases as they are stored.
 	back := make([]float32, in)

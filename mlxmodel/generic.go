@@ -23,6 +23,7 @@ type GenericOptions struct {
 	Bits      int // 2, 3, 4, 5, 6, 8 (default 4)
 	GroupSize int // 32, 64 (default), 128
 	Force     bool
+	NoStats   bool // skip each module's NMSE (as Options.NoStats)
 	Progress  func(done, total int64)
 }
 
@@ -35,7 +36,7 @@ type GenericOptions struct {
 // tensor and its index. config.json (the source's, when the folder has one)
 // gets the "quantization" key.
 func ExportGeneric(ctx context.Context, src string, opts GenericOptions) (*Result, error) {
-	o := Options{Output: opts.Output, Bits: opts.Bits, GroupSize: opts.GroupSize}
+	o := Options{Output: opts.Output, Bits: opts.Bits, GroupSize: opts.GroupSize, NoStats: opts.NoStats}
 	if err := o.check(); err != nil {
 		return nil, err
 	}
@@ -49,7 +50,10 @@ func ExportGeneric(ctx context.Context, src string, opts GenericOptions) (*Resul
 	for _, t := range st.Tensors {
 		path, isWeight := strings.CutSuffix(t.Name, ".weight")
 		if isWeight && len(t.Shape) == 2 && t.DType.IsFloat() {
-			mod := Module{Path: path, stats: &quant.ErrStats{}}
+			mod := Module{Path: path}
+			if !o.NoStats {
+				mod.stats = &quant.ErrStats{}
+			}
 			if in := t.Shape[1]; in%int64(o.GroupSize) != 0 {
 				mod.Why = fmt.Sprintf("in = %d is not a multiple of the group size %d: kept float", in, o.GroupSize)
 			} else {

@@ -3,6 +3,7 @@ package mlxmodel
 import (
 	"bytes"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,6 +69,23 @@ func TestExportGeneric(t *testing.T) {
 	}
 	if _, ok := st.Tensor("enc.w2.scales"); ok {
 		t.Error("a matrix the group does not divide was quantized")
+	}
+	// NoStats writes the same tensors and leaves the NMSE out (0).
+	if q := res.Modules[0].NMSE; !(q > 0 && q < 0.05) {
+		t.Errorf("NMSE %v", q)
+	}
+	out2 := filepath.Join(dir, "mlx-nostats")
+	res2, err := ExportGeneric(t.Context(), src, GenericOptions{Output: out2, Bits: 4, GroupSize: 32, NoStats: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Modules[0].NMSE != 0 {
+		t.Errorf("NoStats: NMSE %v", res2.Modules[0].NMSE)
+	}
+	a, _ := os.ReadFile(filepath.Join(out, "model.safetensors"))
+	b2, _ := os.ReadFile(filepath.Join(out2, "model.safetensors"))
+	if len(a) == 0 || !bytes.Equal(a, b2) {
+		t.Errorf("NoStats changed the weights (%d and %d bytes)", len(a), len(b2))
 	}
 
 	nan := testmodel.F32Tensor("m.weight", []int64{2, 32}, func(i int) float32 {

@@ -79,15 +79,17 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 		return err
 	}
 	bar := newProgress(c.Root().ErrWriter, c.Bool("quiet") || c.Bool("json"))
+	noStats := !c.Bool("verbose") && !c.Bool("json") // only they print the NMSE
 	var res *mlxmodel.Result
 	var err error
 	if c.Bool("generic") {
 		res, err = mlxmodel.ExportGeneric(ctx, c.Args().First(), mlxmodel.GenericOptions{Output: c.String("output"),
-			Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Force: c.Bool("force"), Progress: bar.Func("mlx")})
+			Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Force: c.Bool("force"), NoStats: noStats,
+			Progress: bar.Func("mlx")})
 	} else {
 		res, err = mlxmodel.Export(ctx, c.Args().First(), mlxmodel.Options{Output: c.String("output"),
 			Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Recipe: c.String("recipe"), Force: c.Bool("force"),
-			Progress: bar.Func("mlx")})
+			NoStats: noStats, Progress: bar.Func("mlx")})
 	}
 	bar.Finish()
 	if err != nil {

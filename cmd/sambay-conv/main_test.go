@@ -554,6 +554,19 @@ func TestQuantOutputLevels(t *testing.T) {
 	if n := strings.Count(out, "\n"); n != 1 || !strings.Contains(out, "modules quantized") {
 		t.Errorf("mlx default output:\n%s", out)
 	}
+	_, out, _ = runCLI(t, "quant", hf, "--to", "mlx", "--group-size", "32", "-o", filepath.Join(dir, "m2"), "--verbose")
+	nq := 0
+	for _, line := range strings.Split(out, "\n") {
+		if _, v, ok := strings.Cut(line, " nmse "); ok {
+			nq++
+			if x, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || !(x > 0 && x < 0.05) {
+				t.Errorf("mlx --verbose NMSE of %q: %v %v", line, x, err)
+			}
+		}
+	}
+	if nq == 0 {
+		t.Errorf("mlx --verbose printed no NMSE:\n%s", out)
+	}
 }
 
 func TestHumanBytes(t *testing.T) {
