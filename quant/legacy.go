@@ -14,7 +14,13 @@ import (
 const qk = 32
 
 func quantizeQ4_0(dst []byte, x []float32) {
-	for b := 0; b < len(x)/qk; b++ {
+	nb := len(x) / qk
+	for b := 0; b < nb; b++ {
+		// Runs of blocks go through one assembly call; a block it stops at
+		// (one holding a NaN) comes here.
+		if b += q4_0Run(dst[b*18:], x[b*qk:nb*qk]); b == nb {
+			break
+		}
 		// Array pointers let the compiler drop the bounds checks of the inner loops.
 		xb, out := (*[qk]float32)(x[b*qk:]), (*[18]byte)(dst[b*18:])
 		_, max := signedAbsMax(xb)

@@ -130,3 +130,18 @@ func affineRun(dst []byte, x []float32, levels float32, clamp int32, bs int) int
 	_ = dst[nb*bs-1]
 	return affineBlocks(&x[0], &dst[0], nb, levels, clamp, bs)
 }
+
+//go:noescape
+func q4_0Blocks(x *float32, out *byte, nb int) (done int)
+
+// q4_0Run quantizes whole Q4_0 blocks from the start of x into dst in one
+// assembly call, until a block holds a NaN (see q4_0Blocks); it returns how
+// many it did, 0 without AVX2.
+func q4_0Run(dst []byte, x []float32) int {
+	nb := len(x) / qk
+	if !useAVX2 || nb == 0 {
+		return 0
+	}
+	_ = dst[nb*18-1]
+	return q4_0Blocks(&x[0], &dst[0], nb)
+}

@@ -410,3 +410,117 @@ abdone:
 	MOVQ R13, done+40(FP)
 	VZEROUPPER
 	RET
+
+DATA q4m8<>+0(SB)/4, $-8.0
+GLOBL q4m8<>(SB), RODATA|NOPTR, $4
+
+// func q4_0Blocks(x *float32, out *byte, nb int) (done int)
+// Q4_0 blocks, whole: per block the element of largest magnitude (the first
+// one; +0 for a block of zeros, as signedAbsMax), d = max/−8, id = 1/d (0
+// when d is 0), d as f16 (FP16), the codes as q4_0Codes. The same float32
+// operations, in the same order, as quantizeQ4_0. It stops before a block
+// holding a NaN and returns the number of blocks done; the caller does that
+// block in Go.
+TEXT ·q4_0Blocks(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ out+8(FP), DI
+	MOVQ nb+16(FP), CX
+	XORQ R13, R13
+	VPCMPEQD Y15, Y15, Y15
+	VPSRLD $1, Y15, Y15
+	VBROADCASTSS q4c85<>(SB), Y8
+	VPBROADCASTD q4c15<>(SB), Y9
+	MOVL $0x77800000, AX
+	VMOVD AX, X14
+	MOVL $0x08800000, AX
+	VMOVD AX, X11
+	TESTQ CX, CX
+	JEQ q4bdone
+q4bloop:
+	VANDPS (SI), Y15, Y0
+	VANDPS 32(SI), Y15, Y1
+	VANDPS 64(SI), Y15, Y2
+	VANDPS 96(SI), Y15, Y3
+	VCMPPS $3, Y0, Y0, Y4
+	VCMPPS $3, Y1, Y1, Y5
+	VORPS Y5, Y4, Y4
+	VCMPPS $3, Y2, Y2, Y5
+	VORPS Y5, Y4, Y4
+	VCMPPS $3, Y3, Y3, Y5
+	VORPS Y5, Y4, Y4
+	VMOVMSKPS Y4, AX
+	TESTL AX, AX
+	JNE q4bdone
+	VMAXPS Y1, Y0, Y4
+	VMAXPS Y3, Y2, Y5
+	VMAXPS Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS X5, X4, X4
+	VPERMILPS $0x4E, X4, X5
+	VMAXPS X5, X4, X4
+	VPERMILPS $0xB1, X4, X5
+	VMAXPS X5, X4, X4
+	VXORPS X6, X6, X6
+	VUCOMISS X6, X4
+	JEQ q4bscale
+	// the first element attaining the magnitude, with its sign
+	VBROADCASTSS X4, Y4
+	VCMPPS $0, Y4, Y0, Y5
+	VMOVMSKPS Y5, AX
+	VCMPPS $0, Y4, Y1, Y5
+	VMOVMSKPS Y5, BX
+	SHLL $8, BX
+	ORL BX, AX
+	VCMPPS $0, Y4, Y2, Y5
+	VMOVMSKPS Y5, BX
+	SHLL $16, BX
+	ORL BX, AX
+	VCMPPS $0, Y4, Y3, Y5
+	VMOVMSKPS Y5, BX
+	SHLL $24, BX
+	ORL BX, AX
+	BSFL AX, AX
+	VMOVSS (SI)(AX*4), X6
+q4bscale:
+	VDIVSS q4m8<>(SB), X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X5, X5, X5
+	VUCOMISS X5, X6
+	JEQ q4bid
+	MOVL $0x3f800000, AX
+	VMOVD AX, X7
+	VDIVSS X6, X7, X7
+q4bid:
+	FP16(X6)
+	MOVW R9, 0(DI)
+	VBROADCASTSS X7, Y7
+	VMULPS (SI), Y7, Y0
+	VMULPS 32(SI), Y7, Y1
+	VMULPS 64(SI), Y7, Y2
+	VMULPS 96(SI), Y7, Y3
+	VADDPS Y8, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VADDPS Y8, Y2, Y2
+	VADDPS Y8, Y3, Y3
+	VCVTTPS2DQ Y0, Y0
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	VCVTTPS2DQ Y3, Y3
+	VPMINSD Y9, Y0, Y0
+	VPMINSD Y9, Y1, Y1
+	VPMINSD Y9, Y2, Y2
+	VPMINSD Y9, Y3, Y3
+	VPAND Y9, Y0, Y0
+	VPAND Y9, Y1, Y1
+	VPAND Y9, Y2, Y2
+	VPAND Y9, Y3, Y3
+	PACKNIBBLES(2(DI))
+	ADDQ $128, SI
+	ADDQ $18, DI
+	INCQ R13
+	CMPQ R13, CX
+	JLT q4bloop
+q4bdone:
+	MOVQ R13, done+24(FP)
+	VZEROUPPER
+	RET

@@ -595,13 +595,14 @@ func bothKernels(f func(pass int)) {
 	f(1)
 }
 
-// TestAffineBlocks checks the whole-block Q4_1/Q5_1 kernel (minimum,
-// maximum, scales through ggml's f16 conversion, codes) against the Go
-// loop bit for bit: on blocks whose values span every float32 exponent
-// (f16 subnormals, overflow to infinity), on infinities and NaNs, and on
-// blocks whose minimum or maximum is a zero of either sign, which the
-// kernel hands back to the Go loop.
-func TestAffineBlocks(t *testing.T) {
+// TestWholeBlockKernels checks the whole-block kernels of Q4_0 (largest
+// magnitude, scale through ggml's f16 conversion, codes) and Q4_1/Q5_1
+// (minimum, maximum, both scales, codes) against the Go loops bit for bit:
+// on blocks whose values span every float32 exponent (f16 subnormals,
+// overflow to infinity), on infinities and NaNs (Q4_0 hands a block with a
+// NaN back to the Go loop), and on blocks whose minimum or maximum is a zero
+// of either sign (which Q4_1/Q5_1 hand back).
+func TestWholeBlockKernels(t *testing.T) {
 	s := uint64(0x13198A2E03707344)
 	next := func() uint32 {
 		s ^= s << 13
@@ -618,14 +619,15 @@ func TestAffineBlocks(t *testing.T) {
 		}
 	}
 	specials := [][2]float32{{0, 1}, {float32(math.Copysign(0, -1)), 1}, {-1, 0}, {-1, float32(math.Copysign(0, -1))},
-		{float32(math.Inf(1)), 1}, {float32(math.Inf(-1)), 1}, {float32(math.NaN()), 1}, {70000, -70000}, {1e-30, 2e-30}, {3, 3}}
+		{float32(math.Inf(1)), 1}, {float32(math.Inf(-1)), 1}, {float32(math.NaN()), 1}, {70000, -70000}, {1e-30, 2e-30}, {3, 3},
+		{0, 0}, {float32(math.Copysign(0, -1)), 0}, {-2, 2}, {1e-45, -1e-45}}
 	for _, sp := range specials {
 		for j := 0; j < qk; j++ {
 			x = append(x, sp[j%2]*float32(1+j%3))
 		}
 		x = append(x, goldenInput(qk)...) // a plain block after each
 	}
-	for _, typ := range []ggml.Type{ggml.TypeQ4_1, ggml.TypeQ5_1} {
+	for _, typ := range []ggml.Type{ggml.TypeQ4_0, ggml.TypeQ4_1, ggml.TypeQ5_1} {
 		fast := make([]byte, typ.RowBytes(len(x)))
 		plain := make([]byte, len(fast))
 		QuantizeRow(typ, fast, x)
