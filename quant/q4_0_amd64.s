@@ -21,6 +21,33 @@ GLOBL q4c85<>(SB), RODATA|NOPTR, $4
 DATA q4c15<>+0(SB)/4, $15
 GLOBL q4c15<>(SB), RODATA|NOPTR, $4
 
+// Q4CODES leaves in Y0…Y3 the 32 Q4_0 codes of the block at (SI), as
+// dwords: per element float32 x·id (id in Y7), + 8.5 (Y8), truncation, min
+// with 15 (Y9), as the Go loop; then each code's low four bits, as
+// byte(q) | byte(q')<<4 keeps them (a NaN element's 0x80000000 must not
+// reach the saturating packs, where it would clear its neighbour's nibble).
+#define Q4CODES \
+	VMULPS (SI), Y7, Y0; \
+	VMULPS 32(SI), Y7, Y1; \
+	VMULPS 64(SI), Y7, Y2; \
+	VMULPS 96(SI), Y7, Y3; \
+	VADDPS Y8, Y0, Y0; \
+	VADDPS Y8, Y1, Y1; \
+	VADDPS Y8, Y2, Y2; \
+	VADDPS Y8, Y3, Y3; \
+	VCVTTPS2DQ Y0, Y0; \
+	VCVTTPS2DQ Y1, Y1; \
+	VCVTTPS2DQ Y2, Y2; \
+	VCVTTPS2DQ Y3, Y3; \
+	VPMINSD Y9, Y0, Y0; \
+	VPMINSD Y9, Y1, Y1; \
+	VPMINSD Y9, Y2, Y2; \
+	VPMINSD Y9, Y3, Y3; \
+	VPAND Y9, Y0, Y0; \
+	VPAND Y9, Y1, Y1; \
+	VPAND Y9, Y2, Y2; \
+	VPAND Y9, Y3, Y3
+
 // func q4_0Codes(x *float32, id float32, out *byte)
 // The 32 codes of one Q4_0 block, packed as ggml does (byte j = code j |
 // code j+16 << 4). Per element the same IEEE operations as the Go loop:
@@ -31,32 +58,30 @@ TEXT ·q4_0Codes(SB), NOSPLIT, $0-24
 	VBROADCASTSS id+8(FP), Y7
 	VBROADCASTSS q4c85<>(SB), Y8
 	VPBROADCASTD q4c15<>(SB), Y9
-	VMULPS (SI), Y7, Y0
-	VMULPS 32(SI), Y7, Y1
-	VMULPS 64(SI), Y7, Y2
-	VMULPS 96(SI), Y7, Y3
-	VADDPS Y8, Y0, Y0
-	VADDPS Y8, Y1, Y1
-	VADDPS Y8, Y2, Y2
-	VADDPS Y8, Y3, Y3
-	VCVTTPS2DQ Y0, Y0
-	VCVTTPS2DQ Y1, Y1
-	VCVTTPS2DQ Y2, Y2
-	VCVTTPS2DQ Y3, Y3
-	VPMINSD Y9, Y0, Y0
-	VPMINSD Y9, Y1, Y1
-	VPMINSD Y9, Y2, Y2
-	VPMINSD Y9, Y3, Y3
-	// Each code's low four bits, as byte(q) | byte(q')<<4 keeps them: a NaN
-	// element's 0x80000000 must not reach the saturating packs, where it
-	// would clear its neighbour's nibble.
-	VPAND Y9, Y0, Y0
-	VPAND Y9, Y1, Y1
-	VPAND Y9, Y2, Y2
-	VPAND Y9, Y3, Y3
+	Q4CODES
 	PACKNIBBLES((DI))
 	VZEROUPPER
 	RET
+
+// FIRSTEQ leaves in AX the first j whose element (of Y0…Y3) equals the
+// float32 in X4 (some element must). Uses Y4, Y5 and BX.
+#define FIRSTEQ \
+	VBROADCASTSS X4, Y4; \
+	VCMPPS $0, Y4, Y0, Y5; \
+	VMOVMSKPS Y5, AX; \
+	VCMPPS $0, Y4, Y1, Y5; \
+	VMOVMSKPS Y5, BX; \
+	SHLL $8, BX; \
+	ORL BX, AX; \
+	VCMPPS $0, Y4, Y2, Y5; \
+	VMOVMSKPS Y5, BX; \
+	SHLL $16, BX; \
+	ORL BX, AX; \
+	VCMPPS $0, Y4, Y3, Y5; \
+	VMOVMSKPS Y5, BX; \
+	SHLL $24, BX; \
+	ORL BX, AX; \
+	BSFL AX, AX
 
 // func absMax32(x *float32) (amax float32, idx int)
 // The largest |x_j| of a 32-element block and the first j attaining it;
@@ -99,22 +124,7 @@ TEXT ·absMax32(SB), NOSPLIT, $0-24
 	VZEROUPPER
 	RET
 amfinite:
-	VBROADCASTSS X4, Y4
-	VCMPPS $0, Y4, Y0, Y0
-	VCMPPS $0, Y4, Y1, Y1
-	VCMPPS $0, Y4, Y2, Y2
-	VCMPPS $0, Y4, Y3, Y3
-	VMOVMSKPS Y0, AX
-	VMOVMSKPS Y1, BX
-	VMOVMSKPS Y2, CX
-	VMOVMSKPS Y3, DX
-	SHLL $8, BX
-	SHLL $16, CX
-	SHLL $24, DX
-	ORL BX, AX
-	ORL CX, AX
-	ORL DX, AX
-	BSFL AX, AX
+	FIRSTEQ
 	MOVQ AX, idx+16(FP)
 	VZEROUPPER
 	RET
@@ -464,22 +474,7 @@ q4bloop:
 	VUCOMISS X6, X4
 	JEQ q4bscale
 	// the first element attaining the magnitude, with its sign
-	VBROADCASTSS X4, Y4
-	VCMPPS $0, Y4, Y0, Y5
-	VMOVMSKPS Y5, AX
-	VCMPPS $0, Y4, Y1, Y5
-	VMOVMSKPS Y5, BX
-	SHLL $8, BX
-	ORL BX, AX
-	VCMPPS $0, Y4, Y2, Y5
-	VMOVMSKPS Y5, BX
-	SHLL $16, BX
-	ORL BX, AX
-	VCMPPS $0, Y4, Y3, Y5
-	VMOVMSKPS Y5, BX
-	SHLL $24, BX
-	ORL BX, AX
-	BSFL AX, AX
+	FIRSTEQ
 	VMOVSS (SI)(AX*4), X6
 q4bscale:
 	VDIVSS q4m8<>(SB), X6, X6
@@ -494,26 +489,7 @@ q4bid:
 	FP16(X6)
 	MOVW R9, 0(DI)
 	VBROADCASTSS X7, Y7
-	VMULPS (SI), Y7, Y0
-	VMULPS 32(SI), Y7, Y1
-	VMULPS 64(SI), Y7, Y2
-	VMULPS 96(SI), Y7, Y3
-	VADDPS Y8, Y0, Y0
-	VADDPS Y8, Y1, Y1
-	VADDPS Y8, Y2, Y2
-	VADDPS Y8, Y3, Y3
-	VCVTTPS2DQ Y0, Y0
-	VCVTTPS2DQ Y1, Y1
-	VCVTTPS2DQ Y2, Y2
-	VCVTTPS2DQ Y3, Y3
-	VPMINSD Y9, Y0, Y0
-	VPMINSD Y9, Y1, Y1
-	VPMINSD Y9, Y2, Y2
-	VPMINSD Y9, Y3, Y3
-	VPAND Y9, Y0, Y0
-	VPAND Y9, Y1, Y1
-	VPAND Y9, Y2, Y2
-	VPAND Y9, Y3, Y3
+	Q4CODES
 	PACKNIBBLES(2(DI))
 	ADDQ $128, SI
 	ADDQ $18, DI
