@@ -18,7 +18,7 @@ func quantizeQ4_0(dst []byte, x []float32) {
 	for b := 0; b < nb; b++ {
 		// Runs of blocks go through one assembly call; a block it stops at
 		// (one holding a NaN) comes here.
-		if b += q4_0Run(dst[b*18:], x[b*qk:nb*qk]); b == nb {
+		if b += symmetricRun(dst[b*18:], x[b*qk:nb*qk], 18); b == nb {
 			break
 		}
 		// Array pointers let the compiler drop the bounds checks of the inner loops.
@@ -131,7 +131,11 @@ func dequantizeQ4_1(dst []float32, src []byte) {
 }
 
 func quantizeQ5_0(dst []byte, x []float32) {
-	for b := 0; b < len(x)/qk; b++ {
+	nb := len(x) / qk
+	for b := 0; b < nb; b++ {
+		if b += symmetricRun(dst[b*22:], x[b*qk:nb*qk], 22); b == nb {
+			break
+		}
 		xb, out := (*[qk]float32)(x[b*qk:]), dst[b*22:(b+1)*22]
 		_, max := signedAbsMax(xb)
 		d := max / -16
@@ -220,7 +224,11 @@ func dequantizeQ5_1(dst []float32, src []byte) {
 }
 
 func quantizeQ8_0(dst []byte, x []float32) {
-	for b := 0; b < len(x)/qk; b++ {
+	nb := len(x) / qk
+	for b := 0; b < nb; b++ {
+		if b += symmetricRun(dst[b*34:], x[b*qk:nb*qk], 34); b == nb {
+			break
+		}
 		xb, out := (*[qk]float32)(x[b*qk:]), dst[b*34:(b+1)*34]
 		amax := absMaxQ8(xb)
 		d := amax / 127

@@ -134,14 +134,27 @@ func affineRun(dst []byte, x []float32, levels float32, clamp int32, bs int) int
 //go:noescape
 func q4_0Blocks(x *float32, out *byte, nb int) (done int)
 
-// q4_0Run quantizes whole Q4_0 blocks from the start of x into dst in one
-// assembly call, until a block holds a NaN (see q4_0Blocks); it returns how
-// many it did, 0 without AVX2.
-func q4_0Run(dst []byte, x []float32) int {
+//go:noescape
+func q5_0Blocks(x *float32, out *byte, nb int) (done int)
+
+//go:noescape
+func q8_0Blocks(x *float32, out *byte, nb int) (done int)
+
+// symmetricRun quantizes whole Q4_0, Q5_0 or Q8_0 blocks (bs 18, 22, 34
+// bytes) from the start of x into dst in one assembly call, until a block
+// holds a NaN (see q4_0Blocks); it returns how many it did, 0 without AVX2.
+func symmetricRun(dst []byte, x []float32, bs int) int {
 	nb := len(x) / qk
 	if !useAVX2 || nb == 0 {
 		return 0
 	}
-	_ = dst[nb*18-1]
-	return q4_0Blocks(&x[0], &dst[0], nb)
+	_ = dst[nb*bs-1]
+	switch bs {
+	case 18:
+		return q4_0Blocks(&x[0], &dst[0], nb)
+	case 22:
+		return q5_0Blocks(&x[0], &dst[0], nb)
+	default:
+		return q8_0Blocks(&x[0], &dst[0], nb)
+	}
 }

@@ -134,6 +134,23 @@ GLOBL q8half<>(SB), RODATA|NOPTR, $4
 DATA q8one<>+0(SB)/4, $1.0
 GLOBL q8one<>(SB), RODATA|NOPTR, $4
 
+// Q8PACK packs the int32 codes in Y0…Y3 into 32 bytes in Y0, in order.
+// Each code is the low byte of its int32, as C's conversion keeps it (an
+// infinite x·id, from 1/d overflowing for a block of subnormals, gives
+// 0x80000000, code 0); saturating packs would make it −128. Uses Y1, Y12.
+#define Q8PACK \
+	VPCMPEQD Y12, Y12, Y12; \
+	VPSRLD $24, Y12, Y12; \
+	VPAND Y12, Y0, Y0; \
+	VPAND Y12, Y1, Y1; \
+	VPAND Y12, Y2, Y2; \
+	VPAND Y12, Y3, Y3; \
+	VPACKUSDW Y1, Y0, Y0; \
+	VPACKUSDW Y3, Y2, Y2; \
+	VPACKUSWB Y2, Y0, Y0; \
+	VMOVDQU q8perm<>(SB), Y1; \
+	VPERMD Y0, Y1, Y0
+
 // func q8_0Codes(x *float32, id float32, out *byte)
 // The 32 int8 codes of one Q8_0 block: roundf(x·id), i.e. round half away
 // from zero, computed exactly as t = trunc(v); t ± 1 when |v − t| ≥ 0.5
@@ -163,20 +180,7 @@ TEXT ·q8_0Codes(SB), NOSPLIT, $0-24
 	Q8ROUND(32, Y1)
 	Q8ROUND(64, Y2)
 	Q8ROUND(96, Y3)
-	// Each code is the low byte of its int32, as C's conversion keeps it
-	// (an infinite x·id, from 1/d overflowing for a block of subnormals,
-	// gives 0x80000000, code 0); saturating packs would make it −128.
-	VPCMPEQD Y15, Y15, Y15
-	VPSRLD $24, Y15, Y15       // 0x000000ff
-	VPAND Y15, Y0, Y0
-	VPAND Y15, Y1, Y1
-	VPAND Y15, Y2, Y2
-	VPAND Y15, Y3, Y3
-	VPACKUSDW Y1, Y0, Y0
-	VPACKUSDW Y3, Y2, Y2
-	VPACKUSWB Y2, Y0, Y0
-	VMOVDQU q8perm<>(SB), Y1
-	VPERMD Y0, Y1, Y0
+	Q8PACK
 	VMOVDQU Y0, (DI)
 	VZEROUPPER
 	RET
@@ -421,6 +425,60 @@ abdone:
 	VZEROUPPER
 	RET
 
+// ABSNAN(bail) loads the magnitudes of the block at (SI) into Y0…Y3 and
+// jumps to bail when an element is NaN. Y15: 0x7fffffff. Uses Y4, Y5, AX.
+#define ABSNAN(bail) \
+	VANDPS (SI), Y15, Y0; \
+	VANDPS 32(SI), Y15, Y1; \
+	VANDPS 64(SI), Y15, Y2; \
+	VANDPS 96(SI), Y15, Y3; \
+	VCMPPS $3, Y0, Y0, Y4; \
+	VCMPPS $3, Y1, Y1, Y5; \
+	VORPS Y5, Y4, Y4; \
+	VCMPPS $3, Y2, Y2, Y5; \
+	VORPS Y5, Y4, Y4; \
+	VCMPPS $3, Y3, Y3, Y5; \
+	VORPS Y5, Y4, Y4; \
+	VMOVMSKPS Y4, AX; \
+	TESTL AX, AX; \
+	JNE bail
+
+// AMAX leaves the largest of Y0…Y3 (no NaN among them) in X4. Uses Y5.
+#define AMAX \
+	VMAXPS Y1, Y0, Y4; \
+	VMAXPS Y3, Y2, Y5; \
+	VMAXPS Y5, Y4, Y4; \
+	VEXTRACTF128 $1, Y4, X5; \
+	VMAXPS X5, X4, X4; \
+	VPERMILPS $0x4E, X4, X5; \
+	VMAXPS X5, X4, X4; \
+	VPERMILPS $0xB1, X4, X5; \
+	VMAXPS X5, X4, X4
+
+// SIGNEDMAX(done) leaves in X6 the first element of the block at (SI)
+// whose magnitude is X4's, with its sign, or +0 when X4 is 0 (as
+// signedAbsMax); it ends at the label done, which must follow it.
+#define SIGNEDMAX(done) \
+	VXORPS X6, X6, X6; \
+	VUCOMISS X6, X4; \
+	JEQ done; \
+	FIRSTEQ; \
+	VMOVSS (SI)(AX*4), X6; \
+done:
+
+// INVERSE(done) leaves in X7 1/X6, or +0 when X6 is zero (the Go loops'
+// "if d != 0 { id = 1/d }"; X6 is never NaN here); it ends at the label
+// done. Uses X5, AX.
+#define INVERSE(done) \
+	VXORPS X7, X7, X7; \
+	VXORPS X5, X5, X5; \
+	VUCOMISS X5, X6; \
+	JEQ done; \
+	MOVL $0x3f800000, AX; \
+	VMOVD AX, X7; \
+	VDIVSS X6, X7, X7; \
+done:
+
 DATA q4m8<>+0(SB)/4, $-8.0
 GLOBL q4m8<>(SB), RODATA|NOPTR, $4
 
@@ -447,45 +505,11 @@ TEXT ·q4_0Blocks(SB), NOSPLIT, $0-32
 	TESTQ CX, CX
 	JEQ q4bdone
 q4bloop:
-	VANDPS (SI), Y15, Y0
-	VANDPS 32(SI), Y15, Y1
-	VANDPS 64(SI), Y15, Y2
-	VANDPS 96(SI), Y15, Y3
-	VCMPPS $3, Y0, Y0, Y4
-	VCMPPS $3, Y1, Y1, Y5
-	VORPS Y5, Y4, Y4
-	VCMPPS $3, Y2, Y2, Y5
-	VORPS Y5, Y4, Y4
-	VCMPPS $3, Y3, Y3, Y5
-	VORPS Y5, Y4, Y4
-	VMOVMSKPS Y4, AX
-	TESTL AX, AX
-	JNE q4bdone
-	VMAXPS Y1, Y0, Y4
-	VMAXPS Y3, Y2, Y5
-	VMAXPS Y5, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VMAXPS X5, X4, X4
-	VPERMILPS $0x4E, X4, X5
-	VMAXPS X5, X4, X4
-	VPERMILPS $0xB1, X4, X5
-	VMAXPS X5, X4, X4
-	VXORPS X6, X6, X6
-	VUCOMISS X6, X4
-	JEQ q4bscale
-	// the first element attaining the magnitude, with its sign
-	FIRSTEQ
-	VMOVSS (SI)(AX*4), X6
-q4bscale:
+	ABSNAN(q4bdone)
+	AMAX
+	SIGNEDMAX(q4bscale)
 	VDIVSS q4m8<>(SB), X6, X6
-	VXORPS X7, X7, X7
-	VXORPS X5, X5, X5
-	VUCOMISS X5, X6
-	JEQ q4bid
-	MOVL $0x3f800000, AX
-	VMOVD AX, X7
-	VDIVSS X6, X7, X7
-q4bid:
+	INVERSE(q4bid)
 	FP16(X6)
 	MOVW R9, 0(DI)
 	VBROADCASTSS X7, Y7
@@ -497,6 +521,116 @@ q4bid:
 	CMPQ R13, CX
 	JLT q4bloop
 q4bdone:
+	MOVQ R13, done+24(FP)
+	VZEROUPPER
+	RET
+
+DATA q5m16<>+0(SB)/4, $-16.0
+GLOBL q5m16<>(SB), RODATA|NOPTR, $4
+DATA q5c165<>+0(SB)/4, $16.5
+GLOBL q5c165<>(SB), RODATA|NOPTR, $4
+DATA q5c31<>+0(SB)/4, $31
+GLOBL q5c31<>(SB), RODATA|NOPTR, $4
+DATA q8c127<>+0(SB)/4, $127.0
+GLOBL q8c127<>(SB), RODATA|NOPTR, $4
+
+// FP16CONSTS loads FP16's constants (X14: 2^112, X11: 2^-110).
+#define FP16CONSTS \
+	MOVL $0x77800000, AX; \
+	VMOVD AX, X14; \
+	MOVL $0x08800000, AX; \
+	VMOVD AX, X11
+
+// func q5_0Blocks(x *float32, out *byte, nb int) (done int)
+// Q5_0 blocks, whole, as q4_0Blocks: d = max/−16, then the codes as
+// affineCodes with mn 0, add 16.5, clamp 31 (q5_0Pack), the fifth bits at
+// 2(out), the low nibbles at 6(out). It stops before a block holding a NaN.
+TEXT ·q5_0Blocks(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ out+8(FP), DI
+	MOVQ nb+16(FP), CX
+	XORQ R13, R13
+	VPCMPEQD Y15, Y15, Y15
+	VPSRLD $1, Y15, Y15
+	VBROADCASTSS q5c165<>(SB), Y8
+	VPBROADCASTD q5c31<>(SB), Y9
+	VPBROADCASTD q4c15<>(SB), Y10
+	FP16CONSTS
+	TESTQ CX, CX
+	JEQ q5bdone
+q5bloop:
+	ABSNAN(q5bdone)
+	AMAX
+	SIGNEDMAX(q5bscale)
+	VDIVSS q5m16<>(SB), X6, X6
+	INVERSE(q5bid)
+	FP16(X6)
+	MOVW R9, 0(DI)
+	VXORPS Y6, Y6, Y6
+	VBROADCASTSS X7, Y7
+	AFFINE(0, Y0)
+	AFFINE(32, Y1)
+	AFFINE(64, Y2)
+	AFFINE(96, Y3)
+	QHBITS(Y12)
+	MOVL AX, 2(DI)
+	VPAND Y10, Y0, Y0
+	VPAND Y10, Y1, Y1
+	VPAND Y10, Y2, Y2
+	VPAND Y10, Y3, Y3
+	PACKNIBBLES(6(DI))
+	ADDQ $128, SI
+	ADDQ $22, DI
+	INCQ R13
+	CMPQ R13, CX
+	JLT q5bloop
+q5bdone:
+	MOVQ R13, done+24(FP)
+	VZEROUPPER
+	RET
+
+// func q8_0Blocks(x *float32, out *byte, nb int) (done int)
+// Q8_0 blocks, whole: amax (the largest magnitude), d = amax/127, id = 1/d
+// (0 when d is 0), d as f16, the codes as q8_0Codes. It stops before a
+// block holding a NaN (ggml's in-order MAX makes its amax depend on where
+// the NaN is; absMaxFold does that block).
+TEXT ·q8_0Blocks(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ out+8(FP), DI
+	MOVQ nb+16(FP), CX
+	XORQ R13, R13
+	VPCMPEQD Y15, Y15, Y15
+	VPSRLD $1, Y15, Y15
+	TESTQ CX, CX
+	JEQ q8bdone
+q8bloop:
+	ABSNAN(q8bdone)
+	AMAX
+	VMOVAPS X4, X6
+	VDIVSS q8c127<>(SB), X6, X6
+	INVERSE(q8bid)
+	FP16CONSTS
+	FP16(X6)
+	MOVW R9, 0(DI)
+	// Q8ROUND's registers (Y7 id, Y8 0.5, Y9 1, Y10 0x7fffffff, Y11 sign)
+	VBROADCASTSS X7, Y7
+	VBROADCASTSS q8half<>(SB), Y8
+	VBROADCASTSS q8one<>(SB), Y9
+	VMOVDQA Y15, Y10
+	VPCMPEQD Y11, Y11, Y11
+	VPXOR Y10, Y11, Y11
+	Q8ROUND(0, Y0)
+	Q8ROUND(32, Y1)
+	Q8ROUND(64, Y2)
+	Q8ROUND(96, Y3)
+	Q8PACK
+	VMOVDQU Y0, 2(DI)
+	ADDQ $128, SI
+	ADDQ $34, DI
+	INCQ R13
+	CMPQ R13, CX
+	JLT q8bloop
+q8bdone:
 	MOVQ R13, done+24(FP)
 	VZEROUPPER
 	RET

@@ -32,4 +32,4 @@ func affineRun(dst []byte, x []float32, levels float32, clamp int32, bs int) int
 
 func absMaxQ8(xb *[qk]float32) float32 { return absMaxFold(xb) }
 
-func q4_0Run(dst []byte, x []float32) int { return 0 }
+func symmetricRun(dst []byte, x []float32, bs int) int { return 0 }

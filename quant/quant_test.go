@@ -595,12 +595,12 @@ func bothKernels(f func(pass int)) {
 	f(1)
 }
 
-// TestWholeBlockKernels checks the whole-block kernels of Q4_0 (largest
-// magnitude, scale through ggml's f16 conversion, codes) and Q4_1/Q5_1
+// TestWholeBlockKernels checks the whole-block kernels of Q4_0, Q5_0 and
+// Q8_0 (largest magnitude, scale through ggml's f16 conversion, codes) and Q4_1/Q5_1
 // (minimum, maximum, both scales, codes) against the Go loops bit for bit:
 // on blocks whose values span every float32 exponent (f16 subnormals,
-// overflow to infinity), on infinities and NaNs (Q4_0 hands a block with a
-// NaN back to the Go loop), and on blocks whose minimum or maximum is a zero
+// overflow to infinity), on infinities and NaNs (Q4_0, Q5_0 and Q8_0 hand
+// a block with a NaN back to the Go loop), and on blocks whose minimum or maximum is a zero
 // of either sign (which Q4_1/Q5_1 hand back).
 func TestWholeBlockKernels(t *testing.T) {
 	s := uint64(0x13198A2E03707344)
@@ -627,7 +627,7 @@ func TestWholeBlockKernels(t *testing.T) {
 		}
 		x = append(x, goldenInput(qk)...) // a plain block after each
 	}
-	for _, typ := range []ggml.Type{ggml.TypeQ4_0, ggml.TypeQ4_1, ggml.TypeQ5_1} {
+	for _, typ := range []ggml.Type{ggml.TypeQ4_0, ggml.TypeQ4_1, ggml.TypeQ5_0, ggml.TypeQ5_1, ggml.TypeQ8_0} {
 		fast := make([]byte, typ.RowBytes(len(x)))
 		plain := make([]byte, len(fast))
 		QuantizeRow(typ, fast, x)
