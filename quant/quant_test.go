@@ -712,3 +712,47 @@ func TestQ3Codes(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateRow: a row whose f16 scales (or F16/BF16/F32 elements) are all
+// finite passes; one infinity or NaN, in any scale field of any block, is
+// reported at its block (element); the largest finite f16 is not.
+func TestValidateRow(t *testing.T) {
+	x := goldenInput(4 * QK_K)
+	for _, g := range goldenTypes {
+		row := make([]byte, g.t.RowBytes(len(x)))
+		QuantizeRow(g.t, row, x)
+		if b := ValidateRow(g.t, row); b != -1 {
+			t.Fatalf("%v: a finite row refused at block %d", g.t, b)
+		}
+		bs, nb := g.t.RowBytes(g.t.BlockSize()), len(x)/g.t.BlockSize()
+		for _, off := range f16Fields[g.t] {
+			for _, blk := range []int{0, nb / 2, nb - 1} {
+				for _, bad := range []uint16{0x7c00, 0xfc00, 0x7e00, 0x7c01} {
+					r := slices.Clone(row)
+					binary.LittleEndian.PutUint16(r[blk*bs+off:], bad)
+					if b := ValidateRow(g.t, r); b != blk {
+						t.Errorf("%v: %#04x at block %d offset %d reported at %d", g.t, bad, blk, off, b)
+					}
+				}
+				r := slices.Clone(row)
+				binary.LittleEndian.PutUint16(r[blk*bs+off:], 0x7bff)
+				if b := ValidateRow(g.t, r); b != -1 {
+					t.Errorf("%v: 65504 at block %d offset %d refused (%d)", g.t, blk, off, b)
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		t   ggml.Type
+		bad []byte // one element's bytes
+	}{{ggml.TypeF16, []byte{0x00, 0x7c}}, {ggml.TypeBF16, []byte{0xc0, 0xff}}, {ggml.TypeF32, []byte{0, 0, 0x80, 0x7f}}} {
+		row := make([]byte, c.t.RowBytes(64))
+		if b := ValidateRow(c.t, row); b != -1 {
+			t.Errorf("%v: zeros refused at %d", c.t, b)
+		}
+		copy(row[37*len(c.bad):], c.bad)
+		if b := ValidateRow(c.t, row); b != 37 {
+			t.Errorf("%v: bad element 37 reported at %d", c.t, b)
+		}
+	}
+}

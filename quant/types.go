@@ -214,11 +214,12 @@ func ValidateRow(t ggml.Type, row []byte) int {
 		}
 		return -1
 	}
+	// An f16 is Inf or NaN when its exponent bits (0x7c00) are all set,
+	// which lie in its high byte.
 	fields := f16Fields[t]
-	for b := 0; b*blockBytes < len(row); b++ {
+	for b, p := 0, 0; p < len(row); b, p = b+1, p+blockBytes {
 		for _, off := range fields {
-			p := b*blockBytes + off
-			if (uint16(row[p])|uint16(row[p+1])<<8)&0x7c00 == 0x7c00 {
+			if row[p+off+1]&0x7c == 0x7c {
 				return b
 			}
 		}
