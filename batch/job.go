@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -256,12 +257,12 @@ func anchor(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
-var placeholder = regexp.MustCompile(`\{[^{}]*\}`)
+var placeholder = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{[^{}]*\}`) })
 
 // checkNaming accepts a template of the known placeholders, relative and
 // not leaving the output root.
 func checkNaming(t string) error {
-	for _, m := range placeholder.FindAllString(t, -1) {
+	for _, m := range placeholder().FindAllString(t, -1) {
 		if !slices.Contains([]string{"{source}", "{name}", "{size}", "{type}"}, m) {
 			return fmt.Errorf("unknown placeholder %s (known: {source}, {name}, {size}, {type})", m)
 		}
@@ -272,7 +273,7 @@ func checkNaming(t string) error {
 	if !strings.Contains(t, "{type}") {
 		return errors.New("it must contain {type}, or outputs of different targets would collide")
 	}
-	if filepath.IsAbs(t) || !filepath.IsLocal(placeholder.ReplaceAllString(t, "x")) {
+	if filepath.IsAbs(t) || !filepath.IsLocal(placeholder().ReplaceAllString(t, "x")) {
 		return errors.New("it must be a relative path inside the output root")
 	}
 	return nil

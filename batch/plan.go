@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/sambay-conv/sambay-conv/convert"
 	"github.com/sambay-conv/sambay-conv/ggufmodel"
@@ -137,7 +138,7 @@ func expand(pattern string) ([]string, error) {
 
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._+-]+`)
+var unsafeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._+-]+`) })
 
 // sourceName is a source's default folder name: for a glob match, its path
 // below the pattern's fixed folder (runs/*/iter-*.pth matching
@@ -157,7 +158,7 @@ func sourceName(pattern, path string) string {
 	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
 		rel = strings.TrimSuffix(rel, filepath.Ext(rel))
 	}
-	n := strings.Trim(unsafeName.ReplaceAllString(filepath.ToSlash(rel), "-"), "-.")
+	n := strings.Trim(unsafeName().ReplaceAllString(filepath.ToSlash(rel), "-"), "-.")
 	if n == "" {
 		n = "source"
 	}
@@ -203,7 +204,7 @@ func newGroup(job *Job, s *Source, path string) (*Group, error) {
 // hyperparameters record, else the source's folder name.
 func modelName(rep *model.InspectReport, fallback string) string {
 	if n, ok := rep.Hparams["model_name"].(string); ok && n != "" {
-		return strings.Trim(unsafeName.ReplaceAllString(n, "-"), "-.")
+		return strings.Trim(unsafeName().ReplaceAllString(n, "-"), "-.")
 	}
 	return fallback
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/sambay-conv/sambay-conv/reference"
 )
@@ -61,7 +62,7 @@ func ArchNames() []string {
 	return append(out, "phi4miniflash_d32")
 }
 
-var archRe = regexp.MustCompile(`^(sambay|sambayda|sambayoco)_d(\d+)$`)
+var archRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(sambay|sambayda|sambayoco)_d(\d+)$`) })
 
 // archTable returns the lit_gpt fields of a built-in configuration.
 func archTable(name string) (litConfig, bool) {
@@ -81,7 +82,7 @@ func archTable(name string) (litConfig, bool) {
 		}
 		return base, true
 	}
-	m := archRe.FindStringSubmatch(name)
+	m := archRe().FindStringSubmatch(name)
 	if m == nil {
 		return nil, false
 	}
@@ -339,8 +340,8 @@ func archscaleConfig(hp map[string]any, arch string, litFile []byte, ov MuPOverr
 	return c, log, nil
 }
 
-var swaRe = regexp.MustCompile(`_swa(\d+)`)
-var ctxRe = regexp.MustCompile(`_ctx(\d+)`)
+var swaRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`_swa(\d+)`) })
+var ctxRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`_ctx(\d+)`) })
 
 // patchFromHparams applies the hparams rules of docs/MODEL.md §1.3 in order.
 func patchFromHparams(l litConfig, explicit map[string]bool, hp map[string]any, tc string, head bool, log *[]string) error {
@@ -354,11 +355,11 @@ func patchFromHparams(l litConfig, explicit map[string]bool, hp map[string]any, 
 	}
 	if head && strings.Contains(tc, "validation") {
 		ckpt := hpStr(hp, "ckpt_dir")
-		if m := swaRe.FindStringSubmatch(ckpt); m != nil {
+		if m := swaRe().FindStringSubmatch(ckpt); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			set("local_window", n, "ckpt_dir "+m[0])
 		}
-		if m := ctxRe.FindStringSubmatch(ckpt); m != nil {
+		if m := ctxRe().FindStringSubmatch(ckpt); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			set("block_size", n, "ckpt_dir "+m[0])
 		}

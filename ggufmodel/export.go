@@ -359,7 +359,7 @@ func modelName(cm *convert.Canonical, given string) string {
 	return filepath.Base(dir)
 }
 
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var unsafeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
 
 // outputPath is where Export writes: opts.Output, or — when that is an
 // existing folder — llama.cpp's default name `<Name>-<Size>-<TYPE>.gguf` in
@@ -367,7 +367,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 func outputPath(opts Options, name, size string) (string, error) {
 	out := opts.Output
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
-		out = filepath.Join(out, fmt.Sprintf("%s-%s-%s.gguf", strings.Trim(unsafeName.ReplaceAllString(name, "-"), "-."), size, opts.typeLabel()))
+		out = filepath.Join(out, fmt.Sprintf("%s-%s-%s.gguf", strings.Trim(unsafeName().ReplaceAllString(name, "-"), "-."), size, opts.typeLabel()))
 	}
 	return out, atomicfile.CheckFile(out, opts.Force)
 }

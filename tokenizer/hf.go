@@ -13,9 +13,10 @@ import (
 // byteToRune is GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for
 // themselves, the others for U+0100 onwards, so that every token is a
 // printable string.
-var byteToRune, runeToByte = func() ([256]rune, map[rune]byte) {
-	var m [256]rune
-	inv := map[rune]byte{}
+// runeToByte inverts it: entry r is 1 + the byte r stands for, 0 for a
+// rune that stands for none (every rune it maps to is below 512; arrays,
+// not a map, so that the tables cost nothing at start).
+var byteToRune, runeToByte = func() (m [256]rune, inv [512]int16) {
 	n := 0
 	for b := 0; b < 256; b++ {
 		if ('!' <= b && b <= '~') || (0xA1 <= b && b <= 0xAC) || (0xAE <= b && b <= 0xFF) {
@@ -24,7 +25,7 @@ var byteToRune, runeToByte = func() ([256]rune, map[rune]byte) {
 			m[b] = rune(256 + n)
 			n++
 		}
-		inv[m[b]] = byte(b)
+		inv[m[b]] = int16(b) + 1
 	}
 	return m, inv
 }()
@@ -42,11 +43,10 @@ func toByteLevel(b []byte) string {
 func fromByteLevel(s string) ([]byte, error) {
 	out := make([]byte, 0, len(s))
 	for _, r := range s {
-		b, ok := runeToByte[r]
-		if !ok {
+		if r < 0 || r >= rune(len(runeToByte)) || runeToByte[r] == 0 {
 			return nil, fmt.Errorf("%q is not a byte-level token (character %U)", s, r)
 		}
-		out = append(out, b)
+		out = append(out, byte(runeToByte[r]-1))
 	}
 	return out, nil
 }

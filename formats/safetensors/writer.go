@@ -172,12 +172,14 @@ func WriteModel(dir string, tensors []formats.Tensor, opts WriteOptions) (*Write
 	return res, nil
 }
 
-var shardName = regexp.MustCompile(`^model-[0-9]{5}-of-[0-9]{5}\.safetensors$`)
+var shardName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^model-[0-9]{5}-of-[0-9]{5}\.safetensors$`)
+})
 
 // IsModelFile reports whether name is a file WriteModel writes: the single
 // model.safetensors, a shard model-NNNNN-of-NNNNN.safetensors, or the index.
 func IsModelFile(name string) bool {
-	return name == "model.safetensors" || name == IndexName || shardName.MatchString(name)
+	return name == "model.safetensors" || name == IndexName || shardName().MatchString(name)
 }
 
 // WriteFile writes tensors into one safetensors file at path, under a
