@@ -306,6 +306,13 @@ TEXT ·affineCodes(SB), NOSPLIT, $0-36
 	VZEROUPPER
 	RET
 
+// FP16CONSTS loads FP16's constants (X14: 2^112, X11: 2^-110).
+#define FP16CONSTS \
+	MOVL $0x77800000, AX; \
+	VMOVD AX, X14; \
+	MOVL $0x08800000, AX; \
+	VMOVD AX, X11
+
 // FP16 leaves in R9 the f16 bits of the float32 in XR as ggml's
 // ggml_compute_fp32_to_fp16 computes them (fp16 in types.go, operation for
 // operation: |f|·2^112·2^-110 rounded twice, the bias max(shl1 & 0xff000000,
@@ -362,10 +369,7 @@ TEXT ·affineBlocks(SB), NOSPLIT, $0-48
 	VMOVD AX, X9
 	VPBROADCASTD X9, Y9
 	VPBROADCASTD q4c15<>(SB), Y10
-	MOVL $0x77800000, AX
-	VMOVD AX, X14
-	MOVL $0x08800000, AX
-	VMOVD AX, X11
+	FP16CONSTS
 	VXORPS X15, X15, X15
 	TESTQ CX, CX
 	JEQ abdone
@@ -424,6 +428,28 @@ abdone:
 	MOVQ R13, done+40(FP)
 	VZEROUPPER
 	RET
+
+// BLOCKSARGS loads a block kernel's arguments (x *float32, out *byte, nb
+// int): x in SI, out in DI, nb in CX; R13 counts the blocks done, Y15 holds
+// 0x7fffffff (ABSNAN's mask).
+#define BLOCKSARGS \
+	MOVQ x+0(FP), SI; \
+	MOVQ out+8(FP), DI; \
+	MOVQ nb+16(FP), CX; \
+	XORQ R13, R13; \
+	VPCMPEQD Y15, Y15, Y15; \
+	VPSRLD $1, Y15, Y15
+
+// BLOCKSNEXT(BS, loop, end) steps to the next block of BS bytes and loops
+// while blocks remain; the label end follows (the caller stores R13, the
+// blocks done, and returns).
+#define BLOCKSNEXT(BS, loop, end) \
+	ADDQ $128, SI; \
+	ADDQ $BS, DI; \
+	INCQ R13; \
+	CMPQ R13, CX; \
+	JLT loop; \
+end:
 
 // ABSNAN(bail) loads the magnitudes of the block at (SI) into Y0…Y3 and
 // jumps to bail when an element is NaN. Y15: 0x7fffffff. Uses Y4, Y5, AX.
@@ -490,18 +516,10 @@ GLOBL q4m8<>(SB), RODATA|NOPTR, $4
 // holding a NaN and returns the number of blocks done; the caller does that
 // block in Go.
 TEXT ·q4_0Blocks(SB), NOSPLIT, $0-32
-	MOVQ x+0(FP), SI
-	MOVQ out+8(FP), DI
-	MOVQ nb+16(FP), CX
-	XORQ R13, R13
-	VPCMPEQD Y15, Y15, Y15
-	VPSRLD $1, Y15, Y15
+	BLOCKSARGS
 	VBROADCASTSS q4c85<>(SB), Y8
 	VPBROADCASTD q4c15<>(SB), Y9
-	MOVL $0x77800000, AX
-	VMOVD AX, X14
-	MOVL $0x08800000, AX
-	VMOVD AX, X11
+	FP16CONSTS
 	TESTQ CX, CX
 	JEQ q4bdone
 q4bloop:
@@ -515,12 +533,7 @@ q4bloop:
 	VBROADCASTSS X7, Y7
 	Q4CODES
 	PACKNIBBLES(2(DI))
-	ADDQ $128, SI
-	ADDQ $18, DI
-	INCQ R13
-	CMPQ R13, CX
-	JLT q4bloop
-q4bdone:
+	BLOCKSNEXT(18, q4bloop, q4bdone)
 	MOVQ R13, done+24(FP)
 	VZEROUPPER
 	RET
@@ -534,24 +547,12 @@ GLOBL q5c31<>(SB), RODATA|NOPTR, $4
 DATA q8c127<>+0(SB)/4, $127.0
 GLOBL q8c127<>(SB), RODATA|NOPTR, $4
 
-// FP16CONSTS loads FP16's constants (X14: 2^112, X11: 2^-110).
-#define FP16CONSTS \
-	MOVL $0x77800000, AX; \
-	VMOVD AX, X14; \
-	MOVL $0x08800000, AX; \
-	VMOVD AX, X11
-
 // func q5_0Blocks(x *float32, out *byte, nb int) (done int)
 // Q5_0 blocks, whole, as q4_0Blocks: d = max/−16, then the codes as
 // affineCodes with mn 0, add 16.5, clamp 31 (q5_0Pack), the fifth bits at
 // 2(out), the low nibbles at 6(out). It stops before a block holding a NaN.
 TEXT ·q5_0Blocks(SB), NOSPLIT, $0-32
-	MOVQ x+0(FP), SI
-	MOVQ out+8(FP), DI
-	MOVQ nb+16(FP), CX
-	XORQ R13, R13
-	VPCMPEQD Y15, Y15, Y15
-	VPSRLD $1, Y15, Y15
+	BLOCKSARGS
 	VBROADCASTSS q5c165<>(SB), Y8
 	VPBROADCASTD q5c31<>(SB), Y9
 	VPBROADCASTD q4c15<>(SB), Y10
@@ -579,12 +580,7 @@ q5bloop:
 	VPAND Y10, Y2, Y2
 	VPAND Y10, Y3, Y3
 	PACKNIBBLES(6(DI))
-	ADDQ $128, SI
-	ADDQ $22, DI
-	INCQ R13
-	CMPQ R13, CX
-	JLT q5bloop
-q5bdone:
+	BLOCKSNEXT(22, q5bloop, q5bdone)
 	MOVQ R13, done+24(FP)
 	VZEROUPPER
 	RET
@@ -595,12 +591,7 @@ q5bdone:
 // block holding a NaN (ggml's in-order MAX makes its amax depend on where
 // the NaN is; absMaxFold does that block).
 TEXT ·q8_0Blocks(SB), NOSPLIT, $0-32
-	MOVQ x+0(FP), SI
-	MOVQ out+8(FP), DI
-	MOVQ nb+16(FP), CX
-	XORQ R13, R13
-	VPCMPEQD Y15, Y15, Y15
-	VPSRLD $1, Y15, Y15
+	BLOCKSARGS
 	TESTQ CX, CX
 	JEQ q8bdone
 q8bloop:
@@ -625,12 +616,7 @@ q8bloop:
 	Q8ROUND(96, Y3)
 	Q8PACK
 	VMOVDQU Y0, 2(DI)
-	ADDQ $128, SI
-	ADDQ $34, DI
-	INCQ R13
-	CMPQ R13, CX
-	JLT q8bloop
-q8bdone:
+	BLOCKSNEXT(34, q8bloop, q8bdone)
 	MOVQ R13, done+24(FP)
 	VZEROUPPER
 	RET
