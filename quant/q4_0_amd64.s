@@ -83,49 +83,55 @@ TEXT ·q4_0Codes(SB), NOSPLIT, $0-24
 	ORL BX, AX; \
 	BSFL AX, AX
 
+// ABSNAN(bail) loads the magnitudes of the block at (SI) into Y0…Y3 and
+// jumps to bail when an element is NaN. Y15: 0x7fffffff. Uses Y4, Y5, AX.
+#define ABSNAN(bail) \
+	VANDPS (SI), Y15, Y0; \
+	VANDPS 32(SI), Y15, Y1; \
+	VANDPS 64(SI), Y15, Y2; \
+	VANDPS 96(SI), Y15, Y3; \
+	VCMPPS $3, Y0, Y0, Y4; \
+	VCMPPS $3, Y1, Y1, Y5; \
+	VORPS Y5, Y4, Y4; \
+	VCMPPS $3, Y2, Y2, Y5; \
+	VORPS Y5, Y4, Y4; \
+	VCMPPS $3, Y3, Y3, Y5; \
+	VORPS Y5, Y4, Y4; \
+	VMOVMSKPS Y4, AX; \
+	TESTL AX, AX; \
+	JNE bail
+
+// AMAX leaves the largest of Y0…Y3 (no NaN among them) in X4. Uses Y5.
+#define AMAX \
+	VMAXPS Y1, Y0, Y4; \
+	VMAXPS Y3, Y2, Y5; \
+	VMAXPS Y5, Y4, Y4; \
+	VEXTRACTF128 $1, Y4, X5; \
+	VMAXPS X5, X4, X4; \
+	VPERMILPS $0x4E, X4, X5; \
+	VMAXPS X5, X4, X4; \
+	VPERMILPS $0xB1, X4, X5; \
+	VMAXPS X5, X4, X4
+
 // func absMax32(x *float32) (amax float32, idx int)
-// The largest |x_j| of a 32-element block and the first j attaining it;
-// NaN elements are skipped in amax, and idx is −1 when there is one; a
+// The largest |x_j| of a 32-element block and the first j attaining it; a
 // block without a nonzero magnitude gives amax 0 (idx then means nothing).
+// A block holding a NaN gives idx −1 (and amax 0): the callers search it in
+// Go, each in its own order.
 TEXT ·absMax32(SB), NOSPLIT, $0-24
 	MOVQ x+0(FP), SI
 	VPCMPEQD Y15, Y15, Y15
 	VPSRLD $1, Y15, Y15
-	VANDPS (SI), Y15, Y0
-	VANDPS 32(SI), Y15, Y1
-	VANDPS 64(SI), Y15, Y2
-	VANDPS 96(SI), Y15, Y3
-	// Folded into 0 with the data as first operand: a NaN element yields
-	// the accumulator, so it is skipped as maxMagnitude's comparison skips it.
-	VXORPS Y4, Y4, Y4
-	VMAXPS Y4, Y0, Y4
-	VMAXPS Y4, Y1, Y4
-	VMAXPS Y4, Y2, Y4
-	VMAXPS Y4, Y3, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VMAXPS X5, X4, X4
-	VPERMILPS $0x4E, X4, X5
-	VMAXPS X5, X4, X4
-	VPERMILPS $0xB1, X4, X5
-	VMAXPS X5, X4, X4
+	ABSNAN(amnan)
+	AMAX
 	VMOVSS X4, amax+8(FP)
-	// Any NaN element: idx −1 (the callers' searches treat NaN their own ways).
-	VCMPPS $3, Y0, Y0, Y5
-	VCMPPS $3, Y1, Y1, Y6
-	VCMPPS $3, Y2, Y2, Y7
-	VCMPPS $3, Y3, Y3, Y8
-	VORPS Y6, Y5, Y5
-	VORPS Y8, Y7, Y7
-	VORPS Y7, Y5, Y5
-	VMOVMSKPS Y5, AX
-	TESTL AX, AX
-	JEQ amfinite
-	MOVQ $-1, idx+16(FP)
-	VZEROUPPER
-	RET
-amfinite:
 	FIRSTEQ
 	MOVQ AX, idx+16(FP)
+	VZEROUPPER
+	RET
+amnan:
+	MOVL $0, amax+8(FP)
+	MOVQ $-1, idx+16(FP)
 	VZEROUPPER
 	RET
 
@@ -450,36 +456,6 @@ abdone:
 	CMPQ R13, CX; \
 	JLT loop; \
 end:
-
-// ABSNAN(bail) loads the magnitudes of the block at (SI) into Y0…Y3 and
-// jumps to bail when an element is NaN. Y15: 0x7fffffff. Uses Y4, Y5, AX.
-#define ABSNAN(bail) \
-	VANDPS (SI), Y15, Y0; \
-	VANDPS 32(SI), Y15, Y1; \
-	VANDPS 64(SI), Y15, Y2; \
-	VANDPS 96(SI), Y15, Y3; \
-	VCMPPS $3, Y0, Y0, Y4; \
-	VCMPPS $3, Y1, Y1, Y5; \
-	VORPS Y5, Y4, Y4; \
-	VCMPPS $3, Y2, Y2, Y5; \
-	VORPS Y5, Y4, Y4; \
-	VCMPPS $3, Y3, Y3, Y5; \
-	VORPS Y5, Y4, Y4; \
-	VMOVMSKPS Y4, AX; \
-	TESTL AX, AX; \
-	JNE bail
-
-// AMAX leaves the largest of Y0…Y3 (no NaN among them) in X4. Uses Y5.
-#define AMAX \
-	VMAXPS Y1, Y0, Y4; \
-	VMAXPS Y3, Y2, Y5; \
-	VMAXPS Y5, Y4, Y4; \
-	VEXTRACTF128 $1, Y4, X5; \
-	VMAXPS X5, X4, X4; \
-	VPERMILPS $0x4E, X4, X5; \
-	VMAXPS X5, X4, X4; \
-	VPERMILPS $0xB1, X4, X5; \
-	VMAXPS X5, X4, X4
 
 // SIGNEDMAX(done) leaves in X6 the first element of the block at (SI)
 // whose magnitude is X4's, with its sign, or +0 when X4 is 0 (as
