@@ -251,9 +251,7 @@ func write(ctx context.Context, path string, kv []gguf.KV, res *Result, progress
 	}
 	res.Path, res.FileBytes = path, size
 	for i := range res.Tensors {
-		if st := res.Tensors[i].stats; st != nil {
-			res.Tensors[i].NMSE = st.NMSE()
-		}
+		res.Tensors[i].NMSE = res.Tensors[i].stats.NMSE()
 	}
 	return nil
 }
@@ -307,9 +305,7 @@ func encodeRows(t *Tensor, dst []byte, first, n int) error {
 			}
 		}
 	}
-	if t.stats != nil {
-		t.stats.Add(acc)
-	}
+	t.stats.Add(acc)
 	return nil
 }
 

@@ -132,9 +132,7 @@ func writeFolder(ctx context.Context, output string, force bool, out []formats.T
 		return err
 	}
 	for i := range res.Modules {
-		if m := &res.Modules[i]; m.stats != nil {
-			m.NMSE = m.stats.NMSE()
-		}
+		res.Modules[i].NMSE = res.Modules[i].stats.NMSE()
 	}
 	res.Path = output
 	if res.Params > 0 {
@@ -385,7 +383,7 @@ func (q *quantRows) take(r, part int, dst []byte) error {
 		if err != nil {
 			return err
 		}
-		if first && q.stats != nil {
+		if first {
 			q.stats.Add(acc) // a row quantized again is counted once
 		}
 		q.state[r] |= rowReady

@@ -67,7 +67,8 @@ func (e ErrSums) NMSE() float64 {
 }
 
 // ErrStats collects the ErrSums of one tensor from concurrent workers, each
-// adding the sums of the rows it encoded.
+// adding the sums of the rows it encoded. A nil *ErrStats measures nothing
+// (an export that skips the statistics): Add does nothing, NMSE is 0.
 type ErrStats struct {
 	mu sync.Mutex
 	s  ErrSums
@@ -75,6 +76,9 @@ type ErrStats struct {
 
 // Add adds a worker's sums.
 func (e *ErrStats) Add(s ErrSums) {
+	if e == nil {
+		return
+	}
 	e.mu.Lock()
 	e.s.SSE += s.SSE
 	e.s.SSX += s.SSX
@@ -83,6 +87,9 @@ func (e *ErrStats) Add(s ErrSums) {
 
 // NMSE returns the tensor's NMSE so far.
 func (e *ErrStats) NMSE() float64 {
+	if e == nil {
+		return 0
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.s.NMSE()

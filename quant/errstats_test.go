@@ -111,3 +111,19 @@ func TestFP16(t *testing.T) {
 		}
 	}
 }
+
+// TestErrStatsNil: a nil *ErrStats (statistics skipped) takes sums and
+// reports 0; a live one reports what it was given.
+func TestErrStatsNil(t *testing.T) {
+	var none *ErrStats
+	none.Add(ErrSums{SSE: 1, SSX: 4})
+	if got := none.NMSE(); got != 0 {
+		t.Errorf("nil ErrStats: NMSE %v", got)
+	}
+	var some ErrStats
+	some.Add(ErrSums{SSE: 1, SSX: 4})
+	some.Add(ErrSums{SSE: 1, SSX: 4})
+	if got := some.NMSE(); got != 0.25 {
+		t.Errorf("ErrStats: NMSE %v, want 0.25", got)
+	}
+}

@@ -64,6 +64,10 @@ func requireInput(c *cli.Command) error {
 	return model.Require(c.Args().First(), use)
 }
 
+// nmseUnread reports that no output of this run prints the NMSE (only
+// --verbose and --json do), so the export need not measure it.
+func nmseUnread(c *cli.Command) bool { return !c.Bool("verbose") && !c.Bool("json") }
+
 // quantMLX wires the MLX flags into mlxmodel.Export and prints the result.
 func quantMLX(ctx context.Context, c *cli.Command) error {
 	if c.String("output") == "" {
@@ -79,17 +83,16 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 		return err
 	}
 	bar := newProgress(c.Root().ErrWriter, c.Bool("quiet") || c.Bool("json"))
-	noStats := !c.Bool("verbose") && !c.Bool("json") // only they print the NMSE
 	var res *mlxmodel.Result
 	var err error
 	if c.Bool("generic") {
 		res, err = mlxmodel.ExportGeneric(ctx, c.Args().First(), mlxmodel.GenericOptions{Output: c.String("output"),
-			Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Force: c.Bool("force"), NoStats: noStats,
+			Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Force: c.Bool("force"), NoStats: nmseUnread(c),
 			Progress: bar.Func("mlx")})
 	} else {
 		res, err = mlxmodel.Export(ctx, c.Args().First(), mlxmodel.Options{Output: c.String("output"),
 			Bits: int(c.Int("bits")), GroupSize: int(c.Int("group-size")), Recipe: c.String("recipe"), Force: c.Bool("force"),
-			NoStats: noStats, Progress: bar.Func("mlx")})
+			NoStats: nmseUnread(c), Progress: bar.Func("mlx")})
 	}
 	bar.Finish()
 	if err != nil {
@@ -122,9 +125,8 @@ func quantMLX(ctx context.Context, c *cli.Command) error {
 // quantGGUF wires the GGUF flags into ggufmodel.Export (or ExportGeneric)
 // and prints the plan or the result.
 func quantGGUF(ctx context.Context, c *cli.Command) error {
-	// NMSE is printed by --verbose and --json only; nobody else reads it.
 	opts := ggufmodel.Options{Output: c.String("output"), Policy: strings.ToLower(c.String("type")), DryRun: c.Bool("dry-run"), Name: c.String("name"), Force: c.Bool("force"),
-		NoStats: !c.Bool("verbose") && !c.Bool("json")}
+		NoStats: nmseUnread(c)}
 	for _, s := range c.StringSlice("tensor-type") {
 		o, err := quant.ParseOverride(s)
 		if err != nil {
